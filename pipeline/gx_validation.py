@@ -1,0 +1,131 @@
+"""Great Expectations owns the suites, the validation results and the Data Docs.
+
+The suite of each source is generated from its contract's checks (pipeline/checks.py) and run
+in summary mode over the check views, with no unexpected values kept: GX's default result
+formats copy sample values into the results and the HTML, and those values are names, dates
+of birth and tokens. Row-level failures are found by the vectorised twins of these
+expectations; a test holds both to the same counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.checks import Check
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+# Counts only: no partial lists of unexpected values (personal data) in results or Data Docs.
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0,
+                 "include_unexpected_rows": False}
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    check: str
+    expectation: str
+    success: bool
+    unexpected_count: int | None
+
+
+def expectation_for(check: Check):
+    """The GX expectation that states `check` over its view column(s)."""
+    import great_expectations.expectations as gxe
+
+    col = check.view_name
+    p = check.params
+    meta = {"check": check.name, "reason": check.reason, "reports_column": check.column}
+    if check.kind == "not_null":
+        return gxe.ExpectColumnValuesToNotBeNull(column=col, meta=meta)
+    if check.kind == "null":
+        return gxe.ExpectColumnValuesToBeNull(column=col, meta=meta)
+    if check.kind == "in_set":
+        return gxe.ExpectColumnValuesToBeInSet(column=col, value_set=list(p["value_set"]), meta=meta)
+    if check.kind == "regex":
+        return gxe.ExpectColumnValuesToMatchRegex(column=col, regex=p["regex"], meta=meta)
+    if check.kind == "not_regex":
+        return gxe.ExpectColumnValuesToNotMatchRegex(column=col, regex=p["regex"], meta=meta)
+    if check.kind == "max_length":
+        return gxe.ExpectColumnValueLengthsToBeBetween(column=col, max_value=p["max_value"], meta=meta)
+    if check.kind == "strftime":
+        return gxe.ExpectColumnValuesToMatchStrftimeFormat(
+            column=col, strftime_format=p["strftime_format"], meta=meta)
+    if check.kind == "between":
+        return gxe.ExpectColumnValuesToBeBetween(
+            column=col, min_value=p.get("min_value"), max_value=p.get("max_value"), meta=meta)
+    if check.kind == "pair_ge":
+        return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+            column_A=col, column_B=check.view2_name, or_equal=True,
+            ignore_row_if="either_value_is_missing", meta=meta)
+    if check.kind == "unique":
+        return gxe.ExpectColumnValuesToBeUnique(column=col, meta=meta)
+    raise ValueError(f"no expectation for check kind {check.kind}")
+
+
+def _quiet_gx() -> None:
+    for name in ("great_expectations", "great_expectations.core", "tzlocal"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class GXValidator:
+    """One ephemeral GX context per run, with a Data Docs site inside the run's folder."""
+
+    def __init__(self, docs_dir: Path, run_time: dt.datetime):
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        _quiet_gx()
+        self._gx = gx
+        self.docs_dir = Path(docs_dir)
+        self.run_time = run_time
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.context.add_data_docs_site(
+            site_name="run",
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                                  "base_directory": str(self.docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+
+    def validate(self, source: str, checks: list[Check], views: pd.DataFrame) -> list[ExpectationOutcome]:
+        """Run the generated suite of `source` over its check views and update the Data Docs."""
+        gx = self._gx
+        from great_expectations.core.run_identifier import RunIdentifier
+
+        datasource = self.context.data_sources.add_pandas(name=source)
+        asset = datasource.add_dataframe_asset(name=f"{source}_extract")
+        batch = asset.add_batch_definition_whole_dataframe("extract")
+        suite = gx.ExpectationSuite(name=f"{source}_contract")
+        for check in checks:
+            suite.add_expectation(expectation_for(check))
+        suite = self.context.suites.add(suite)
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{source}_validation", data=batch, suite=suite))
+        checkpoint = self.context.checkpoints.add(gx.Checkpoint(
+            name=f"{source}_checkpoint", validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["run"])],
+            result_format=RESULT_FORMAT,
+        ))
+        frame = views.reset_index(drop=True)
+        result = checkpoint.run(
+            batch_parameters={"dataframe": frame},
+            run_id=RunIdentifier(run_name=source, run_time=self.run_time),
+        )
+        outcomes = []
+        for run_result in result.run_results.values():
+            for item in run_result.results:
+                cfg = item.expectation_config
+                outcomes.append(ExpectationOutcome(
+                    check=cfg.meta.get("check", ""), expectation=cfg.type, success=bool(item.success),
+                    unexpected_count=item.result.get("unexpected_count"),
+                ))
+        return outcomes

@@ -1,0 +1,177 @@
+"""Read one agency extract as it arrives: bytes, encoding, CSV records, header against contract.
+
+Reading is deliberately forgiving about *how* a file is encoded (BOM or not, CRLF, quoted
+newlines, cp1252 from an old export) and strict about *what* it holds: a file that cannot be
+the contracted extract (empty, header only, a required column missing, a duplicated column)
+refuses its own source with a one-line reason, and never stops the other sources.
+
+Every record keeps the line of the file it started on, so a research officer can open the file
+at the row a quarantine entry names. Values are kept as text here; typing happens in
+`validate`, after the checks that explain why a value could not be typed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.contracts import Gateway, SourceContract
+
+# A single cell may be large (a pasted document); the contract's max_length then quarantines
+# the row. Beyond this the file is refused rather than read into memory unbounded.
+FIELD_SIZE_LIMIT = 64 * 1024 * 1024
+csv.field_size_limit(FIELD_SIZE_LIMIT)
+
+RAGGED = "(row)"  # the quarantine `column` for a record whose field count is wrong
+
+
+class SourceRefused(Exception):
+    """The file cannot be used as this source; the message is the one-line reason."""
+
+
+@dataclass
+class RawExtract:
+    """An extract read into text columns, indexed by the file line each record starts on."""
+
+    source: str
+    path: Path
+    sha256: str
+    size_bytes: int
+    encoding: str
+    encoding_note: str | None
+    frame: pd.DataFrame  # contract columns present (after the gateway's allowed columns)
+    extra_columns: list[str] = field(default_factory=list)
+    dropped_by_gateway: list[str] = field(default_factory=list)
+    missing_optional: list[str] = field(default_factory=list)
+    ragged: pd.DataFrame = field(default_factory=pd.DataFrame)  # row_number, fields, expected
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.frame) + len(self.ragged)
+
+
+def file_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes) -> tuple[str, str, str | None]:
+    """Text, encoding name and a note when the file was not plain UTF-8.
+
+    Bytes that are not UTF-8 are read as cp1252 (what older Windows exports write); the
+    fallback is always reported, never silent.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data, bom = data[3:], True
+    else:
+        bom = False
+    try:
+        return data.decode("utf-8"), "utf-8-sig" if bom else "utf-8", None
+    except UnicodeDecodeError as exc:
+        text = data.decode("cp1252", errors="replace")
+        undefined = text.count("\ufffd")
+        note = f"not valid UTF-8 (first invalid byte at offset {exc.start}); read as cp1252"
+        if undefined:
+            note += f", {undefined} byte(s) undefined in cp1252 replaced"
+        return text, "cp1252", note
+
+
+def _records(text: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, data records and each record's starting line (header is line 1).
+
+    Blank lines are not records. csv's line_num counts physical lines consumed, so a record's
+    first line is one past the previous record's last line, quoted newlines included.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+        while header == []:
+            header = next(reader)
+    except StopIteration:
+        raise SourceRefused("file is empty") from None
+    except csv.Error as exc:
+        raise SourceRefused(f"header could not be read as CSV: {exc}") from None
+    rows: list[list[str]] = []
+    starts: list[int] = []
+    previous_end = reader.line_num
+    try:
+        for row in reader:
+            if row:
+                rows.append(row)
+                starts.append(previous_end + 1)
+            previous_end = reader.line_num
+    except csv.Error as exc:
+        raise SourceRefused(f"line {reader.line_num}: not readable as CSV: {exc}") from None
+    return header, rows, starts
+
+
+def check_header(header: list[str], contract: SourceContract) -> tuple[list[str], list[str], list[str]]:
+    """Normalised header, extra columns, missing optional columns; refuses on a broken header."""
+    names = [h.strip().lower() for h in header]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise SourceRefused(f"column {name!r} appears more than once in the header")
+        seen.add(name)
+    missing = [c for c in contract.required_columns if c not in seen]
+    if missing:
+        raise SourceRefused(f"missing required column(s): {', '.join(missing)}")
+    extra = [n for n in names if n not in contract.columns]
+    missing_optional = [c for c in contract.columns if c not in seen]
+    return names, extra, missing_optional
+
+
+def read_extract(path: Path, contract: SourceContract, gateway: Gateway | None = None) -> RawExtract:
+    """Read `path` as `contract.source`; raise SourceRefused with the reason if it cannot be."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceRefused(f"file could not be read: {exc.strerror}") from None
+    return parse_extract(data, path, contract, gateway)
+
+
+def parse_extract(data: bytes, path: Path, contract: SourceContract,
+                  gateway: Gateway | None = None) -> RawExtract:
+    """`read_extract` over bytes already in memory (hashed here, exactly as received)."""
+    sha = file_sha256(data)
+    if not data.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise SourceRefused("file is empty")
+    text, encoding, note = decode(data)
+    header, rows, starts = _records(text)
+    names, extra, missing_optional = check_header(header, contract)
+    if not rows:
+        raise SourceRefused("file has a header but no data rows")
+
+    width = len(names)
+    ragged_at = [i for i, r in enumerate(rows) if len(r) != width]
+    ragged = pd.DataFrame({
+        "row_number": [starts[i] for i in ragged_at],
+        "fields": [len(rows[i]) for i in ragged_at],
+    }, dtype="int64")
+    if ragged_at:
+        bad = set(ragged_at)
+        keep = [i for i in range(len(rows)) if i not in bad]
+        rows = [rows[i] for i in keep]
+        starts = [starts[i] for i in keep]
+
+    allowed = set(contract.columns) if gateway is None or gateway.allowed_columns == "all" \
+        else set(gateway.allowed_columns)
+    wanted = [(i, n) for i, n in enumerate(names) if n in contract.columns and n in allowed]
+    dropped = [n for n in names if n in contract.columns and n not in allowed]
+    index = pd.Index(starts, name="row_number", dtype="int64")
+    columns = {}
+    for i, name in wanted:
+        values = pd.Series([r[i] for r in rows], index=index, dtype=object)
+        stripped = values.str.strip()
+        columns[name] = stripped.where(stripped != "", None)
+    frame = pd.DataFrame(columns, index=index)
+    return RawExtract(
+        source=contract.source, path=path, sha256=sha, size_bytes=len(data), encoding=encoding,
+        encoding_note=note, frame=frame, extra_columns=extra, dropped_by_gateway=dropped,
+        missing_optional=missing_optional, ragged=ragged,
+    )

@@ -1,0 +1,145 @@
+"""Validate an ingested extract: accepted typed rows, quarantined rows with reasons, or refusal.
+
+Every row that fails a check goes to quarantine with one entry per failing column (its first
+failure there), never dropped silently; the rest go on typed. A file with too large a share
+of bad rows is refused whole: at that rate it is more likely the wrong file than a file with
+a few bad rows, and linking half a file would mislead more than it helps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from pipeline.checks import Check, bind_constants, compile_checks, failing, parse_typed
+from pipeline.contracts import Schemas, SourceContract
+from pipeline.ingest import RAGGED, RawExtract
+
+QUARANTINE_COLUMNS = ["source", "row_number", "source_record_id", "column", "reason"]
+WHOLE_SOURCE = "(source)"  # the quarantine `column` for rows refused with their whole file
+
+
+@dataclass
+class Validated:
+    source: str
+    accepted: pd.DataFrame  # typed; row_number as a column
+    quarantine: pd.DataFrame  # QUARANTINE_COLUMNS
+    rows_in: int
+    rows_quarantined: int
+    refused: str | None  # reason when the whole source is refused
+    checks: list[Check]
+    views: pd.DataFrame  # the values each check looked at, for Great Expectations
+    failures: dict[str, int]  # check name -> rows failing it (GX's own counting)
+    extract_date: pd.Timestamp | None
+
+    @property
+    def rows_accepted(self) -> int:
+        return len(self.accepted)
+
+
+def build_views(checks: list[Check], frame: pd.DataFrame,
+                typed: dict[str, pd.Series]) -> pd.DataFrame:
+    """One column per check view; what Great Expectations validates."""
+    views: dict[str, pd.Series] = {}
+    for check in checks:
+        views[check.view_name] = check.view(frame, typed)
+        if check.view2 is not None:
+            views[check.view2_name] = check.view2(frame, typed)
+    return pd.DataFrame(views, index=frame.index)
+
+
+def typed_frame(frame: pd.DataFrame, typed: dict[str, pd.Series],
+                contract: SourceContract) -> pd.DataFrame:
+    """The landed shape: strings as strings, dates as dates, counts as Int64, flags as boolean."""
+    out = {}
+    for name in frame.columns:
+        col = contract.columns[name]
+        if col.type == "date":
+            out[name] = typed[name].dt.normalize()
+        elif col.type == "integer":
+            out[name] = typed[name]
+        elif col.type == "flag":
+            out[name] = typed[name].astype("boolean")
+        else:
+            out[name] = frame[name].astype("string")
+    result = pd.DataFrame(out, index=frame.index)
+    return result.reset_index()
+
+
+def _entries(source: str, rows: pd.Index, ids: pd.Series, column: str, reason: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "source": source,
+        "row_number": rows.to_numpy(dtype="int64"),
+        "source_record_id": ids.reindex(rows).astype(object).to_numpy(),
+        "column": column,
+        "reason": reason,
+    })
+
+
+def validate(raw: RawExtract, contract: SourceContract, schemas: Schemas,
+             max_bad_share: float | None = None) -> Validated:
+    """Run the contract's checks over `raw`; see the module docstring for the outcomes."""
+    frame = raw.frame
+    limit = schemas.settings.max_bad_share if max_bad_share is None else max_bad_share
+    typed = parse_typed(frame, contract)
+    checks = bind_constants(
+        compile_checks(contract, schemas.formats, schemas.settings.text_max_length, set(frame.columns)),
+        frame,
+    )
+    views = build_views(checks, frame, typed)
+    ids = frame[contract.record_id] if contract.record_id in frame else pd.Series(dtype=object)
+
+    entries: list[pd.DataFrame] = []
+    if len(raw.ragged):
+        width = len(frame.columns) + len(raw.extra_columns) + len(raw.dropped_by_gateway)
+        for fields, group in raw.ragged.groupby("fields", sort=True):
+            entries.append(_entries(
+                raw.source, pd.Index(group["row_number"]), pd.Series(dtype=object), RAGGED,
+                f"record has {fields} fields but the header has {width}",
+            ))
+    bad = pd.Series(False, index=frame.index)
+    reported: dict[str, pd.Series] = {}
+    failures: dict[str, int] = {}
+    for check in checks:
+        view2 = views[check.view2_name] if check.view2 is not None else None
+        mask = failing(check, views[check.view_name], view2)
+        failures[check.name] = int(mask.sum())
+        if not mask.any():
+            continue
+        already = reported.get(check.column)
+        new = mask if already is None else mask & ~already
+        reported[check.column] = mask if already is None else already | mask
+        bad |= mask
+        if new.any():
+            entries.append(_entries(raw.source, frame.index[new.to_numpy()], ids, check.column, check.reason))
+
+    rows_in = raw.rows_in
+    n_bad = int(bad.sum()) + len(raw.ragged)
+    refused = None
+    if rows_in and n_bad / rows_in > limit:
+        refused = (f"{n_bad} of {rows_in} rows ({n_bad / rows_in:.0%}) failed validation, more than "
+                   f"the {limit:.0%} allowed: probably the wrong file")
+        rest = frame.index[~bad.to_numpy()]
+        entries.append(_entries(raw.source, rest, ids, WHOLE_SOURCE, f"source refused: {refused}"))
+        accepted_index = frame.index[:0]
+    else:
+        accepted_index = frame.index[~bad.to_numpy()]
+
+    quarantine = (pd.concat(entries, ignore_index=True) if entries
+                  else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS}))
+    quarantine = quarantine.astype({"row_number": "int64"}).sort_values(
+        ["row_number", "column"], kind="stable", ignore_index=True)
+
+    accepted = typed_frame(frame.loc[accepted_index], {k: v.loc[accepted_index] for k, v in typed.items()},
+                           contract)
+    extract_dates = typed.get(contract.extract_date)
+    extract_date = None
+    if extract_dates is not None and extract_dates.notna().any():
+        extract_date = extract_dates.loc[accepted_index].mode().min() if len(accepted_index) \
+            else extract_dates.mode().min()
+    return Validated(
+        source=raw.source, accepted=accepted, quarantine=quarantine[QUARANTINE_COLUMNS],
+        rows_in=rows_in, rows_quarantined=rows_in - len(accepted), refused=refused, checks=checks,
+        views=views, failures=failures, extract_date=extract_date,
+    )
