@@ -1,0 +1,118 @@
+"""Command line: `python -m pipeline run ...` and `python -m pipeline synth ...`.
+
+Exit status 0 when the run completed (quarantined rows included), 1 with a one-line reason on
+standard error when it could not, 2 for a malformed command. Progress and refusals go to
+standard error, the closing summary to standard output. Nothing printed names a person.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from pipeline.run import RULE_SETS, RunConfig, RunError, RunResult, execute
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date in the form YYYY-MM-DD: {value!r}") from None
+
+
+def _share(value: str) -> float:
+    try:
+        share = float(value)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise argparse.ArgumentTypeError(f"not a share between 0 and 1: {value!r}")
+    return share
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the pipeline over a folder of extracts")
+    run.add_argument("--extracts", type=Path, required=True, help="folder with one <source>.csv per source")
+    run.add_argument("--out", type=Path, required=True, help="output folder (must not exist unless --force)")
+    run.add_argument("--rules", choices=RULE_SETS, default="phase2", help="criteria rule set (default phase2)")
+    run.add_argument("--as-of", type=_date, help="reference date (default: latest extract_date)")
+    run.add_argument("--purpose", help="the run's purpose, checked against each gateway "
+                                       "(default from schemas/settings.yaml: identification)")
+    run.add_argument("--allow-missing", action="append", default=[], metavar="SOURCE",
+                     help="go on without this required source (its criteria are not assessed)")
+    run.add_argument("--max-bad-share", type=_share,
+                     help="refuse a source when more than this share of rows fail (default 0.2)")
+    run.add_argument("--force", action="store_true", help="replace an existing output folder")
+
+    synth = sub.add_parser("synth", help="write a synthetic local authority's extracts and truth")
+    synth.add_argument("--households", type=int, required=True)
+    synth.add_argument("--seed", type=int, required=True)
+    synth.add_argument("--out", type=Path, required=True)
+    synth.add_argument("--extract-date", type=_date, default=dt.date(2026, 10, 31))
+    return parser
+
+
+def summary(result: RunResult) -> str:
+    """The closing summary: sources with their gateways, counts, refusals. No personal data."""
+    lines = [f"Run complete: {result.out}  (as-of {result.as_of.isoformat()}, purpose {result.purpose}, "
+             f"{result.seconds:.1f}s)"]
+    for o in result.sources:
+        gateway = o.record.get("gateway") or {}
+        basis = f"{gateway.get('statute', 'no gateway')} {gateway.get('section', '').split(';')[0]}".strip()
+        if o.used:
+            lines.append(f"  used     {o.source:<21} {o.rows_in:>9,} rows  {o.rows_accepted:>9,} accepted  "
+                         f"{o.rows_quarantined:>7,} quarantined   [{basis}; {gateway.get('agreement')}]")
+        elif o.file is None:
+            lines.append(f"  absent   {o.source:<21} {o.reason}")
+        else:
+            lines.append(f"  refused  {o.source:<21} {o.reason}")
+    lines.append(f"  quarantine.parquet: {result.quarantine_rows:,} entries;  lineage.jsonl;  "
+                 f"data_docs/index.html")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = RunConfig(extracts=args.extracts, out=args.out, rules=args.rules, as_of=args.as_of,
+                       purpose=args.purpose, allow_missing=tuple(args.allow_missing), force=args.force,
+                       max_bad_share=args.max_bad_share)
+
+    def report(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    result = execute(config, report)
+    print(summary(result))
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from pipeline.synth import generate
+
+    stats = generate(households=args.households, seed=args.seed, out=args.out, extract_date=args.extract_date)
+    print(f"Synthetic authority written to {args.out}: " + ", ".join(f"{k} {v}" for k, v in stats.items()
+                                                                     if not isinstance(v, dict)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args) if args.command == "run" else _synth(args)
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted; no output folder was published", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        # An unexpected failure: name its type only. Its message may quote data values.
+        if os.environ.get("PIPELINE_DEBUG"):
+            raise
+        print(f"error: internal error ({type(exc).__name__}); no output folder was published. "
+              f"Re-run with PIPELINE_DEBUG=1 for the traceback.", file=sys.stderr)
+        return 1

@@ -1,0 +1,59 @@
+"""Write outputs so that a crash never leaves a half-written folder or file behind.
+
+A run writes into a staging folder beside its output folder and renames it into place only
+when everything is written; an existing output folder is replaced only when asked (--force),
+and then only after the new one is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+class OutputExists(Exception):
+    """The output folder is already there and the run was not told to replace it."""
+
+
+def staging_dir(out: Path, force: bool) -> Path:
+    """A fresh staging folder for `out`, on the same file system so the final rename is atomic."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise OutputExists(f"output folder {out} already exists (use --force to replace it)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    return staging
+
+
+def promote(staging: Path, out: Path) -> None:
+    """Move the completed staging folder to `out`, replacing an earlier folder only now."""
+    out = Path(out)
+    if out.exists():
+        retired = out.parent / f".{out.name}.replaced-{os.getpid()}"
+        out.rename(retired)
+        staging.rename(out)
+        shutil.rmtree(retired)
+    else:
+        staging.rename(out)
+
+
+def discard(staging: Path) -> None:
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write a table with pyarrow via a temporary name, so a reader never sees a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)

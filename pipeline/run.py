@@ -1,0 +1,298 @@
+"""One run of the pipeline, from the extracts folder to the output folder.
+
+This is the single implementation behind every entry point (command line, Prefect flow,
+schedule). So far it ingests, checks gateways, validates and lands each source, and writes
+`quarantine.parquet`, `lineage.jsonl` and the Data Docs; linkage and scoring come after.
+
+Sources are handled one at a time, so a bad file stops only its own source and memory holds
+one extract at a time. Everything is written into a staging folder that becomes the output
+folder only when the run completes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.contracts import SCHEMAS_DIR, ContractError, Schemas, SourceContract, load_schemas
+from pipeline.gateways import agreement_refusal, purpose_refusal
+from pipeline.gx_validation import GXValidator
+from pipeline.ingest import SourceRefused, file_sha256, parse_extract
+from pipeline.lineage import LineageWriter, sha256_file
+from pipeline.publish import OutputExists, discard, promote, staging_dir, write_parquet
+from pipeline.validate import QUARANTINE_COLUMNS, Validated, validate
+
+RULE_SETS = ("phase2", "phase1", "supporting_families")
+LANDED_DIR = Path("restricted") / "landed"  # identifying data: kept apart from pseudonymous outputs
+DOCS_DIR = "data_docs"
+PEEK_BYTES = 256 * 1024
+
+
+class RunError(Exception):
+    """The run could not be carried out; the message is the one-line reason for the user."""
+
+
+@dataclass
+class RunConfig:
+    extracts: Path
+    out: Path
+    rules: str = "phase2"
+    as_of: dt.date | None = None
+    purpose: str | None = None
+    allow_missing: tuple[str, ...] = ()
+    force: bool = False
+    max_bad_share: float | None = None
+    schemas_root: Path = SCHEMAS_DIR
+
+
+@dataclass
+class SourceOutcome:
+    source: str
+    file: Path | None
+    used: bool
+    reason: str | None
+    rows_in: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    record: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    out: Path
+    as_of: dt.date
+    purpose: str
+    sources: list[SourceOutcome]
+    quarantine_rows: int
+    seconds: float
+
+
+Reporter = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------- as-of date
+def peek_extract_date(path: Path, contract: SourceContract) -> dt.date | None:
+    """The most common extract_date among a file's first records, without reading it all.
+
+    Every row carries the same extract_date (a contract rule checks it in full later); the
+    run needs the date before it decides which agreements are in force.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(PEEK_BYTES)
+    except OSError:
+        return None
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    text = head.decode("utf-8", errors="replace")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if len(rows) < 2:
+        return None
+    header = [h.strip().lower() for h in rows[0]]
+    column = contract.extract_date
+    if column not in header:
+        return None
+    i = header.index(column)
+    fmt = contract.columns[column].date_format
+    values = pd.Series([r[i].strip() for r in rows[1:-1] or rows[1:] if len(r) > i])
+    dates = pd.to_datetime(values, format=fmt, errors="coerce").dropna()
+    if dates.empty:
+        return None
+    return dates.mode().min().date()
+
+
+# --------------------------------------------------------------------------- landing
+def land(validated: Validated, path: Path) -> None:
+    """Accepted rows as typed Parquet: dates as date32, counts as int64, flags as bool."""
+    table = pa.Table.from_pandas(validated.accepted, preserve_index=False)
+    fields = [pa.field(f.name, pa.date32()) if pa.types.is_timestamp(f.type) else f for f in table.schema]
+    table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- the run
+def _source_files(config: RunConfig, schemas: Schemas, report: Reporter) -> dict[str, Path | None]:
+    if not config.extracts.is_dir():
+        raise RunError(f"extracts folder {config.extracts} does not exist")
+    files: dict[str, Path | None] = {}
+    missing_required = []
+    for source, contract in sorted(schemas.contracts.items()):
+        path = config.extracts / f"{source}.csv"
+        if path.is_file():
+            files[source] = path
+        else:
+            files[source] = None
+            if contract.required_source and source not in config.allow_missing:
+                missing_required.append(source)
+    if missing_required:
+        names = ", ".join(f"{s}.csv" for s in missing_required)
+        flags = " ".join(f"--allow-missing {s}" for s in missing_required)
+        raise RunError(f"required extract(s) missing from {config.extracts}: {names} "
+                       f"(to go on without them and leave their criteria not assessed: {flags})")
+    unknown = sorted(p.name for p in config.extracts.glob("*.csv") if p.stem not in schemas.contracts)
+    for name in unknown:
+        report(f"warning: {name} is not a known source and was ignored")
+    return files
+
+
+def _gateway_record(schemas: Schemas, source: str) -> dict | None:
+    gateway = schemas.gateways.get(source)
+    return gateway.record() if gateway else None
+
+
+def execute(config: RunConfig, report: Reporter = _silent) -> RunResult:
+    """Carry out one run; raise RunError with a one-line reason when it cannot be done."""
+    started = time.perf_counter()
+    if config.rules not in RULE_SETS:
+        raise RunError(f"unknown rule set {config.rules!r} (choose from {', '.join(RULE_SETS)})")
+    try:
+        schemas = load_schemas(config.schemas_root)
+    except ContractError as exc:
+        raise RunError(f"broken configuration: {exc}") from None
+    purpose = config.purpose or schemas.settings.default_purpose
+    files = _source_files(config, schemas, report)
+    try:
+        staging = staging_dir(config.out, config.force)
+    except OutputExists as exc:
+        raise RunError(str(exc)) from None
+    try:
+        result = _run_in(staging, config, schemas, purpose, files, report, started)
+    except BaseException:
+        discard(staging)
+        raise
+    promote(staging, config.out)
+    result.out = config.out
+    return result
+
+
+def _run_in(staging: Path, config: RunConfig, schemas: Schemas, purpose: str,
+            files: dict[str, Path | None], report: Reporter, started: float) -> RunResult:
+    lineage = LineageWriter(staging / "lineage.jsonl")
+    try:
+        return _stages(staging, lineage, config, schemas, purpose, files, report, started)
+    finally:
+        lineage.close()
+
+
+def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: Schemas, purpose: str,
+            files: dict[str, Path | None], report: Reporter, started: float) -> RunResult:
+    permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
+    peeked = [peek_extract_date(p, schemas.contracts[s]) for s, p in files.items()
+              if p is not None and permitted[s] is None]
+    as_of = config.as_of or max((d for d in peeked if d is not None), default=None)
+    if as_of is None:
+        raise RunError("no as-of date: no usable extract_date in the supplied files (give --as-of)")
+    lineage.write("run_start", parameters={
+        "extracts": str(config.extracts), "out": str(config.out), "rules": config.rules,
+        "as_of": as_of, "as_of_given": config.as_of is not None, "purpose": purpose,
+        "allow_missing": list(config.allow_missing), "max_bad_share": config.max_bad_share
+        if config.max_bad_share is not None else schemas.settings.max_bad_share,
+    }, **LineageWriter.run_context())
+
+    gx = GXValidator(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()))
+    outcomes: list[SourceOutcome] = []
+    quarantines: list[pd.DataFrame] = []
+    for source, path in files.items():
+        t0 = time.perf_counter()
+        outcome, quarantine = _one_source(source, path, schemas, purpose, as_of, permitted[source],
+                                          config, gx, staging)
+        if quarantine is not None and len(quarantine):
+            quarantines.append(quarantine)
+        lineage.write("source", **outcome.record)
+        seconds = time.perf_counter() - t0
+        if outcome.used:
+            report(f"[{time.perf_counter() - started:6.1f}s] {source}: {outcome.rows_in:,} rows, "
+                   f"{outcome.rows_accepted:,} accepted, {outcome.rows_quarantined:,} quarantined "
+                   f"({seconds:.1f}s)")
+        elif path is not None:
+            report(f"{source}: refused: {outcome.reason}")
+        outcomes.append(outcome)
+
+    quarantine = (pd.concat(quarantines, ignore_index=True) if quarantines
+                  else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS}))
+    quarantine = quarantine.astype({"source": "string", "row_number": "int64", "source_record_id": "string",
+                                    "column": "string", "reason": "string"})
+    write_parquet(quarantine, staging / "quarantine.parquet")
+    if not any(o.used for o in outcomes):
+        raise RunError("no source could be used: " + "; ".join(
+            f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
+    outputs = {name: sha256_file(staging / name) for name in ("quarantine.parquet",)}
+    seconds = time.perf_counter() - started
+    lineage.write("run_end", status="completed", seconds=round(seconds, 3), outputs=outputs,
+                  sources_used=[o.source for o in outcomes if o.used],
+                  sources_refused=[o.source for o in outcomes if not o.used and o.file is not None])
+    return RunResult(out=staging, as_of=as_of, purpose=purpose, sources=outcomes,
+                     quarantine_rows=len(quarantine), seconds=seconds)
+
+
+def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, as_of: dt.date,
+                refusal: str | None, config: RunConfig, gx: GXValidator,
+                staging: Path) -> tuple[SourceOutcome, pd.DataFrame | None]:
+    """Gateway, ingest, validation and landing of one source; never raises for a bad file."""
+    contract = schemas.contracts[source]
+    gateway = schemas.gateways.get(source)
+    record: dict = {"source": source, "file": str(path) if path else None, "sha256": None, "bytes": None,
+                    "rows_in": 0, "rows_accepted": 0, "rows_quarantined": 0, "used": False,
+                    "reason": None, "gateway": _gateway_record(schemas, source)}
+    if path is None:
+        record["reason"] = "no file supplied (allowed missing)" if contract.required_source \
+            else "no file supplied (optional source)"
+        return SourceOutcome(source, None, False, record["reason"], record=record), None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        record["reason"] = f"file could not be read: {exc.strerror}"
+        return SourceOutcome(source, path, False, record["reason"], record=record), None
+    record["sha256"] = file_sha256(data)
+    record["bytes"] = len(data)
+    if refusal is None and gateway is not None:
+        refusal = agreement_refusal(gateway, as_of)
+    if refusal is not None:
+        record["reason"] = refusal
+        return SourceOutcome(source, path, False, refusal, record=record), None
+    try:
+        raw = parse_extract(data, path, contract, gateway)
+    except SourceRefused as exc:
+        record["reason"] = f"unreadable file: {exc}"
+        return SourceOutcome(source, path, False, record["reason"], record=record), None
+    del data
+    validated = validate(raw, contract, schemas, config.max_bad_share)
+    outcomes = gx.validate(source, validated.checks, validated.views)
+    record.update({
+        "encoding": raw.encoding, "encoding_note": raw.encoding_note,
+        "extra_columns_dropped": raw.extra_columns, "columns_dropped_by_gateway": raw.dropped_by_gateway,
+        "optional_columns_absent": raw.missing_optional,
+        "extract_date": validated.extract_date.date() if validated.extract_date is not None else None,
+        "rows_in": validated.rows_in, "rows_accepted": validated.rows_accepted,
+        "rows_quarantined": validated.rows_quarantined,
+        "validation": {
+            "suite": f"{source}_contract", "expectations": len(outcomes),
+            "failed": sorted(o.check for o in outcomes if not o.success),
+            "data_docs": f"{DOCS_DIR}/index.html",
+        },
+    })
+    if validated.refused:
+        record["reason"] = validated.refused
+        return (SourceOutcome(source, path, False, validated.refused, validated.rows_in, 0,
+                              validated.rows_quarantined, record), validated.quarantine)
+    land(validated, staging / LANDED_DIR / f"{source}.parquet")
+    record["used"] = True
+    record["landed"] = str(LANDED_DIR / f"{source}.parquet")
+    return (SourceOutcome(source, path, True, None, validated.rows_in, validated.rows_accepted,
+                          validated.rows_quarantined, record), validated.quarantine)
