@@ -247,12 +247,12 @@ def _read_yaml(path: Path) -> object:
         raise ContractError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from exc
 
 
-def _parse(model: type[BaseModel], path: Path, data: object) -> BaseModel:
+def _parse(model: type[BaseModel], path: Path, data: object, prefix: tuple[str, ...] = ()) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        key = ".".join(str(p) for p in (*prefix, *first["loc"])) or "(top level)"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ContractError(f"{path}: {key}: {first['msg']}{more}") from exc
 
@@ -276,7 +276,7 @@ def load_schemas(root: Path = SCHEMAS_DIR) -> Schemas:
     raw_formats = _read_yaml(formats_path) or {}
     if not isinstance(raw_formats, dict):
         raise ContractError(f"{formats_path}: expected a mapping of format names")
-    formats = {name: _parse(Format, formats_path, spec) for name, spec in raw_formats.items()}
+    formats = {name: _parse(Format, formats_path, spec, (name,)) for name, spec in raw_formats.items()}
 
     contracts: dict[str, SourceContract] = {}
     for path in sorted((root / "sources").glob("*.yaml")):

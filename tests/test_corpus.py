@@ -1,0 +1,101 @@
+"""A corpus of bad files (tests/corpus), each with its expected quarantine or refusal."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline.ingest import SourceRefused, read_extract
+from pipeline.validate import validate
+from tests.conftest import CORPUS
+
+CASES = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))
+
+
+def ingest(case: str, schemas, max_bad_share: float = 1.0):
+    spec = CASES[case]
+    source = spec["source"]
+    raw = read_extract(CORPUS / case / f"{source}.csv", schemas.contracts[source], schemas.gateways[source])
+    return raw, validate(raw, schemas.contracts[source], schemas, spec.get("max_bad_share", max_bad_share))
+
+
+@pytest.mark.parametrize("case", sorted(c for c in CASES if "refused" in CASES[c]))
+def test_a_file_that_cannot_be_the_extract_is_refused_with_its_reason(case, schemas):
+    with pytest.raises(SourceRefused) as err:
+        ingest(case, schemas)
+    assert CASES[case]["refused"] in str(err.value)
+
+
+@pytest.mark.parametrize("case", sorted(c for c in CASES if "refused" not in CASES[c]))
+def test_each_bad_row_is_quarantined_with_its_row_column_and_reason(case, schemas):
+    spec = CASES[case]
+    raw, result = ingest(case, schemas)
+    got = sorted(zip(result.quarantine["row_number"], result.quarantine["column"], result.quarantine["reason"],
+                     strict=True))
+    expected = sorted(spec["quarantine"])
+    assert [(r, c) for r, c, _ in got] == [(r, c) for r, c, _ in expected]
+    for (_, _, reason), (_, _, words) in zip(got, expected, strict=True):
+        assert words in reason
+    assert result.rows_accepted == spec["accepted"]
+    assert result.rows_in == result.rows_accepted + result.rows_quarantined
+    assert result.rows_quarantined == result.quarantine["row_number"].nunique()
+    if "encoding" in spec:
+        assert raw.encoding == spec["encoding"]
+    if "encoding_note" in spec:
+        assert spec["encoding_note"] in raw.encoding_note
+    else:
+        assert raw.encoding_note is None
+    if "extra_columns" in spec:
+        assert raw.extra_columns == spec["extra_columns"]
+        assert not set(spec["extra_columns"]) & set(result.accepted.columns)
+    for column, values in spec.get("values", {}).items():
+        assert result.accepted[column].tolist() == values
+    if "row_numbers" in spec:
+        assert result.accepted["row_number"].tolist() == spec["row_numbers"]
+    if "refused_validation" in spec:
+        assert spec["refused_validation"] in result.refused
+    else:
+        assert result.refused is None
+
+
+def test_quarantined_source_record_ids_point_back_at_the_rows(schemas):
+    _, result = ingest("duplicate_ids", schemas)
+    assert result.quarantine["source_record_id"].tolist() == ["POL0001"]
+    assert result.accepted["source_record_id"].tolist() == ["POL0001", "POL0002", "POL0003"]
+
+
+def test_accepted_rows_are_typed(schemas):
+    _, result = ingest("valid", schemas)
+    accepted = result.accepted
+    assert str(accepted["dob"].dtype).startswith("datetime64")
+    assert accepted["dob"].iloc[0] == pd.Timestamp("1980-02-01")  # DD/MM/YYYY read day first
+    _, schools = ingest("cross_field", schemas)
+    assert str(schools.accepted["sessions_possible"].dtype) == "Int64"
+    assert str(schools.accepted["permanent_exclusion"].dtype) == "boolean"
+
+
+def test_a_one_megabyte_field_is_quarantined_not_a_crash(schemas, tmp_path):
+    header = (CORPUS / "valid" / "police.csv").read_text().splitlines()
+    row = header[1].split(",")
+    row[2] = "A" * (1 << 20)
+    path = tmp_path / "police.csv"
+    path.write_text("\n".join([header[0], ",".join(row), header[2]]) + "\n")
+    raw = read_extract(path, schemas.contracts["police"], schemas.gateways["police"])
+    result = validate(raw, schemas.contracts["police"], schemas, 1.0)
+    assert result.quarantine[["row_number", "column"]].values.tolist() == [[2, "surname"]]
+    assert "longer than 200 characters" in result.quarantine["reason"].iloc[0]
+    assert result.rows_accepted == 1
+
+
+def test_reasons_never_repeat_identifying_values(schemas):
+    identifying = {"record_id", "person_token", "forename", "surname", "dob", "address_line", "postcode", "uprn"}
+    for case in CASES:
+        if "refused" in CASES[case]:
+            continue
+        raw, result = ingest(case, schemas)
+        contract = schemas.contracts[CASES[case]["source"]]
+        columns = [c for c in raw.frame.columns if contract.columns[c].role in identifying]
+        values = {v for v in raw.frame[columns].to_numpy().ravel() if isinstance(v, str) and len(v) > 2}
+        for reason in result.quarantine["reason"]:
+            assert not any(v in reason for v in values), (case, reason)
