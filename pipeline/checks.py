@@ -57,11 +57,13 @@ class Check:
 
     @property
     def view_name(self) -> str:
-        return self.name.split(".", 1)[1].replace(".", "__")
+        """The GX column: the check's name without its source; a pair check's upper bound."""
+        base = self.name.split(".", 1)[1].replace(".", "__")
+        return f"{base}__upper_bound" if self.view2 is not None else base
 
     @property
     def view2_name(self) -> str:
-        return f"{self.view_name}__b"
+        return f"{self.name.split('.', 1)[1].replace('.', '__')}__value"
 
 
 def failing(check: Check, view: pd.Series, view2: pd.Series | None = None) -> pd.Series:
