@@ -229,6 +229,7 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
     quarantine = quarantine.astype({"source": "string", "row_number": "int64", "source_record_id": "string",
                                     "column": "string", "reason": "string"})
     write_parquet(quarantine, staging / "quarantine.parquet")
+    gx.build_docs()
     if not any(o.used for o in outcomes):
         raise RunError("no source could be used: " + "; ".join(
             f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))

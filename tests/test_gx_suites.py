@@ -22,6 +22,7 @@ def gx_results(schemas, tmp_path_factory):
     for case in sorted(c for c in CASES if "refused" not in CASES[c]):
         raw, validated = ingest(case, schemas)
         results[case] = (raw, validated, validator.validate(case, validated.checks, validated.views))
+    validator.build_docs()
     return docs, results
 
 
