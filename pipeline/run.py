@@ -267,14 +267,27 @@ def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, 
     if refusal is not None:
         record["reason"] = refusal
         return SourceOutcome(source, path, False, refusal, record=record), None
+    clock = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = round(now - clock, 3)
+        clock = now
+
     try:
         raw = parse_extract(data, path, contract, gateway)
     except SourceRefused as exc:
         record["reason"] = f"unreadable file: {exc}"
         return SourceOutcome(source, path, False, record["reason"], record=record), None
     del data
+    lap("read")
     validated = validate(raw, contract, schemas, config.max_bad_share)
+    lap("checks")
     outcomes = gx.validate(source, validated.checks, validated.views)
+    lap("great_expectations")
+    record["seconds"] = seconds
     record.update({
         "encoding": raw.encoding, "encoding_note": raw.encoding_note,
         "extra_columns_dropped": raw.extra_columns, "columns_dropped_by_gateway": raw.dropped_by_gateway,
@@ -293,6 +306,7 @@ def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, 
         return (SourceOutcome(source, path, False, validated.refused, validated.rows_in, 0,
                               validated.rows_quarantined, record), validated.quarantine)
     land(validated, staging / LANDED_DIR / f"{source}.parquet")
+    lap("land")
     record["used"] = True
     record["landed"] = str(LANDED_DIR / f"{source}.parquet")
     return (SourceOutcome(source, path, True, None, validated.rows_in, validated.rows_accepted,
