@@ -64,7 +64,8 @@ def summary(result: RunResult) -> str:
              f"{result.seconds:.1f}s)"]
     for o in result.sources:
         gateway = o.record.get("gateway") or {}
-        basis = f"{gateway.get('statute', 'no gateway')} {gateway.get('section', '').split(';')[0]}".strip()
+        section = gateway.get('section', '').split(';')[0].split(' (')[0]
+        basis = f"{gateway.get('statute', 'no gateway')} {section}".strip()
         if o.used:
             lines.append(f"  used     {o.source:<21} {o.rows_in:>9,} rows  {o.rows_accepted:>9,} accepted  "
                          f"{o.rows_quarantined:>7,} quarantined   [{basis}; {gateway.get('agreement')}]")

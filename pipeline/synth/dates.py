@@ -3,6 +3,7 @@
 Dates are held as plain day numbers so that a million dates of birth are one numpy array, and
 formatted to text only once per distinct value.
 """
+
 from __future__ import annotations
 
 import datetime as dt

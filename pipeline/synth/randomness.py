@@ -4,6 +4,7 @@ Each stage draws from `Generator(PCG64(SeedSequence([seed, stage_hash])))`: addi
 stage does not shift the numbers another stage sees, and nothing depends on time or on the
 iteration order of dicts or sets.
 """
+
 from __future__ import annotations
 
 import hashlib
