@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.contracts import Gateway, SourceContract
 
@@ -166,9 +168,10 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
     index = pd.Index(starts, name="row_number", dtype="int64")
     columns = {}
     for i, name in wanted:
-        values = pd.Series([r[i] for r in rows], index=index, dtype=object)
-        stripped = values.str.strip()
-        columns[name] = stripped.where(stripped != "", None)
+        # Arrow strings: built straight from the parsed cells, trimmed and blanked in C++.
+        values = pc.utf8_trim_whitespace(pa.array([r[i] for r in rows], type=pa.string()))
+        values = pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+        columns[name] = pd.Series(pd.arrays.ArrowStringArray(values), index=index)
     frame = pd.DataFrame(columns, index=index)
     return RawExtract(
         source=contract.source, path=path, sha256=sha, size_bytes=len(data), encoding=encoding,

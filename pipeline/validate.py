@@ -62,7 +62,7 @@ def typed_frame(frame: pd.DataFrame, typed: dict[str, pd.Series],
         elif col.type == "flag":
             out[name] = typed[name].astype("boolean")
         else:
-            out[name] = frame[name].astype("string")
+            out[name] = frame[name]
     result = pd.DataFrame(out, index=frame.index)
     return result.reset_index()
 
