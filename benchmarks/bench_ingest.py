@@ -28,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
+sys.path.insert(0, str(REPO))
 
 
 def run_child(args: list[str]) -> tuple[float, float, int]:

@@ -26,11 +26,33 @@ def staging_dir(out: Path, force: bool) -> Path:
     if out.exists() and not force:
         raise OutputExists(f"output folder {out} already exists (use --force to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_abandoned(out)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
     return staging
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned(out: Path) -> list[Path]:
+    """Delete staging folders of earlier runs for `out` whose process is gone (killed runs)."""
+    removed = []
+    for folder in out.parent.glob(f".{out.name}.partial-*"):
+        pid = folder.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def promote(staging: Path, out: Path) -> None:

@@ -271,3 +271,14 @@ def test_usage_errors_exit_2():
     with pytest.raises(SystemExit) as err:
         main(["run", "--extracts", str(TINY)])
     assert err.value.code == 2
+
+
+def test_a_killed_runs_staging_folder_is_cleared_by_the_next_run(tmp_path, capsys):
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    abandoned = tmp_path / f".out.partial-{dead.pid}"
+    (abandoned / "restricted").mkdir(parents=True)
+    assert run_cli(capsys, "--extracts", TINY, "--out", tmp_path / "out")[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
