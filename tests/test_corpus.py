@@ -99,3 +99,40 @@ def test_reasons_never_repeat_identifying_values(schemas):
         values = {v for v in raw.frame[columns].to_numpy().ravel() if isinstance(v, str) and len(v) > 2}
         for reason in result.quarantine["reason"]:
             assert not any(v in reason for v in values), (case, reason)
+
+
+def _both_paths(path, schemas, source):
+    from pipeline.ingest import parse_extract
+
+    data = path.read_bytes()
+    contract, gateway = schemas.contracts[source], schemas.gateways[source]
+    return (parse_extract(data, path, contract, gateway),
+            parse_extract(data, path, contract, gateway, careful=True))
+
+
+@pytest.mark.parametrize("case", sorted(c for c in CASES if "refused" not in CASES[c]))
+def test_the_fast_reader_and_the_careful_reader_give_the_same_rows_and_lines(case, schemas):
+    source = CASES[case]["source"]
+    fast, careful = _both_paths(CORPUS / case / f"{source}.csv", schemas, source)
+    pd.testing.assert_frame_equal(fast.frame, careful.frame)
+    pd.testing.assert_frame_equal(fast.ragged, careful.ragged)
+    assert (fast.extra_columns, fast.encoding) == (careful.extra_columns, careful.encoding)
+
+
+def test_the_fast_reader_agrees_on_the_whole_sample(schemas):
+    from tests.conftest import REPO
+
+    for path in sorted((REPO / "sample_data" / "extracts").glob("*.csv")):
+        fast, careful = _both_paths(path, schemas, path.stem)
+        pd.testing.assert_frame_equal(fast.frame, careful.frame)
+        assert len(fast.frame) > 0
+
+
+@pytest.mark.parametrize(("case", "fast"), [("valid", True), ("crlf", True), ("bom", True), ("extra_column", True),
+                                            ("quoted_newlines", False), ("ragged", False)])
+def test_the_fast_reader_takes_only_files_it_can_number_exactly(case, fast):
+    from pipeline.ingest import _fast_columns
+
+    body = (CORPUS / case / "police.csv").read_bytes().removeprefix(b"\xef\xbb\xbf")
+    width = len(body.split(b"\n", 1)[0].split(b","))
+    assert (_fast_columns(body, width, [(0, "source_record_id")]) is not None) is fast
