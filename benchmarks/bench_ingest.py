@@ -70,10 +70,11 @@ def gx_complete_comparison(extracts: Path) -> None:
     import datetime as dt
 
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from pipeline.checks import failing
     from pipeline.contracts import load_schemas
-    from pipeline.gx_validation import expectation_for
+    from pipeline.gx_validation import RESULT_FORMAT, _skip_frame_fingerprint, expectation_for
     from pipeline.ingest import read_extract
     from pipeline.validate import validate
 
@@ -83,6 +84,7 @@ def gx_complete_comparison(extracts: Path) -> None:
     raw = read_extract(extracts / f"{source}.csv", schemas.contracts[source], schemas.gateways[source])
     validated = validate(raw, schemas.contracts[source], schemas)
     checks = [c for c in validated.checks if c.kind in ("in_set", "regex", "not_null", "not_regex")][:5]
+    print(f"\nexpectations compared: {', '.join(c.name for c in checks)}")
     views = validated.views.reset_index(drop=True)
 
     start = time.perf_counter()
@@ -90,7 +92,9 @@ def gx_complete_comparison(extracts: Path) -> None:
         failing(check, views[check.view_name])
     ours = time.perf_counter() - start
 
+    _skip_frame_fingerprint()  # as in the pipeline, so only the expectations are timed
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch = context.data_sources.add_pandas("b").add_dataframe_asset("a").add_batch_definition_whole_dataframe("w")
     suite = gx.ExpectationSuite(name="s")
     for check in checks:
@@ -98,16 +102,18 @@ def gx_complete_comparison(extracts: Path) -> None:
     suite = context.suites.add(suite)
     definition = context.validation_definitions.add(gx.ValidationDefinition(name="v", data=batch, suite=suite))
     timings = {}
-    for fmt in ("SUMMARY", "COMPLETE"):
+    formats = {"BASIC (used)": RESULT_FORMAT,
+               "SUMMARY": {"result_format": "SUMMARY", "partial_unexpected_count": 0},
+               "COMPLETE": {"result_format": "COMPLETE"}}
+    for label, fmt in formats.items():
         start = time.perf_counter()
-        definition.run(batch_parameters={"dataframe": views},
-                       result_format={"result_format": fmt, "partial_unexpected_count": 0})
-        timings[fmt] = time.perf_counter() - start
+        definition.run(batch_parameters={"dataframe": views}, result_format=fmt)
+        timings[label] = time.perf_counter() - start
     print(f"\nfinding failing rows, {len(views):,} rows of {source}, {len(checks)} expectations "
           f"({dt.date.today().isoformat()}):")
-    print(f"  vectorised checks          {ours:7.2f}s   (1.0x)")
+    print(f"  vectorised checks              {ours:7.2f}s   (1.0x)")
     for fmt, seconds in timings.items():
-        print(f"  GX result_format={fmt:<8} {seconds:7.2f}s   ({seconds / max(ours, 1e-9):.1f}x)")
+        print(f"  GX result_format={fmt:<12} {seconds:7.2f}s   ({seconds / max(ours, 1e-9):.1f}x)")
 
 
 def main() -> None:
