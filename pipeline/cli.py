@@ -75,6 +75,12 @@ def summary(result: RunResult) -> str:
             lines.append(f"  refused  {o.source:<21} {o.reason}")
     lines.append(f"  quarantine.parquet: {result.quarantine_rows:,} entries;  lineage.jsonl;  "
                  f"data_docs/index.html")
+    if result.reasons:
+        lines.append("  quarantined, by source, column and reason (rows):")
+        for source, column, reason, rows in sorted(result.reasons, key=lambda r: (-r[3], r[:3]))[:12]:
+            lines.append(f"    {rows:>7,}  {source}.{column}: {reason}")
+        if len(result.reasons) > 12:
+            lines.append(f"    ... and {len(result.reasons) - 12} more kinds: see quarantine.parquet")
     return "\n".join(lines)
 
 

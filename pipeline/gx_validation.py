@@ -96,7 +96,7 @@ class GXValidator:
         _quiet_gx()
         _skip_frame_fingerprint()
         self._gx = gx
-        self.docs_dir = Path(docs_dir)
+        self.docs_dir = Path(docs_dir).resolve()  # GX refuses a relative site folder
         self.run_time = run_time
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)

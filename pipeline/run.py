@@ -74,6 +74,7 @@ class RunResult:
     sources: list[SourceOutcome]
     quarantine_rows: int
     seconds: float
+    reasons: list[tuple[str, str, str, int]] = field(default_factory=list)  # source, column, reason, rows
 
 
 Reporter = Callable[[str], None]
@@ -221,7 +222,7 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
                    f"{outcome.rows_accepted:,} accepted, {outcome.rows_quarantined:,} quarantined "
                    f"({seconds:.1f}s)")
         elif path is not None:
-            report(f"{source}: refused: {outcome.reason}")
+            report(f"{source}: refused: {outcome.reason} [{path.name}]")
         outcomes.append(outcome)
 
     quarantine = (pd.concat(quarantines, ignore_index=True) if quarantines
@@ -238,8 +239,10 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
     lineage.write("run_end", status="completed", seconds=round(seconds, 3), outputs=outputs,
                   sources_used=[o.source for o in outcomes if o.used],
                   sources_refused=[o.source for o in outcomes if not o.used and o.file is not None])
+    counts = quarantine.groupby(["source", "column", "reason"], sort=True).size()
+    reasons = [(str(s), str(c), str(r), int(n)) for (s, c, r), n in counts.items()]
     return RunResult(out=staging, as_of=as_of, purpose=purpose, sources=outcomes,
-                     quarantine_rows=len(quarantine), seconds=seconds)
+                     quarantine_rows=len(quarantine), seconds=seconds, reasons=reasons)
 
 
 def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, as_of: dt.date,

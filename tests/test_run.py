@@ -55,6 +55,7 @@ def test_a_complete_run_exits_zero_and_writes_the_outputs(tiny_run):
     assert (out / "data_docs" / "index.html").is_file()
     assert sorted(p.stem for p in (out / "restricted" / "landed").glob("*.parquet")) == SOURCES
     assert "Run complete" in stdout and "quarantine.parquet: 2 entries" in stdout
+    assert "1  police.dob: not a real calendar date" in stdout
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no staging left behind
 
 
@@ -224,7 +225,7 @@ def test_a_bad_file_stops_only_its_own_source(tmp_path, capsys):
     (extracts / "schools.csv").write_bytes(b"")
     code, _, err = run_cli(capsys, "--extracts", extracts, "--out", tmp_path / "out")
     assert code == 0
-    assert "schools: refused: unreadable file: file is empty" in err
+    assert "schools: refused: unreadable file: file is empty [schools.csv]" in err
     records = source_records(tmp_path / "out")
     assert records["schools"]["used"] is False
     assert all(records[s]["used"] for s in SOURCES if s != "schools")
@@ -282,3 +283,11 @@ def test_a_killed_runs_staging_folder_is_cleared_by_the_next_run(tmp_path, capsy
     (abandoned / "restricted").mkdir(parents=True)
     assert run_cli(capsys, "--extracts", TINY, "--out", tmp_path / "out")[0] == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_relative_folders_work_as_make_run_gives_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(TINY, tmp_path / "inbox")
+    code, _, err = run_cli(capsys, "--extracts", "inbox", "--out", "out/sample")
+    assert code == 0, err
+    assert (tmp_path / "out" / "sample" / "data_docs" / "index.html").is_file()
