@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -38,10 +40,7 @@ def source_records(out: Path) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "out"
-    capture = pytest.CaptureFixture  # noqa: F841  (module scope cannot use capsys; capture by hand)
-    import contextlib
-    import io
-
+    # Module scope cannot use capsys, so the streams are captured by hand.
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         code = main(["run", "--extracts", str(TINY), "--out", str(out)])
