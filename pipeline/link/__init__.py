@@ -1,0 +1,1 @@
+"""Record linkage: candidate pairs, comparison, Fellegi-Sunter model, clustering (issue 3)."""

@@ -1,0 +1,137 @@
+"""Candidate pairs: which records are worth comparing at all.
+
+Comparing every pair of 2.6M records is out of the question, so records are compared only
+when they agree exactly on the columns of at least one blocking pass (schemas/linkage.yaml).
+Several narrow passes, unioned, keep pairs few while one pass catches what another misses.
+Pairs are (i, j) with i < j over the positions of one combined, standardised frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import recordlinkage as rl
+import yaml
+
+from pipeline.contracts import SCHEMAS_DIR, ContractError
+
+LINKAGE_PATH = SCHEMAS_DIR / "linkage.yaml"
+
+
+@dataclass(frozen=True)
+class BlockingPass:
+    columns: tuple[str, ...]
+    max_block: int | None = None  # blocks with more records than this propose no pairs
+
+
+def load_blocking(path: Path = LINKAGE_PATH, columns: list[str] | None = None) -> list[BlockingPass]:
+    """The blocking passes, checked against the standardised columns when given.
+
+    A pass is a list of columns, or {columns: [...], max_block: N} for a pass whose blocks
+    can grow without bound (names alone): a common name shared by hundreds of records gives
+    no evidence to link on, so its block is skipped rather than compared in full.
+    """
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    raw = data.get("blocking")
+    if not isinstance(raw, list) or not raw:
+        raise ContractError(f"{path}: blocking: expected a non-empty list of passes")
+    passes = []
+    for i, item in enumerate(raw):
+        spec = item if isinstance(item, dict) else {"columns": item}
+        cols, limit = spec.get("columns"), spec.get("max_block")
+        extra = sorted(set(spec) - {"columns", "max_block"})
+        if extra:
+            raise ContractError(f"{path}: blocking.{i}: unknown key(s) {', '.join(extra)}")
+        if not isinstance(cols, list) or not cols or not all(isinstance(c, str) for c in cols):
+            raise ContractError(f"{path}: blocking.{i}: expected a list of column names")
+        if limit is not None and (not isinstance(limit, int) or limit < 2):
+            raise ContractError(f"{path}: blocking.{i}.max_block: expected a whole number of 2 or more")
+        unknown = [c for c in cols if columns is not None and c not in columns]
+        if unknown:
+            raise ContractError(f"{path}: blocking.{i}: unknown column(s) {', '.join(unknown)}")
+        passes.append(BlockingPass(tuple(cols), limit))
+    return passes
+
+
+def _pass_pairs(records: pd.DataFrame, block: BlockingPass) -> pd.MultiIndex:
+    """Pairs agreeing on every column of one pass; a blank in any of them blocks nothing."""
+    columns = list(block.columns)
+    usable = records[columns].notna().all(axis=1)
+    subset = records.loc[usable, columns].astype(object)  # recordlinkage merges on these values
+    if block.max_block is not None and len(subset):
+        sizes = subset.groupby(columns, sort=False)[columns[0]].transform("size")
+        subset = subset[sizes <= block.max_block]
+    if len(subset) < 2:
+        return pd.MultiIndex.from_arrays([[], []])
+    indexer = rl.Index()
+    indexer.block(left_on=columns)
+    return indexer.index(subset)
+
+
+def candidate_pairs(records: pd.DataFrame, passes: list[BlockingPass]) -> pd.DataFrame:
+    """Union of the passes' pairs as a frame (i, j, passes) sorted by (i, j), i < j.
+
+    `passes` is a bit mask of the passes that proposed the pair, so an analyst can see why two
+    records were compared at all.
+    """
+    frames = []
+    records = records.reset_index(drop=True)
+    for bit, block in enumerate(passes):
+        pairs = _pass_pairs(records, block)
+        if len(pairs):
+            a = pairs.get_level_values(0).to_numpy(dtype=np.int64)
+            b = pairs.get_level_values(1).to_numpy(dtype=np.int64)
+            frames.append(pd.DataFrame({"i": np.minimum(a, b), "j": np.maximum(a, b),
+                                        "passes": np.int64(1 << bit)}))
+    if not frames:
+        return pd.DataFrame({"i": pd.Series(dtype="int64"), "j": pd.Series(dtype="int64"),
+                             "passes": pd.Series(dtype="int64")})
+    pairs = pd.concat(frames, ignore_index=True)
+    pairs = pairs[pairs["i"] != pairs["j"]]
+    # One bit per pass, each at most once per pair after dropping repeats: the sum is the OR.
+    pairs = pairs.drop_duplicates().groupby(["i", "j"], sort=True, as_index=False)["passes"].sum()
+    return pairs.reset_index(drop=True)
+
+
+def completeness(pairs: pd.DataFrame, person: np.ndarray) -> dict[str, float]:
+    """Pairs completeness and reduction ratio against the true person of each record.
+
+    Completeness: the share of true record pairs (same person) that are candidates.
+    Reduction ratio: 1 - candidates / all possible pairs.
+    """
+    person = np.asarray(person)
+    sizes = pd.Series(person).value_counts().to_numpy(dtype=np.float64)
+    true_pairs = float((sizes * (sizes - 1) / 2).sum())
+    hits = float((person[pairs["i"].to_numpy()] == person[pairs["j"].to_numpy()]).sum())
+    n = float(len(person))
+    return {
+        "records": n,
+        "candidate_pairs": float(len(pairs)),
+        "true_pairs": true_pairs,
+        "true_pairs_found": hits,
+        "pairs_completeness": hits / true_pairs if true_pairs else 1.0,
+        "reduction_ratio": 1 - len(pairs) / (n * (n - 1) / 2) if n > 1 else 0.0,
+        "reachable_completeness": _reachable(pairs, person, true_pairs),
+    }
+
+
+def _reachable(pairs: pd.DataFrame, person: np.ndarray, true_pairs: float) -> float:
+    """Share of true pairs joined through a chain of true candidate pairs.
+
+    Clustering links transitively, so an electoral-register record (no date of birth) and a
+    health record at a stale address can still meet through the benefits record both share
+    something with. This is the ceiling the candidates leave for a perfect classifier.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    true = person[pairs["i"].to_numpy()] == person[pairs["j"].to_numpy()]
+    n = len(person)
+    graph = coo_matrix((np.ones(int(true.sum())), (pairs["i"].to_numpy()[true], pairs["j"].to_numpy()[true])),
+                       shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    both = pd.DataFrame({"p": person, "c": component}).groupby(["p", "c"]).size().to_numpy(dtype=np.float64)
+    return float((both * (both - 1) / 2).sum() / true_pairs) if true_pairs else 1.0
