@@ -157,6 +157,7 @@ def parse_typed(frame: pd.DataFrame, contract: SourceContract) -> dict[str, pd.S
         raw = frame[name]
         if col.type == "date":
             shaped = raw.where(_text(raw).str.contains(shape_regex(col.date_format)).fillna(False))
+            typed[shaped_key(name)] = shaped  # the date_real check looks at exactly these values
             typed[name] = pd.to_datetime(shaped, format=col.date_format, errors="coerce")
         elif col.type in ("integer", "flag"):
             digits = raw.where(_text(raw).str.contains(INTEGER_PATTERN).fillna(False))
@@ -185,14 +186,13 @@ def _normalised(name: str, fmt: Format) -> Callable:
     return view
 
 
-def _shaped(name: str, date_format: str) -> Callable:
-    regex = shape_regex(date_format)
+def shaped_key(name: str) -> str:
+    """Where parse_typed keeps a date column's values that have the right shape."""
+    return f"{name}:shaped"
 
-    def view(frame: pd.DataFrame, typed: dict) -> pd.Series:
-        raw = frame[name]
-        return raw.where(_text(raw).str.contains(regex).fillna(False), None)
 
-    return view
+def _shaped(name: str) -> Callable:
+    return lambda frame, typed: typed[shaped_key(name)]
 
 
 def _as_timestamp(value: dt.date) -> pd.Timestamp:
@@ -230,7 +230,7 @@ def column_checks(name: str, col: Column, contract: SourceContract,
                             _raw(name), {"regex": shape_regex(col.date_format)}))
         checks.append(Check(f"{prefix}.date_real", name,
                             f"not a real calendar date between 1700 and 2199 ({form})", "regex",
-                            _shaped(name, col.date_format), {"regex": calendar_regex(col.date_format)}))
+                            _shaped(name), {"regex": calendar_regex(col.date_format)}))
         bounds = {}
         if col.min is not None:
             bounds["min_value"] = _as_timestamp(col.min)

@@ -64,8 +64,7 @@ def summary(result: RunResult) -> str:
              f"{result.seconds:.1f}s)"]
     for o in result.sources:
         gateway = o.record.get("gateway") or {}
-        section = gateway.get('section', '').split(';')[0].split(' (')[0]
-        basis = f"{gateway.get('statute', 'no gateway')} {section}".strip()
+        basis = gateway.get("citation", "no gateway")
         if o.used:
             lines.append(f"  used     {o.source:<21} {o.rows_in:>9,} rows  {o.rows_accepted:>9,} accepted  "
                          f"{o.rows_quarantined:>7,} quarantined   [{basis}; {gateway.get('agreement')}]")

@@ -219,9 +219,15 @@ class Gateway(_Strict):
     purposes: list[Purpose] = Field(min_length=1)
     allowed_columns: Literal["all"] | list[str] = "all"
 
+    @property
+    def citation(self) -> str:
+        """Statute and the first clause of the section, short enough for one line of output."""
+        return f"{self.statute} {self.section.split(';')[0].split(' (')[0]}"
+
     def record(self) -> dict:
         """The gateway as written into the lineage (no personal data: all declared text)."""
         return {
+            "citation": self.citation,
             "statute": self.statute,
             "section": self.section,
             "basis": self.basis,

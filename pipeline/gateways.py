@@ -17,7 +17,7 @@ def purpose_refusal(gateway: Gateway | None, purpose: str) -> str | None:
     if gateway is None:
         return "no legal gateway is declared for this source in schemas/gateways.yaml"
     if purpose not in gateway.purposes:
-        return (f"gateway ({gateway.statute} {gateway.section.split(';')[0]}) does not permit the "
+        return (f"gateway ({gateway.citation}) does not permit the "
                 f"purpose '{purpose}' (it permits: {', '.join(gateway.purposes)})")
     return None
 

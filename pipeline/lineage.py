@@ -55,13 +55,11 @@ class LineageWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed by close())
-        self.records: list[dict] = []
 
     def write(self, event: str, **fields: Any) -> dict:
         record = {"event": event, "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **fields}
         self._fh.write(json.dumps(record, sort_keys=True, default=_default, ensure_ascii=False) + "\n")
         self._fh.flush()
-        self.records.append(record)
         return record
 
     def close(self) -> None:

@@ -71,11 +71,15 @@ def discard(staging: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write a table with pyarrow via a temporary name, so a reader never sees a partial file."""
+def write_table(table: pa.Table, path: Path) -> None:
+    """Write Parquet via a temporary name, so a reader never sees a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp)
     tmp.replace(path)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """`write_table` for a pandas frame (its index is not kept)."""
+    write_table(pa.Table.from_pandas(frame, preserve_index=False), path)

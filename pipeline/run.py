@@ -21,14 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline.contracts import SCHEMAS_DIR, ContractError, Schemas, SourceContract, load_schemas
 from pipeline.gateways import agreement_refusal, purpose_refusal
 from pipeline.gx_validation import GXValidator
 from pipeline.ingest import SourceRefused, file_sha256, parse_extract
 from pipeline.lineage import LineageWriter, sha256_file
-from pipeline.publish import OutputExists, discard, promote, staging_dir, write_parquet
+from pipeline.publish import OutputExists, discard, promote, staging_dir, write_parquet, write_table
 from pipeline.validate import QUARANTINE_COLUMNS, Validated, validate
 
 RULE_SETS = ("phase2", "phase1", "supporting_families")
@@ -120,11 +119,7 @@ def land(validated: Validated, path: Path) -> None:
     """Accepted rows as typed Parquet: dates as date32, counts as int64, flags as bool."""
     table = pa.Table.from_pandas(validated.accepted, preserve_index=False)
     fields = [pa.field(f.name, pa.date32()) if pa.types.is_timestamp(f.type) else f for f in table.schema]
-    table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+    write_table(table.cast(pa.schema(fields, metadata=table.schema.metadata)), path)
 
 
 # --------------------------------------------------------------------------- the run

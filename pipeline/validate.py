@@ -131,7 +131,8 @@ def validate(raw: RawExtract, contract: SourceContract, schemas: Schemas,
     quarantine = quarantine.astype({"row_number": "int64"}).sort_values(
         ["row_number", "column"], kind="stable", ignore_index=True)
 
-    accepted = typed_frame(frame.loc[accepted_index], {k: v.loc[accepted_index] for k, v in typed.items()},
+    accepted = typed_frame(frame.loc[accepted_index], {k: v.loc[accepted_index] for k, v in typed.items()
+                                                       if k in frame.columns},
                            contract)
     extract_dates = typed.get(contract.extract_date)
     extract_date = None
