@@ -1,0 +1,61 @@
+"""The pseudonymisation key, and keyed person and household keys made with it.
+
+Person and household keys are HMAC-SHA256 digests, so they are the same in every run given the
+same key (a caseworker can follow a family from one month to the next) but cannot be recomputed
+or reversed by anyone without the key. The key never lives in the repository or in code: it
+comes from `PIPELINE_KEY` (the key itself) or `PIPELINE_KEY_FILE` (a file holding it), and a
+key file inside the project folder is refused, since that folder is what gets shared and
+committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+import numpy as np
+
+PROJECT = Path(__file__).resolve().parent.parent
+MIN_KEY_BYTES = 16
+KEY_HEX_CHARS = 20  # 80 bits: no collision among millions of people
+
+
+class MissingKey(Exception):
+    """No usable key; the message says how to provide one."""
+
+
+def load_key(environ: dict[str, str] | None = None) -> bytes:
+    """The key from PIPELINE_KEY or PIPELINE_KEY_FILE; a clear error naming what to set if neither works."""
+    env = os.environ if environ is None else environ
+    if env.get("PIPELINE_KEY"):
+        key = env["PIPELINE_KEY"].encode("utf-8")
+        origin = "PIPELINE_KEY"
+    elif env.get("PIPELINE_KEY_FILE"):
+        path = Path(env["PIPELINE_KEY_FILE"]).expanduser().resolve()
+        if path == PROJECT or PROJECT in path.parents:
+            raise MissingKey(f"PIPELINE_KEY_FILE {path} is inside the project folder; keep the key outside it")
+        try:
+            key = path.read_bytes().strip()
+        except OSError as exc:
+            raise MissingKey(f"PIPELINE_KEY_FILE {path} could not be read: {exc.strerror}") from None
+        origin = f"PIPELINE_KEY_FILE {path}"
+    else:
+        raise MissingKey("no pseudonymisation key: set PIPELINE_KEY_FILE to a file outside the project "
+                        "holding a random secret (make run creates one under ~/.config/supporting-families/)")
+    if len(key) < MIN_KEY_BYTES:
+        raise MissingKey(f"{origin}: the key is shorter than {MIN_KEY_BYTES} bytes")
+    return key
+
+
+def keyed(key: bytes, kind: str, values: list[str] | np.ndarray, prefix: str) -> np.ndarray:
+    """prefix + the first hex characters of HMAC-SHA256(key, kind \\x1f value), per value.
+
+    `kind` separates the spaces (a person's key can never equal a household's).
+    """
+    out = []
+    for value in values:
+        digest = hmac.new(key, f"{kind}\x1f{value}".encode(), hashlib.sha256).hexdigest()
+        out.append(prefix + digest[:KEY_HEX_CHARS])
+    return np.asarray(out, dtype=object)

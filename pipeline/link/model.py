@@ -1,0 +1,310 @@
+"""Fellegi-Sunter match weights, trained so that the model learns people, not households.
+
+Each comparison feature is cut into a few levels (`comparison_levels`). A pair's match weight is
+the sum over features of log2(m / u) for the level it falls in, where m is the chance of that
+level among pairs of records of one person and u among pairs of two people; a missing value
+adds nothing. The prior turns the weight into a probability.
+
+Why not plain EM: on candidate pairs, the biggest natural split is "same household" against
+"different household" (same surname, same address), and unsupervised EM finds that split and
+merges siblings. Agencies' own person tokens give labels for free: two rows with one token are
+one person, two tokens of an agency that holds no duplicates are two people. Those labelled
+pairs are held at their label in every EM step, and the labelled two-people pairs include
+exactly the hard ones (twins, siblings, parent and child at one address), so u learns that a
+shared surname and address are common among different people and only a date of birth and a
+forename that agree are strong evidence of one person.
+
+Training works on level counts (np.bincount), not on pairs one by one, so it takes well under a
+second for millions of pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+MISSING = -1
+
+# Single comparisons, each cut into ordered levels (level k is index k; higher = more alike).
+_FORENAME = ("different", "similar (JW >= 0.80)", "close (JW >= 0.92)", "same or equivalent")
+_SURNAME = ("different", "a shared part", "close (JW >= 0.92)", "same or equivalent")
+_DOB = ("different", "two of three parts", "day and month swapped", "same")
+_PLACE = ("different area", "same sector", "same postcode, other address", "other flat of one building",
+          "same address")
+
+
+def _joint(a: tuple[str, ...], b: tuple[str, ...], a_name: str, b_name: str) -> tuple[str, ...]:
+    """Labels of a joint feature: every pair of levels, missing (unknown) being a level of its own."""
+    a_all, b_all = (*a, "unknown"), (*b, "unknown")
+    return tuple(f"{a_name} {x}, {b_name} {y}" for x in a_all for y in b_all)
+
+
+# The model's features. Comparisons that are correlated among *different* people are joined into
+# one feature, so the model learns their combination instead of multiplying them as if independent:
+# - identity = forename x date of birth: twins share a birth date but not a forename, so "same birth
+#   date, different forename" must be learned as its own level (common among two people, rare
+#   among one), not as a strong plus and a weak minus;
+# - family = surname x place: a household shares a surname and an address, so "same surname, same
+#   address" is weak evidence of one person, while "same surname, other area" (a move) is not strong
+#   evidence against.
+# Joint features have no missing value: "unknown" is one of their levels, so the electoral
+# register's missing birth date is weighed as what it is.
+LEVELS: dict[str, tuple[str, ...]] = {
+    "identity": _joint(_FORENAME, _DOB, "forename", "birth date"),
+    "family": _joint(_SURNAME, _PLACE, "surname", "place"),
+    "sex": ("different", "same"),
+}
+FEATURES = tuple(LEVELS)
+
+
+def comparison_levels(features: pd.DataFrame) -> pd.DataFrame:
+    """Cut the numeric features of `compare_pairs` into the model's levels (int8; -1 = missing)."""
+    def cut(values: np.ndarray, conditions: list[np.ndarray], levels: list[int], default: int) -> np.ndarray:
+        out = np.select(conditions, levels, default=default).astype(np.int8)
+        out[np.isnan(values)] = MISSING
+        return out
+
+    def joint(a: np.ndarray, b: np.ndarray, a_levels: int, b_levels: int) -> np.ndarray:
+        a = np.where(a < 0, a_levels, a)
+        b = np.where(b < 0, b_levels, b)
+        return (a * (b_levels + 1) + b).astype(np.int8)
+
+    fj, fe = features["forename_jw"].to_numpy(), features["forename_equiv"].to_numpy()
+    sj, se, sp = (features[c].to_numpy() for c in ("surname_jw", "surname_equiv", "surname_part"))
+    forename = cut(fj, [(fe == 1) | (fj >= 0.999), fj >= 0.92, fj >= 0.80], [3, 2, 1], 0)
+    surname = cut(sj, [(se == 1) | (sj >= 0.999), sj >= 0.92, sp == 1], [3, 2, 1], 0)
+    d = features["dob"].to_numpy()
+    dob = cut(d, [d == 3, d == 2, d == 1], [3, 2, 1], 0)
+    pc, ad, up = (features[c].to_numpy() for c in ("postcode", "address", "uprn"))
+    # UPRN decides where both sides hold one; otherwise the parsed address and the postcode.
+    place = np.select([up == 1, up == 0, ad == 2, ad == -1, pc == 2, pc == 1], [4, 0, 4, 3, 2, 1], default=0)
+    place = np.where(np.isnan(pc) & np.isnan(up), MISSING, place)
+    sex = features["sex"].to_numpy()
+    out = pd.DataFrame(index=features.index)
+    out["identity"] = joint(forename, dob, len(_FORENAME), len(_DOB))
+    out["family"] = joint(surname, place, len(_SURNAME), len(_PLACE))
+    out["sex"] = cut(sex, [sex == 1], [1], 0)
+    return out
+
+
+@dataclass
+class FSModel:
+    """Trained m and u per feature level, and the prior share of matches among candidates."""
+
+    m: dict[str, np.ndarray]
+    u: dict[str, np.ndarray]
+    prior: float
+    iterations: int = 0
+    labelled: dict[str, int] = field(default_factory=dict)
+    shares: dict[str, float] = field(default_factory=dict)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """log2(m/u) per feature level: each level's contribution to a pair's match weight."""
+        return {f: np.log2(self.m[f] / self.u[f]) for f in self.m}
+
+    def table(self) -> pd.DataFrame:
+        """The model as a readable table, one row per feature level (for analysts and the lineage)."""
+        w = self.weights()
+        rows = [{"feature": f, "level": k, "meaning": LEVELS[f][k], "m": float(self.m[f][k]),
+                 "u": float(self.u[f][k]), "weight": float(w[f][k])}
+                for f in self.m for k in range(len(LEVELS[f]))]
+        return pd.DataFrame(rows)
+
+
+def _counts(values: np.ndarray, n: int, pseudo_count: float) -> np.ndarray:
+    values = values[values >= 0]
+    return np.bincount(values, minlength=n).astype(np.float64) + pseudo_count
+
+
+def _em_one_feature(counts: np.ndarray, u: np.ndarray, *, max_iter: int = 1000, tol: float = 1e-10,
+                    pseudo_count: float = 1.0, base: np.ndarray | None = None,
+                    free: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """m of one feature by EM over a mixture of matches and non-matches whose u is known.
+
+    `counts` are the feature's levels among pairs selected for agreeing strongly on the *other*
+    features, so that the feature being estimated played no part in choosing them (as Splink
+    estimates each comparison's m on a blocking rule that does not use it).
+
+    With `base` and `free`, m is held to the shape of `base` outside the `free` levels and only
+    the free levels (and how much of m they take) are learnt. A free 1-D mixture can explain any
+    surplus of the selected pairs over u as "matches"; restricting what EM may learn to the
+    levels that are plausible errors (a typo, a day-month swap) stops that.
+    """
+    m = np.full(len(counts), 1.0 / len(counts)) if base is None else base.copy()
+    share = 0.5
+    total = counts.sum()
+    for _ in range(max_iter):
+        post = share * m / (share * m + (1 - share) * u)
+        weighted = counts * post
+        new_m = (weighted + pseudo_count) / (weighted + pseudo_count).sum()
+        if base is not None and free is not None:
+            fixed = base * ~free
+            new_m = np.where(free, new_m, fixed / fixed.sum() * (1 - new_m[free].sum()))
+        new_share = float(weighted.sum() / total) if total else 0.5
+        done = np.max(np.abs(new_m - m)) < tol and abs(new_share - share) < tol
+        m, share = new_m, new_share
+        if done:
+            break
+    return m, share
+
+
+class _Joint:
+    """Index arithmetic of a joint feature a x b, where each part may be unknown (its last index).
+
+    The levels fall into blocks by what is known: both parts, only a, only b, neither. m and u
+    are probabilities *within* a block, because whether a value is missing says which source a
+    record came from, not whether two records are one person: a missing birth date on the
+    electoral register must neither help nor hurt a link, so "forename same, birth date unknown"
+    is weighed by the forename alone.
+    """
+
+    def __init__(self, na: int, nb: int):
+        self.na, self.nb = na, nb
+        self.size = (na + 1) * (nb + 1)
+        idx = np.arange(self.size)
+        self.a, self.b = idx // (nb + 1), idx % (nb + 1)
+        self.block = (self.a == na).astype(int) * 2 + (self.b == nb).astype(int)  # 0 both known, 3 neither
+
+    def known(self, levels: np.ndarray) -> np.ndarray:
+        """Per pair, the index within the both-known block (-1 otherwise)."""
+        a, b = levels // (self.nb + 1), levels % (self.nb + 1)
+        return np.where((a < self.na) & (b < self.nb) & (levels >= 0), a * self.nb + b, -1)
+
+    def normalise(self, counts: np.ndarray, min_count: float = 1000.0) -> np.ndarray:
+        """Probabilities within each block; a block with too few pairs borrows the known part's margin."""
+        out = np.ones(self.size)
+        both = self.block == 0
+        grid = np.zeros((self.na, self.nb))
+        grid[self.a[both], self.b[both]] = counts[both] / counts[both].sum()
+        margins = {1: grid.sum(axis=1)[np.minimum(self.a, self.na - 1)],
+                   2: grid.sum(axis=0)[np.minimum(self.b, self.nb - 1)]}
+        out[both] = grid[self.a[both], self.b[both]]
+        for block in (1, 2):
+            sel = self.block == block
+            if counts[sel].sum() >= min_count:
+                out[sel] = counts[sel] / counts[sel].sum()
+            else:
+                out[sel] = margins[block][sel]
+        return out
+
+    def m_from_known(self, m_known: np.ndarray) -> np.ndarray:
+        """Full m: the both-known block as given; a part-unknown block from the known part's margin."""
+        grid = m_known.reshape(self.na, self.nb)
+        full = np.ones(self.size)
+        both = self.block == 0
+        full[both] = grid[self.a[both], self.b[both]]
+        only_a = self.block == 1
+        full[only_a] = grid.sum(axis=1)[self.a[only_a]]
+        only_b = self.block == 2
+        full[only_b] = grid.sum(axis=0)[self.b[only_b]]
+        return full
+
+
+IDENTITY = _Joint(len(_FORENAME), len(_DOB))
+FAMILY = _Joint(len(_SURNAME), len(_PLACE))
+SAME_PERSON_DETAILS = 3 * (len(_DOB) + 1) + 3  # identity: forename same, birth date same
+SAME_SURNAME_ADDRESS = 3 * (len(_PLACE) + 1) + 4  # family: surname same, same address
+# Identity levels (within the both-known block) that one slip between agencies explains: a
+# forename spelt a little differently with the birth date right, or the birth date swapped or one
+# part off with the forename right. Their m is learnt from cross-agency pairs; the rest of m keeps
+# the shape seen within agencies (one token, one person), where a different forename *and* a
+# matching birth date (twins) or the same forename and another birth date (father and son) are
+# all but absent.
+# Family levels one life event explains: a move (same surname, another address) or a change or
+# misspelling of surname (another surname, same address). A new surname *and* another area is
+# not one of them: that is where namesakes live.
+_ONE_CHANGE = np.zeros(len(_SURNAME) * len(_PLACE), dtype=bool)
+for _s, _p in ((3, 0), (3, 1), (3, 2), (0, 4), (1, 4), (2, 4)):
+    _ONE_CHANGE[_s * len(_PLACE) + _p] = True
+_ONE_SLIP = np.zeros(len(_FORENAME) * len(_DOB), dtype=bool)
+for _f, _d in ((1, 3), (2, 3), (3, 1), (3, 2)):
+    _ONE_SLIP[_f * len(_DOB) + _d] = True
+
+
+def train(levels: pd.DataFrame, label: np.ndarray, *, pseudo_count: float = 1.0) -> FSModel:
+    """Fit m, u and the prior without ever learning "same household" as "same person".
+
+    `label` per pair: 1 one person (same agency token), 0 two people (different tokens of an
+    agency trusted to hold no duplicates), -1 unknown.
+    - u: level frequencies among the labelled two-people pairs. They come from the same
+      blocking passes as every other pair and are full of the hard cases (twins, siblings,
+      parents, neighbours, namesakes), so u knows that a shared surname and address are common
+      among different people.
+    - m of sex: among the labelled one-person pairs.
+    - m of family (surname x place): EM over unlabelled pairs whose forename and birth date
+      agree, with u taken from labelled two-people pairs that also agree on them (namesakes).
+      Movers and married names are learnt here, from cross-agency pairs.
+    - m of identity (forename x birth date): EM over unlabelled pairs with the same surname at
+      the same address, with u from labelled two-people pairs of one household. Day-month swaps,
+      nicknames and typos between agencies are learnt here.
+    - prior: EM over the unlabelled pairs with m and u held.
+    """
+    ide, fam, sex = (levels[c].to_numpy().astype(np.int64) for c in FEATURES)
+    pos, neg, unl = label == 1, label == 0, label == -1
+    pc = pseudo_count
+
+    def u_joint(joint: _Joint, values: np.ndarray) -> np.ndarray:
+        return joint.normalise(_counts(values, joint.size, pc))
+
+    u = {"identity": u_joint(IDENTITY, ide[neg]), "family": u_joint(FAMILY, fam[neg]),
+         "sex": _counts(sex[neg], 2, pc) / _counts(sex[neg], 2, pc).sum()}
+    m_sex = _counts(sex[pos], 2, pc)
+    m = {"sex": m_sex / m_sex.sum()}
+
+    nk_f = FAMILY.na * FAMILY.nb
+    chosen = unl & (ide == SAME_PERSON_DETAILS) & (sex != 0)
+    u_f = _counts(FAMILY.known(fam[neg & (ide == SAME_PERSON_DETAILS)]), nk_f, pc)
+    base = _counts(FAMILY.known(fam[pos]), nk_f, pc)
+    m_f, share_f = _em_one_feature(_counts(FAMILY.known(fam[chosen]), nk_f, 0.0), u_f / u_f.sum(),
+                                   pseudo_count=pc, base=base / base.sum(), free=_ONE_CHANGE)
+    m["family"] = FAMILY.m_from_known(m_f)
+
+    nk_i = IDENTITY.na * IDENTITY.nb
+    chosen = unl & (fam == SAME_SURNAME_ADDRESS) & (sex != 0)
+    u_i = _counts(IDENTITY.known(ide[neg & (fam == SAME_SURNAME_ADDRESS)]), nk_i, pc)
+    base = _counts(IDENTITY.known(ide[pos]), nk_i, pc)
+    m_i, share_i = _em_one_feature(_counts(IDENTITY.known(ide[chosen]), nk_i, 0.0), u_i / u_i.sum(),
+                                   pseudo_count=pc, base=base / base.sum(), free=_ONE_SLIP)
+    m["identity"] = IDENTITY.m_from_known(m_i)
+
+    model = FSModel(m=m, u=u, prior=0.5, labelled={
+        "one_person": int(pos.sum()), "two_people": int(neg.sum()), "unlabelled": int(unl.sum())})
+    bf = score(model, levels[unl], with_prior=False)["match_weight"].to_numpy()
+    prior, iterations = 0.1, 0
+    while iterations < 200:
+        iterations += 1
+        new = float(_probability(bf, prior).mean()) if len(bf) else prior
+        if abs(new - prior) < 1e-9:
+            break
+        prior = new
+    model.prior, model.iterations = prior, iterations
+    model.shares = {"family_selection": share_f, "identity_selection": share_i}
+    return model
+
+
+def _probability(log2_bf: np.ndarray, prior: float) -> np.ndarray:
+    prior = min(max(prior, 1e-12), 1 - 1e-12)
+    weight = log2_bf + np.log2(prior / (1 - prior))
+    return 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
+
+
+def score(model: FSModel, levels: pd.DataFrame, *, with_prior: bool = True) -> pd.DataFrame:
+    """Per pair: each feature's contribution (log2 m/u, 0 when missing), match weight, probability.
+
+    The match weight includes the prior, so probability = 1 / (1 + 2^-weight): an analyst can
+    add the contributions up and see the probability follow.
+    """
+    weights = model.weights()
+    out = pd.DataFrame(index=levels.index)
+    prior = min(max(model.prior, 1e-12), 1 - 1e-12)
+    total = np.full(len(levels), np.log2(prior / (1 - prior)) if with_prior else 0.0)
+    for f in FEATURES:
+        lv = levels[f].to_numpy()
+        contribution = np.where(lv >= 0, weights[f][np.maximum(lv, 0)], 0.0)
+        out[f"w_{f}"] = contribution
+        total = total + contribution
+    out["match_weight"] = total
+    out["match_probability"] = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))
+    return out

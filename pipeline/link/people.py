@@ -1,0 +1,158 @@
+"""Records to people: candidates, comparison, model, constrained clustering, one call.
+
+`link_people` takes the standardised records of every used source (one frame, positions are
+record numbers) and returns each record's person (a cluster label), the confidence of the link
+that joined it, and every scored candidate pair with its decision, so an analyst can see who was
+linked to whom and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+
+from pipeline.link.candidates import candidate_pairs
+from pipeline.link.cluster import cluster_records, encode_exclusive
+from pipeline.link.compare import compare_pairs
+from pipeline.link.identity import token_groups
+from pipeline.link.model import LEVELS, SAME_PERSON_DETAILS, FSModel, comparison_levels, score, train
+from pipeline.link.settings import LinkageSettings
+from pipeline.standardise import standardise_records
+
+DECISIONS = ("linked", "same person through other links", "clerical review", "refused: agency tokens differ",
+             "refused: would join two different people", "not linked")
+
+
+@dataclass
+class People:
+    label: np.ndarray  # per record: its person (the smallest record position of the cluster)
+    probability: np.ndarray  # per record: confidence of the link that joined it (1.0 for the anchor)
+    pairs: pd.DataFrame  # scored candidate pairs: i, j, passes, levels, contributions, decision
+    model: FSModel
+
+
+def effective_tokens(records: pd.DataFrame, one_row_per_person: list[str]) -> pd.Series:
+    """The person token per record; for sources whose every row is a person, the row's own id."""
+    token = records["person_token"].astype(object)
+    own = records["source"].isin(one_row_per_person).to_numpy()
+    token = token.where(~own, "row:" + records["source_record_id"].astype(str))
+    return token.where(token.notna() & (token.astype(str) != ""), None)
+
+
+def _adult_conflict(records: pd.DataFrame, i: np.ndarray, j: np.ndarray, settings: LinkageSettings) -> np.ndarray:
+    """Pairs where an undated record of an adults-only source meets a child: not one person.
+
+    The register lists adults without a birth date, so a blank date there means "an adult",
+    and a record of a child under `adult_age` at that extract's date cannot be them.
+    """
+    sources = settings.identity.undated_means_adult
+    if not sources:
+        return np.zeros(len(i), dtype=bool)
+    undated = (records["source"].isin(sources) & records["dob"].isna()).to_numpy()
+    extract = pd.to_datetime(records["extract_date"]).to_numpy("datetime64[D]")
+    dob = pd.to_datetime(records["dob"]).to_numpy("datetime64[D]")
+    years = settings.identity.adult_age
+
+    def child_at(child: np.ndarray, when: np.ndarray) -> np.ndarray:
+        born = dob[child]
+        return ~np.isnat(born) & ~np.isnat(when) & (born > when - np.timedelta64(round(years * 365.25), "D"))
+
+    return (undated[i] & child_at(j, extract[i])) | (undated[j] & child_at(i, extract[j]))
+
+
+def records_from_landed(landed: dict[str, pd.DataFrame], contracts: dict) -> pd.DataFrame:
+    """One standardised frame of every source's accepted rows (sources in name order), with each
+    row's extract date."""
+    frames = []
+    for source in sorted(landed):
+        frame, contract = landed[source], contracts[source]
+        std = standardise_records(frame, contract)
+        std["extract_date"] = pd.to_datetime(frame[contract.extract_date]).to_numpy() if len(frame) else []
+        frames.append(std)
+    return pd.concat(frames, ignore_index=True)
+
+
+def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
+    """Link standardised records (with an `extract_date` column) into people."""
+    records = records.reset_index(drop=True)
+    token = effective_tokens(records, settings.identity.one_row_per_person)
+    pairs = candidate_pairs(records, settings.blocking)
+    features = compare_pairs(records, pairs)
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    conflict = _adult_conflict(records, i, j, settings)
+    features.loc[conflict, "dob"] = 0.0
+    levels = comparison_levels(features)
+
+    source = records["source"].astype(str).to_numpy()
+    tok = token.fillna("").astype(str).to_numpy()
+    both = (source[i] == source[j]) & (tok[i] != "") & (tok[j] != "")
+    same = both & (tok[i] == tok[j])
+    distinct = np.isin(source[i], settings.identity.distinct_tokens)
+    # Training labels. Different tokens of an agency that holds duplicates are two people too,
+    # except where forename and birth date agree: those are most likely its duplicates.
+    label = np.full(len(pairs), -1, dtype=np.int8)
+    label[same] = 1
+    label[both & ~same & (distinct | (levels["identity"].to_numpy() != SAME_PERSON_DETAILS))] = 0
+    model = train(levels, label)
+    scored = score(model, levels)
+    p = scored["match_probability"].to_numpy()
+
+    m = settings.model
+    exclusive_pair = both & ~same & distinct
+    links = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair]
+    cannot = pd.DataFrame({"i": i, "j": j})[p < m.cannot_link_below]
+    groups = token_groups(records.assign(person_token=token))
+    exclusive = encode_exclusive(source, tok, set(settings.identity.distinct_tokens))
+    label_ = cluster_records(len(records), groups, exclusive, links, cannot)
+
+    together = label_[i] == label_[j]
+    decision = np.select(
+        [same | (together & (p >= m.match_threshold)), together,
+         p >= m.match_threshold,
+         p >= m.review_threshold],
+        [0, 1, 4, 2], default=5)
+    decision = np.where(exclusive_pair & (p >= m.match_threshold), 3, decision)
+    out = pairs.copy()
+    for f in LEVELS:
+        out[f"{f}_level"] = pd.Categorical.from_codes(levels[f].to_numpy().clip(-1), categories=list(LEVELS[f]))
+    out = pd.concat([out, scored], axis=1)
+    out["token_relation"] = np.select([same, both], ["same", "different"], default="none")
+    out["decision"] = pd.Categorical.from_codes(decision, categories=list(DECISIONS))
+    probability = _joining_probability(len(records), label_, groups, links)
+    return People(label=label_, probability=probability, pairs=out, model=model)
+
+
+def _joining_probability(n: int, label: np.ndarray, groups: np.ndarray, links: pd.DataFrame) -> np.ndarray:
+    """Per record, the probability of the link joining it to its person (1.0 for the anchor).
+
+    The links kept inside each person form a graph; its maximum spanning tree, rooted at the
+    person's anchor (smallest record), gives each record one parent, and the record's value is
+    the probability of that edge. Rows sharing an agency token are joined with probability 1.
+    """
+    li, lj, lp = links["i"].to_numpy(), links["j"].to_numpy(), links["p"].to_numpy()
+    keep = label[li] == label[lj]
+    first = pd.DataFrame({"g": groups, "pos": np.arange(n)}).groupby("g")["pos"].transform("min").to_numpy()
+    member = first != np.arange(n)
+    ei = np.concatenate([li[keep], first[member]])
+    ej = np.concatenate([lj[keep], np.flatnonzero(member)])
+    ep = np.concatenate([lp[keep], np.ones(int(member.sum()))])
+    edges = pd.DataFrame({"a": np.minimum(ei, ej), "b": np.maximum(ei, ej), "p": ep})
+    edges = edges.groupby(["a", "b"], as_index=False)["p"].max()
+    anchors = np.unique(label)
+    root = n
+    a = np.concatenate([edges["a"].to_numpy(), np.full(len(anchors), root)])
+    b = np.concatenate([edges["b"].to_numpy(), anchors])
+    w = np.concatenate([2.0 - edges["p"].to_numpy(), np.full(len(anchors), 1e-9)])
+    graph = coo_matrix((w, (a, b)), shape=(n + 1, n + 1)).tocsr()
+    tree = minimum_spanning_tree(graph)
+    _, parent = breadth_first_order(tree, root, directed=False)
+    parent = parent[:n]
+    out = np.ones(n)
+    has = (parent >= 0) & (parent != root)
+    sym = (tree + tree.T).tocsr()
+    out[has] = 2.0 - np.asarray(sym[parent[has], np.flatnonzero(has)]).ravel()
+    return np.clip(out, 0.0, 1.0)
