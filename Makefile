@@ -9,6 +9,8 @@ STAMP   := $(VENV)/.installed-$(LOCKSUM)
 
 export PREFECT_HOME ?= $(CURDIR)/var/prefect
 export GX_ANALYTICS_ENABLED ?= false
+# The pseudonymisation key lives outside the project; `make run` creates a random one on first use.
+export PIPELINE_KEY_FILE ?= $(HOME)/.config/supporting-families/pipeline.key
 
 .PHONY: setup run test lint lock sample bench clean
 
@@ -20,8 +22,12 @@ $(STAMP): requirements.lock
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
-run: setup
+run: setup $(PIPELINE_KEY_FILE)
 	$(PY) -m pipeline run --extracts sample_data/extracts --out out/sample --force
+
+$(PIPELINE_KEY_FILE):
+	@mkdir -p $(dir $@) && umask 077 && $(PY) -c "import secrets; print(secrets.token_hex(32))" > $@
+	@echo "created a new random pseudonymisation key in $@ (keep it; keys of later runs depend on it)"
 
 test: setup
 	$(PY) -m pytest

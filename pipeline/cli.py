@@ -74,6 +74,12 @@ def summary(result: RunResult) -> str:
             lines.append(f"  refused  {o.source:<21} {o.reason}")
     lines.append(f"  quarantine.parquet: {result.quarantine_rows:,} entries;  lineage.jsonl;  "
                  f"data_docs/index.html")
+    if result.linkage:
+        c = result.linkage
+        lines.append(f"  linkage: {c['records']:,} records -> {c['people']:,} people in {c['households']:,} households "
+                     f"({c['people_without_address']:,} people without a usable address, each a household of one)")
+        lines.append(f"    record_links.parquet; pairs.parquet ({c['linked_pairs']:,} linked pairs); "
+                     f"linkage_model.json; restricted/clerical_review.parquet ({c['review_pairs']:,} pairs to review)")
     if result.reasons:
         lines.append("  quarantined, by source, column and reason (rows):")
         for source, column, reason, rows in sorted(result.reasons, key=lambda r: (-r[3], r[:3]))[:12]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,8 +27,12 @@ from pipeline.contracts import SCHEMAS_DIR, ContractError, Schemas, SourceContra
 from pipeline.gateways import agreement_refusal, purpose_refusal
 from pipeline.gx_validation import GXValidator
 from pipeline.ingest import SourceRefused, file_sha256, parse_extract
+from pipeline.keys import MissingKey, load_key
 from pipeline.lineage import LineageWriter, sha256_file
+from pipeline.link.settings import LINKAGE_PATH, LinkageSettings, load_linkage
+from pipeline.linkage import link_and_house
 from pipeline.publish import OutputExists, discard, promote, staging_dir, write_parquet, write_table
+from pipeline.standardise import OUTPUT_COLUMNS
 from pipeline.validate import QUARANTINE_COLUMNS, Validated, validate
 
 RULE_SETS = ("phase2", "phase1", "supporting_families")
@@ -74,6 +79,7 @@ class RunResult:
     quarantine_rows: int
     seconds: float
     reasons: list[tuple[str, str, str, int]] = field(default_factory=list)  # source, column, reason, rows
+    linkage: dict[str, int] = field(default_factory=dict)  # records, people, households, pairs, ...
 
 
 Reporter = Callable[[str], None]
@@ -161,6 +167,15 @@ def execute(config: RunConfig, report: Reporter = _silent) -> RunResult:
         schemas = load_schemas(config.schemas_root)
     except ContractError as exc:
         raise RunError(f"broken configuration: {exc}") from None
+    try:
+        linkage = load_linkage(config.schemas_root / LINKAGE_PATH.name, columns=OUTPUT_COLUMNS,
+                               sources=list(schemas.contracts))
+    except ContractError as exc:
+        raise RunError(f"broken configuration: {exc}") from None
+    try:
+        key = load_key()
+    except MissingKey as exc:
+        raise RunError(str(exc)) from None
     purpose = config.purpose or schemas.settings.default_purpose
     files = _source_files(config, schemas, report)
     try:
@@ -168,7 +183,7 @@ def execute(config: RunConfig, report: Reporter = _silent) -> RunResult:
     except OutputExists as exc:
         raise RunError(str(exc)) from None
     try:
-        result = _run_in(staging, config, schemas, purpose, files, report, started)
+        result = _run_in(staging, config, schemas, linkage, key, purpose, files, report, started)
     except BaseException:
         discard(staging)
         raise
@@ -177,17 +192,17 @@ def execute(config: RunConfig, report: Reporter = _silent) -> RunResult:
     return result
 
 
-def _run_in(staging: Path, config: RunConfig, schemas: Schemas, purpose: str,
-            files: dict[str, Path | None], report: Reporter, started: float) -> RunResult:
+def _run_in(staging: Path, config: RunConfig, schemas: Schemas, linkage: LinkageSettings, key: bytes,
+            purpose: str, files: dict[str, Path | None], report: Reporter, started: float) -> RunResult:
     lineage = LineageWriter(staging / "lineage.jsonl")
     try:
-        return _stages(staging, lineage, config, schemas, purpose, files, report, started)
+        return _stages(staging, lineage, config, schemas, linkage, key, purpose, files, report, started)
     finally:
         lineage.close()
 
 
-def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: Schemas, purpose: str,
-            files: dict[str, Path | None], report: Reporter, started: float) -> RunResult:
+def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: Schemas, linkage: LinkageSettings,
+            key: bytes, purpose: str, files: dict[str, Path | None], report: Reporter, started: float) -> RunResult:
     permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
     peeked = [peek_extract_date(p, schemas.contracts[s]) for s, p in files.items()
               if p is not None and permitted[s] is None]
@@ -229,7 +244,8 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
     if not any(o.used for o in outcomes):
         raise RunError("no source could be used: " + "; ".join(
             f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
-    outputs = {name: sha256_file(staging / name) for name in ("quarantine.parquet",)}
+    link_counts = _link_stage(staging, lineage, schemas, linkage, key, as_of, outcomes, report, started)
+    outputs = {name: sha256_file(staging / name) for name in PUBLISHED}
     seconds = time.perf_counter() - started
     lineage.write("run_end", status="completed", seconds=round(seconds, 3), outputs=outputs,
                   sources_used=[o.source for o in outcomes if o.used],
@@ -237,7 +253,36 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
     counts = quarantine.groupby(["source", "column", "reason"], sort=True).size()
     reasons = [(str(s), str(c), str(r), int(n)) for (s, c, r), n in counts.items()]
     return RunResult(out=staging, as_of=as_of, purpose=purpose, sources=outcomes,
-                     quarantine_rows=len(quarantine), seconds=seconds, reasons=reasons)
+                     quarantine_rows=len(quarantine), seconds=seconds, reasons=reasons, linkage=link_counts)
+
+
+PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json")
+REVIEW_FILE = Path("restricted") / "clerical_review.parquet"
+
+
+def _link_stage(staging: Path, lineage: LineageWriter, schemas: Schemas, settings: LinkageSettings, key: bytes,
+                as_of: dt.date, outcomes: list[SourceOutcome], report: Reporter, started: float) -> dict[str, int]:
+    """Link the landed rows of the used sources into people and households; publish the tables."""
+    t0 = time.perf_counter()
+    used = [o.source for o in outcomes if o.used]
+    landed = {s: pd.read_parquet(staging / LANDED_DIR / f"{s}.parquet") for s in used}
+    report(f"[{time.perf_counter() - started:6.1f}s] linking {sum(len(f) for f in landed.values()):,} records "
+           f"from {len(landed)} sources")
+    result = link_and_house(landed, {s: schemas.contracts[s] for s in used}, settings, as_of, key)
+    write_parquet(result.record_links, staging / "record_links.parquet")
+    write_parquet(result.pairs, staging / "pairs.parquet")
+    write_parquet(result.review, staging / REVIEW_FILE)
+    model = {"prior": result.model.prior, "thresholds": settings.model.model_dump(),
+             "training_pairs": result.model.labelled, "levels": result.model.table().to_dict(orient="records")}
+    (staging / "linkage_model.json").write_text(json.dumps(model, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    seconds = round(time.perf_counter() - t0, 3)
+    lineage.write("stage", stage="link", seconds=seconds, **result.counts,
+                  inputs=[str(LANDED_DIR / f"{s}.parquet") for s in used],
+                  outputs=["record_links.parquet", "pairs.parquet", "linkage_model.json", str(REVIEW_FILE)])
+    c = result.counts
+    report(f"[{time.perf_counter() - started:6.1f}s] linked: {c['people']:,} people in {c['households']:,} "
+           f"households; {c['review_pairs']:,} pairs for clerical review ({seconds:.1f}s)")
+    return c
 
 
 def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, as_of: dt.date,

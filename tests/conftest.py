@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -14,6 +15,12 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="prefect-home-"))
+# A fresh random pseudonymisation key per test session, in a file outside the project (never a
+# real key, never one written in code): keys are compared only within a session.
+_KEY_FILE = Path(tempfile.mkdtemp(prefix="pipeline-key-")) / "pipeline.key"
+_KEY_FILE.write_text(secrets.token_hex(32), encoding="utf-8")
+os.environ.pop("PIPELINE_KEY", None)
+os.environ["PIPELINE_KEY_FILE"] = str(_KEY_FILE)
 
 
 @pytest.fixture(scope="session")

@@ -82,6 +82,11 @@ def test_no_name_date_of_birth_address_or_token_from_the_sample_is_logged(sample
     quarantine = pd.read_parquet(out / "quarantine.parquet")
     texts["quarantine reasons"] = "\n".join(quarantine["reason"])
     texts |= {str(p.relative_to(out)): p.read_text(errors="replace") for p in (out / "data_docs").rglob("*.html")}
+    texts["linkage_model.json"] = (out / "linkage_model.json").read_text()
+    for path in out.glob("*.parquet"):  # the pseudonymous outputs: every text cell
+        frame = pd.read_parquet(path)
+        texts[path.name] = "\n".join(frame[c].astype(str).str.cat(sep="\n") for c in frame.columns
+                                     if not pd.api.types.is_numeric_dtype(frame[c]))
     # Whole words only: a surname such as "Butt" must not match the HTML word "Button".
     pattern = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, sorted(secrets, key=len, reverse=True)))
                          + ")(?![A-Za-z0-9])")
@@ -90,10 +95,19 @@ def test_no_name_date_of_birth_address_or_token_from_the_sample_is_logged(sample
         assert not leaked, (where, leaked[:3])
 
 
+IDENTIFYING = re.compile(r"name|surname|dob|birth|address|postcode|uprn|street|flat|house_number|token|sex|gender")
+
+
 def test_identifying_columns_are_only_under_restricted(sample_run):
     _, out, _, _ = sample_run
-    outside = [p for p in out.rglob("*.parquet") if "restricted" not in p.relative_to(out).parts]
-    assert [p.name for p in outside] == ["quarantine.parquet"]
-    assert list(pd.read_parquet(outside[0]).columns) == ["source", "row_number", "source_record_id", "column",
-                                                         "reason"]
+    outside = sorted(p.name for p in out.rglob("*.parquet") if "restricted" not in p.relative_to(out).parts)
+    assert outside == ["pairs.parquet", "quarantine.parquet", "record_links.parquet"]
+    for name in outside:
+        columns = list(pd.read_parquet(out / name).columns)
+        assert not [c for c in columns if IDENTIFYING.search(c) and not c.endswith("_level")
+                    and not c.startswith("w_")], (name, columns)
+    assert list(pd.read_parquet(out / "quarantine.parquet").columns) == ["source", "row_number", "source_record_id",
+                                                                         "column", "reason"]
     assert Path(out / "restricted" / "landed" / "health.parquet").exists()
+    review = pd.read_parquet(out / "restricted" / "clerical_review.parquet")
+    assert {"forename_a", "forename_b", "dob_a", "dob_b", "postcode_a", "postcode_b"} <= set(review.columns)

@@ -223,7 +223,8 @@ for _f, _d in ((1, 3), (2, 3), (3, 1), (3, 2)):
     _ONE_SLIP[_f * len(_DOB) + _d] = True
 
 
-def train(levels: pd.DataFrame, label: np.ndarray, *, pseudo_count: float = 1.0) -> FSModel:
+def train(levels: pd.DataFrame, label: np.ndarray, *, pseudo_count: float = 1.0,
+          min_positive: int = 1000) -> FSModel:
     """Fit m, u and the prior without ever learning "same household" as "same person".
 
     `label` per pair: 1 one person (same agency token), 0 two people (different tokens of an
@@ -240,6 +241,8 @@ def train(levels: pd.DataFrame, label: np.ndarray, *, pseudo_count: float = 1.0)
       the same address, with u from labelled two-people pairs of one household. Day-month swaps,
       nicknames and typos between agencies are learnt here.
     - prior: EM over the unlabelled pairs with m and u held.
+    With fewer than `min_positive` one-person pairs (data without agency tokens, such as FEBRL)
+    there is no within-agency shape to hold m to, and the one-feature EMs run unrestricted.
     """
     ide, fam, sex = (levels[c].to_numpy().astype(np.int64) for c in FEATURES)
     pos, neg, unl = label == 1, label == 0, label == -1
@@ -257,8 +260,10 @@ def train(levels: pd.DataFrame, label: np.ndarray, *, pseudo_count: float = 1.0)
     chosen = unl & (ide == SAME_PERSON_DETAILS) & (sex != 0)
     u_f = _counts(FAMILY.known(fam[neg & (ide == SAME_PERSON_DETAILS)]), nk_f, pc)
     base = _counts(FAMILY.known(fam[pos]), nk_f, pc)
+    restrict = int(pos.sum()) >= min_positive
     m_f, share_f = _em_one_feature(_counts(FAMILY.known(fam[chosen]), nk_f, 0.0), u_f / u_f.sum(),
-                                   pseudo_count=pc, base=base / base.sum(), free=_ONE_CHANGE)
+                                   pseudo_count=pc, base=base / base.sum() if restrict else None,
+                                   free=_ONE_CHANGE if restrict else None)
     m["family"] = FAMILY.m_from_known(m_f)
 
     nk_i = IDENTITY.na * IDENTITY.nb
@@ -266,7 +271,8 @@ def train(levels: pd.DataFrame, label: np.ndarray, *, pseudo_count: float = 1.0)
     u_i = _counts(IDENTITY.known(ide[neg & (fam == SAME_SURNAME_ADDRESS)]), nk_i, pc)
     base = _counts(IDENTITY.known(ide[pos]), nk_i, pc)
     m_i, share_i = _em_one_feature(_counts(IDENTITY.known(ide[chosen]), nk_i, 0.0), u_i / u_i.sum(),
-                                   pseudo_count=pc, base=base / base.sum(), free=_ONE_SLIP)
+                                   pseudo_count=pc, base=base / base.sum() if restrict else None,
+                                   free=_ONE_SLIP if restrict else None)
     m["identity"] = IDENTITY.m_from_known(m_i)
 
     model = FSModel(m=m, u=u, prior=0.5, labelled={

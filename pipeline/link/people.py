@@ -29,7 +29,7 @@ DECISIONS = ("linked", "same person through other links", "clerical review", "re
 
 @dataclass
 class People:
-    label: np.ndarray  # per record: its person (the smallest record position of the cluster)
+    label: np.ndarray  # per record: its person, as the position of the person's anchor record
     probability: np.ndarray  # per record: confidence of the link that joined it (1.0 for the anchor)
     pairs: pd.DataFrame  # scored candidate pairs: i, j, passes, levels, contributions, decision
     model: FSModel
@@ -107,7 +107,7 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
     cannot = pd.DataFrame({"i": i, "j": j})[p < m.cannot_link_below]
     groups = token_groups(records.assign(person_token=token))
     exclusive = encode_exclusive(source, tok, set(settings.identity.distinct_tokens))
-    label_ = cluster_records(len(records), groups, exclusive, links, cannot)
+    label_ = anchor_labels(records, cluster_records(len(records), groups, exclusive, links, cannot))
 
     together = label_[i] == label_[j]
     decision = np.select(
@@ -120,10 +120,21 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
     for f in LEVELS:
         out[f"{f}_level"] = pd.Categorical.from_codes(levels[f].to_numpy().clip(-1), categories=list(LEVELS[f]))
     out = pd.concat([out, scored], axis=1)
-    out["token_relation"] = np.select([same, both], ["same", "different"], default="none")
+    out["agency_id_relation"] = np.select([same, both], ["same", "different"], default="none")
     out["decision"] = pd.Categorical.from_codes(decision, categories=list(DECISIONS))
     probability = _joining_probability(len(records), label_, groups, links)
     return People(label=label_, probability=probability, pairs=out, model=model)
+
+
+def anchor_labels(records: pd.DataFrame, label: np.ndarray) -> np.ndarray:
+    """Relabel each cluster by its anchor: the record with the smallest (source, source_record_id).
+
+    Independent of row order, so a person keeps their key when an agency reorders its file.
+    """
+    ident = (records["source"].astype(str) + "\x1f" + records["source_record_id"].astype(str)).to_numpy()
+    frame = pd.DataFrame({"label": label, "ident": ident, "pos": np.arange(len(label))})
+    first = frame.sort_values(["label", "ident"], kind="stable").drop_duplicates("label")
+    return pd.Series(first["pos"].to_numpy(), index=first["label"].to_numpy()).reindex(label).to_numpy(np.int64)
 
 
 def _joining_probability(n: int, label: np.ndarray, groups: np.ndarray, links: pd.DataFrame) -> np.ndarray:

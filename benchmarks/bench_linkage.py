@@ -1,0 +1,137 @@
+"""Benchmark: linkage quality and speed against the synthetic truth.
+
+    # score a finished run against its truth:
+    .venv/bin/python benchmarks/bench_linkage.py --run out/sample --truth sample_data/truth
+    # generate synthetic authorities (cached under var/bench/), run the pipeline on each, score:
+    .venv/bin/python benchmarks/bench_linkage.py --households 20000 --seeds 1 2 3
+
+Figures, per data set:
+- cross-source pairwise person precision and recall: over pairs of records from *different*
+  sources, "same person" as predicted (same person_key) against the truth (same person_id);
+- household co-membership precision, recall and F1: over pairs of true people, "same household"
+  predicted (the household_key most of the person's records carry) against the true household;
+- the agency token check behind `identity.distinct_tokens` in schemas/linkage.yaml: per source,
+  people holding several tokens (duplicates) and tokens shared by several people;
+- the run's wall time and peak memory (this process and its children).
+Targets (issue 3): precision >= 0.995, recall >= 0.98, household F1 >= 0.98.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def _pairs(frame, keys) -> float:
+    sizes = frame.groupby(keys, observed=True).size().to_numpy(dtype=float)
+    return float((sizes * (sizes - 1) / 2).sum())
+
+
+def score(run: Path, truth: Path) -> dict[str, float]:
+    import pandas as pd
+
+    links = pd.read_parquet(run / "record_links.parquet").astype({"source": str, "source_record_id": str})
+    true = pd.read_csv(truth / "truth.csv", dtype=str)
+    m = links.merge(true, how="left", on=["source", "source_record_id"])
+    if m["person_id"].isna().any():
+        raise SystemExit(f"{int(m['person_id'].isna().sum())} linked rows have no truth row")
+    tp = _pairs(m, ["person_key", "person_id"]) - _pairs(m, ["person_key", "person_id", "source"])
+    predicted = _pairs(m, ["person_key"]) - _pairs(m, ["person_key", "source"])
+    actual = _pairs(m, ["person_id"]) - _pairs(m, ["person_id", "source"])
+    people = m.groupby("person_id").agg(h=("household_key", lambda s: s.value_counts().index[0]),
+                                        t=("household_id", "first")).reset_index()
+    htp, hpred, hact = _pairs(people, ["h", "t"]), _pairs(people, ["h"]), _pairs(people, ["t"])
+    hp, hr = htp / hpred if hpred else 1.0, htp / hact if hact else 1.0
+    return {"records": len(m), "people_true": m["person_id"].nunique(), "people_predicted": m["person_key"].nunique(),
+            "precision": tp / predicted if predicted else 1.0, "recall": tp / actual if actual else 1.0,
+            "household_precision": hp, "household_recall": hr,
+            "household_f1": 2 * hp * hr / (hp + hr) if hp + hr else 0.0,
+            "households_true": people["t"].nunique(), "households_predicted": m["household_key"].nunique()}
+
+
+def token_check(run: Path, truth: Path) -> list[str]:
+    import pandas as pd
+
+    from pipeline.contracts import load_schemas
+
+    schemas = load_schemas()
+    true = pd.read_csv(truth / "truth.csv", dtype=str)
+    lines = []
+    for path in sorted((run / "restricted" / "landed").glob("*.parquet")):
+        contract = schemas.contracts[path.stem]
+        tokens = contract.columns_with_role("person_token")
+        if not tokens:
+            continue
+        frame = pd.read_parquet(path, columns=["source_record_id", tokens[0]]).rename(columns={tokens[0]: "token"})
+        frame["source"] = path.stem
+        frame = frame.astype({"source_record_id": str}).merge(true, on=["source", "source_record_id"]).dropna(
+            subset=["token"])
+        several = int((frame.groupby("person_id")["token"].nunique() > 1).sum())
+        shared = int((frame.groupby("token")["person_id"].nunique() > 1).sum())
+        lines.append(f"    {path.stem:<21} people with several tokens {several:>6,}   "
+                     f"tokens of several people {shared:>4,}")
+    return lines
+
+
+def _peak_gib() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024 / 1024
+
+
+def run_pipeline(extracts: Path, out: Path) -> float:
+    from pipeline.run import RunConfig, execute
+
+    start = time.perf_counter()
+    execute(RunConfig(extracts=extracts, out=out, force=True))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, help="a finished run folder to score")
+    parser.add_argument("--truth", type=Path, help="the truth folder of that run's data")
+    parser.add_argument("--households", type=int, default=20000)
+    parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
+    parser.add_argument("--cache", type=Path, default=REPO / "var" / "bench")
+    args = parser.parse_args()
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PIPELINE_KEY", "benchmark key: synthetic data only, not a real secret")
+
+    if args.run:
+        targets = [(args.run, args.truth or args.run.parent / "truth", None)]
+    else:
+        from pipeline.synth import generate
+
+        targets = []
+        for seed in args.seeds:
+            data = args.cache / f"synth-{args.households}-{seed}"
+            if not (data / "truth" / "truth.csv").exists():
+                generate(households=args.households, seed=seed, out=data)
+            out = args.cache / f"run-{args.households}-{seed}"
+            seconds = run_pipeline(data / "extracts", out)
+            targets.append((out, data / "truth", seconds))
+
+    for run, truth, seconds in targets:
+        s = score(run, truth)
+        print(f"{run}: {s['records']:,} records; people true {s['people_true']:,} predicted {s['people_predicted']:,}; "
+              f"households true {s['households_true']:,} predicted {s['households_predicted']:,}")
+        if seconds is not None:
+            print(f"  whole run {seconds:.1f}s, peak memory so far {_peak_gib():.2f} GiB")
+        print(f"  cross-source pairwise precision {s['precision']:.5f}  recall {s['recall']:.5f}   "
+              f"(targets 0.995 / 0.98)")
+        print(f"  household co-membership precision {s['household_precision']:.5f}  recall "
+              f"{s['household_recall']:.5f}  F1 {s['household_f1']:.5f}   (target F1 0.98)")
+        print("  agency tokens against truth:")
+        print("\n".join(token_check(run, truth)))
+
+
+if __name__ == "__main__":
+    main()

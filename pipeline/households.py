@@ -1,0 +1,128 @@
+"""People to households: one address per person at the as-of date, then people grouped by address.
+
+A person's records name several addresses (a GP registration years old, a police event last
+spring, this year's register, a live benefit claim). Each record votes for its address with its
+source's weight (schemas/linkage.yaml, `households`), halved for every half-life between its
+evidence date and the as-of date, so recent and reliable evidence wins and stale addresses are
+out-voted. The rows of one live benefit claim vote, strongly, for the claimant's address: the
+claim unit (claimant, partner, dependants) binds a family.
+
+Addresses are identified by UPRN where any record gives one (a record without a UPRN borrows the
+UPRN that other records at the same parsed address carry), otherwise by the normalised address
+including the flat. A person with no usable address forms a household of their own, flagged
+`no_address`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.contracts import SourceContract
+from pipeline.link.settings import Households
+
+TERM_END = {"AUTUMN": (0, 12, 31), "SPRING": (1, 4, 30), "SUMMER": (1, 7, 31)}  # year offset, month, day
+
+
+@dataclass
+class HouseholdAssignment:
+    household: np.ndarray  # per person (index = person number): household id (address id or person marker)
+    basis: np.ndarray  # per person: "uprn", "address" or "no_address"
+
+
+def academic_term_end(year: pd.Series, term: pd.Series) -> pd.Series:
+    """End date of a school term: '2025/26' AUTUMN -> 2025-12-31, SPRING -> 2026-04-30, SUMMER -> 2026-07-31."""
+    start = pd.to_numeric(year.astype("string").str.slice(0, 4), errors="coerce")
+    parts = term.astype("string").str.upper().map(TERM_END)
+    known = start.notna() & parts.notna()
+    out = pd.Series(pd.NaT, index=year.index, dtype="datetime64[ns]")
+    if known.any():
+        p = parts[known]
+        out[known] = pd.to_datetime(pd.DataFrame({
+            "year": start[known].astype(int) + p.map(lambda x: x[0]),
+            "month": p.map(lambda x: x[1]), "day": p.map(lambda x: x[2])}))
+    return out
+
+
+def evidence_dates(frame: pd.DataFrame, contract: SourceContract, date: str | None,
+                   as_of: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """The date each row's address was last known true (datetime64[D]), and whether the row is current.
+
+    A named date column that is blank or after the as-of date means the row is still current (a
+    live claim, an open case): its date is the as-of date. A claim that ended on the as-of date
+    is not current. No column: the extract date.
+    """
+    as_of64 = np.datetime64(as_of, "D")
+    if date is None:
+        values = pd.to_datetime(frame[contract.extract_date])
+    elif date == "academic_term":
+        values = academic_term_end(frame["academic_year"], frame["term"])
+    else:
+        values = pd.to_datetime(frame[date])
+    out = values.to_numpy("datetime64[D]")
+    current = np.isnat(out) | (out > as_of64) if date not in (None, "academic_term") else np.zeros(len(out), bool)
+    return np.where(np.isnat(out) | (out > as_of64), as_of64, out), current
+
+
+def address_ids(records: pd.DataFrame) -> np.ndarray:
+    """Per record: an address id, 'U:<uprn>' or 'A:<address key>', None when unusable."""
+    uprn = records["uprn"].astype(object).where(records["uprn"].notna(), None)
+    key = records["address_key"].astype(object).where(records["address_key"].notna(), None)
+    both = pd.DataFrame({"key": key, "uprn": uprn}).dropna()
+    if len(both):
+        counts = both.groupby(["key", "uprn"]).size().reset_index(name="n")
+        counts = counts.sort_values(["key", "n", "uprn"], ascending=[True, False, True]).drop_duplicates("key")
+        borrowed = key.map(dict(zip(counts["key"], counts["uprn"], strict=True)))
+    else:
+        borrowed = pd.Series(None, index=records.index, dtype=object)
+    best = uprn.where(uprn.notna(), borrowed)
+    ids = np.where(pd.notna(best), "U:" + best.astype(str), np.where(pd.notna(key), "A:" + key.astype(str), None))
+    return ids.astype(object)
+
+
+def assign_households(records: pd.DataFrame, person: np.ndarray, evidence_date: np.ndarray, current: np.ndarray,
+                      as_of: dt.date, settings: Households) -> HouseholdAssignment:
+    """Each person's address at the as-of date, by weighted, recency-decayed votes of their records.
+
+    `person`: per record, a person number 0..P-1; `evidence_date` and `current`: per record, from
+    `evidence_dates`.
+    Returns, per person, the household id: the winning address id, or 'P:<person number>' for a
+    person with no usable address.
+    """
+    n_people = int(person.max()) + 1 if len(person) else 0
+    ids = address_ids(records)
+    source = records["source"].astype(str).to_numpy()
+    weight = np.array([settings.evidence[s].weight if s in settings.evidence else 0.0 for s in source])
+    age = (np.datetime64(as_of, "D") - evidence_date).astype("timedelta64[D]").astype(np.float64)
+    decay = np.exp2(-np.clip(age, 0, None) / settings.half_life_days)
+    vote = weight * decay
+    vote_ids = ids.copy()
+
+    unit = settings.claim_unit
+    if unit is not None and "unit_token" in records:
+        claim = (source == unit.source) & records["unit_token"].notna().to_numpy()
+        live = claim & current
+        if live.any():
+            frame = pd.DataFrame({"token": records["unit_token"].to_numpy()[live], "id": ids[live],
+                                  "claimant": records["unit_role"].astype("string").str.upper().to_numpy()[live]
+                                  == unit.claimant})
+            lead = frame[frame["claimant"] & frame["id"].notna()].drop_duplicates("token")
+            claim_address = frame["token"].map(dict(zip(lead["token"], lead["id"], strict=True)))
+            rows = np.flatnonzero(live)
+            has = claim_address.notna().to_numpy()
+            vote_ids[rows[has]] = claim_address.to_numpy()[has]
+            vote[rows[has]] = unit.claim_weight
+
+    votes = pd.DataFrame({"person": person, "id": vote_ids, "vote": vote})
+    votes = votes[votes["id"].notna() & (votes["vote"] > 0)]
+    totals = votes.groupby(["person", "id"], sort=False)["vote"].sum().reset_index()
+    totals = totals.sort_values(["person", "vote", "id"], ascending=[True, False, True]).drop_duplicates("person")
+    household = np.array([f"P:{k}" for k in range(n_people)], dtype=object)
+    household[totals["person"].to_numpy()] = totals["id"].to_numpy()
+    kind = np.full(n_people, "no_address", dtype=object)
+    chosen = totals["id"].astype(str)
+    kind[totals["person"].to_numpy()] = np.where(chosen.str.startswith("U:"), "uprn", "address")
+    return HouseholdAssignment(household=household, basis=kind)
