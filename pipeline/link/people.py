@@ -19,7 +19,7 @@ from pipeline.link.candidates import candidate_pairs
 from pipeline.link.cluster import cluster_records, encode_exclusive
 from pipeline.link.compare import compare_pairs
 from pipeline.link.identity import token_groups
-from pipeline.link.model import LEVELS, SAME_PERSON_DETAILS, FSModel, comparison_levels, score, train
+from pipeline.link.model import LEVELS, OTHER_FLAT_LEVELS, SAME_PERSON_DETAILS, FSModel, comparison_levels, score, train
 from pipeline.link.settings import LinkageSettings
 from pipeline.standardise import standardise_records
 
@@ -103,8 +103,12 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
 
     m = settings.model
     exclusive_pair = both & ~same & distinct
-    links = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair]
-    cannot = pd.DataFrame({"i": i, "j": j})[p < m.cannot_link_below]
+    # Two flats of one building are two homes: records there are never one person (a rule, not
+    # left to the model, whose weight for this rare level rests on few training pairs).
+    other_flat = np.isin(levels["family"].to_numpy(), OTHER_FLAT_LEVELS) if m.other_flat_is_another_person \
+        else np.zeros(len(p), dtype=bool)
+    links = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair & ~other_flat]
+    cannot = pd.DataFrame({"i": i, "j": j})[(p < m.cannot_link_below) | other_flat]
     groups = token_groups(records.assign(person_token=token))
     exclusive = encode_exclusive(source, tok, set(settings.identity.distinct_tokens))
     label_ = anchor_labels(records, cluster_records(len(records), groups, exclusive, links, cannot))
@@ -115,7 +119,7 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
          p >= m.match_threshold,
          p >= m.review_threshold],
         [0, 1, 4, 2], default=5)
-    decision = np.where(exclusive_pair & (p >= m.match_threshold), 3, decision)
+    decision = np.where((exclusive_pair | other_flat) & (p >= m.match_threshold) & ~together, 3 + other_flat, decision)
     out = pairs.copy()
     for f in LEVELS:
         out[f"{f}_level"] = pd.Categorical.from_codes(levels[f].to_numpy().clip(-1), categories=list(LEVELS[f]))

@@ -24,6 +24,7 @@ class Model(_Strict):
     match_threshold: float = Field(gt=0, lt=1)
     review_threshold: float = Field(gt=0, lt=1)
     cannot_link_below: float = Field(ge=0, lt=1)
+    other_flat_is_another_person: bool = True
 
     @model_validator(mode="after")
     def _ordered(self) -> Model:

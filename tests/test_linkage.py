@@ -1,0 +1,284 @@
+"""Linkage, as a specification: the hard cases of domain.md, the clustering constraint, determinism.
+
+Each hard case is a handful of hand-made records added to the bundled sample's landed rows: the
+sample gives the model its training pairs (as a month's real extracts would), the hand-made
+records are the cases under test. Names are invented and appear nowhere in the sample.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.contracts import load_schemas
+from pipeline.link.cluster import cluster_records, encode_exclusive
+from pipeline.link.settings import load_linkage
+from pipeline.linkage import link_and_house
+from pipeline.run import RunConfig, execute
+from pipeline.standardise import OUTPUT_COLUMNS
+from tests.conftest import REPO
+
+AS_OF = dt.date(2026, 10, 31)
+KEY = b"test key: synthetic data only!!"
+
+
+def token(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+def d(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+# Hand-made records: (source, fields). Every record not named here keeps the template's
+# non-identifying fields; identifying fields not given are blank.
+CASES: dict[str, list[tuple[str, dict]]] = {
+    "twins": [
+        ("schools", {"source_record_id": "T-TWIN-S1", "upn_token": token("upn twin 1"), "legal_forename": "ISOLDE",
+                     "legal_surname": "QUARRINGTON", "dob": d("2015-06-01"), "gender": "F",
+                     "address_line_1": "14 Nettlebed Close", "postcode": "LS97 1AA"}),
+        ("schools", {"source_record_id": "T-TWIN-S2", "upn_token": token("upn twin 2"), "legal_forename": "ROWENA",
+                     "legal_surname": "QUARRINGTON", "dob": d("2015-06-01"), "gender": "F",
+                     "address_line_1": "14 Nettlebed Close", "postcode": "LS97 1AA"}),
+        ("health", {"source_record_id": "T-TWIN-H1", "nhs_number_token": token("nhs twin 1"), "forename": "ISOLDE",
+                    "surname": "QUARRINGTON", "dob": d("2015-06-01"), "sex": "F",
+                    "address_line_1": "14 NETTLEBED CLOSE", "postcode": "LS971AA"}),
+        ("health", {"source_record_id": "T-TWIN-H2", "nhs_number_token": token("nhs twin 2"), "forename": "ROWENA",
+                    "surname": "QUARRINGTON", "dob": d("2015-06-01"), "sex": "F",
+                    "address_line_1": "14 NETTLEBED CLOSE", "postcode": "LS971AA"}),
+    ],
+    "father and son": [
+        ("health", {"source_record_id": "T-FS-H1", "nhs_number_token": token("nhs father"), "forename": "ALARIC",
+                    "surname": "VENNINGTON", "dob": d("1971-02-11"), "sex": "M",
+                    "address_line_1": "3 Pipistrelle Way", "postcode": "LS97 2BB"}),
+        ("health", {"source_record_id": "T-FS-H2", "nhs_number_token": token("nhs son"), "forename": "ALARIC",
+                    "surname": "VENNINGTON", "dob": d("1999-09-23"), "sex": "M",
+                    "address_line_1": "3 Pipistrelle Way", "postcode": "LS97 2BB"}),
+        ("police", {"source_record_id": "T-FS-P1", "nominal_token": token("nominal son"), "forename": "ALARIC",
+                    "surname": "VENNINGTON", "dob": d("1999-09-23"), "sex": "M",
+                    "address": "3 PIPISTRELLE WAY", "postcode": "LS97 2BB"}),
+    ],
+    "flats": [
+        ("health", {"source_record_id": "T-FL-H1", "nhs_number_token": token("nhs flat 1"), "forename": "PERPETUA",
+                    "surname": "DRAYCOTT", "dob": d("1980-01-15"), "sex": "F",
+                    "address_line_1": "Flat 1, 27 Marchmont Terrace", "postcode": "LS97 3CC"}),
+        ("health", {"source_record_id": "T-FL-H2", "nhs_number_token": token("nhs flat 2"), "forename": "PERPETUA",
+                    "surname": "DRAYCOTT", "dob": d("1980-01-15"), "sex": "F",
+                    "address_line_1": "Flat 2, 27 Marchmont Terrace", "postcode": "LS97 3CC"}),
+        ("electoral_register", {"source_record_id": "T-FL-E1", "forename": "Ottoline", "surname": "Fairbairn",
+                                "address_line_1": "Flat 1", "address_line_2": "27 Marchmont Terrace",
+                                "postcode": "LS97 3CC"}),
+        ("electoral_register", {"source_record_id": "T-FL-E2", "forename": "Cressida", "surname": "Winterbourne",
+                                "address_line_1": "Flat 2", "address_line_2": "27 Marchmont Terrace",
+                                "postcode": "LS97 3CC"}),
+    ],
+    "nickname": [
+        ("health", {"source_record_id": "T-NK-H1", "nhs_number_token": token("nhs robert"), "forename": "ROBERT",
+                    "surname": "TEMPLECOMBE", "dob": d("1988-04-30"), "sex": "M",
+                    "address_line_1": "61 Larkspur Rise", "postcode": "LS97 4DD"}),
+        ("police", {"source_record_id": "T-NK-P1", "nominal_token": token("nominal bob"), "forename": "BOB",
+                    "surname": "TEMPLECOMBE", "dob": d("1988-04-30"), "sex": "M",
+                    "address": "61 LARKSPUR RISE", "postcode": "LS97 4DD"}),
+    ],
+    "transliteration": [
+        ("benefits", {"source_record_id": "T-TR-B1", "claim_token": token("claim tr"), "ni_number_token":
+                      token("ni tr"), "role": "CLAIMANT", "forename": "MUHAMMAD", "surname": "QURESHI-ANWAR",
+                      "dob": d("1979-12-02"), "sex": "M", "address_line_1": "8 Sorrel Gardens",
+                      "postcode": "LS97 5EE"}),
+        ("health", {"source_record_id": "T-TR-H1", "nhs_number_token": token("nhs tr"), "forename": "Mohammed",
+                    "surname": "Qureshi-Anwar", "dob": d("1979-12-02"), "sex": "M",
+                    "address_line_1": "8 Sorrel Gardens", "postcode": "LS97 5EE"}),
+    ],
+    "married name": [
+        ("health", {"source_record_id": "T-MN-H1", "nhs_number_token": token("nhs married"), "forename": "GWENDOLINE",
+                    "surname": "ASHBOURNE", "dob": d("1984-07-19"), "sex": "F",
+                    "address_line_1": "19 Tansy Lane", "postcode": "LS97 6FF"}),
+        ("benefits", {"source_record_id": "T-MN-B1", "claim_token": token("claim married"), "ni_number_token":
+                      token("ni married"), "role": "CLAIMANT", "forename": "GWENDOLINE", "surname": "PRIDDLECOMBE",
+                      "dob": d("1984-07-19"), "sex": "F", "address_line_1": "19 Tansy Lane",
+                      "postcode": "LS97 6FF"}),
+    ],
+    "day-month swap": [
+        ("health", {"source_record_id": "T-DM-H1", "nhs_number_token": token("nhs swap"), "forename": "THADDEUS",
+                    "surname": "MORECAMBE", "dob": d("1992-03-07"), "sex": "M",
+                    "address_line_1": "5 Yarrow Court", "postcode": "LS97 7GG"}),
+        ("police", {"source_record_id": "T-DM-P1", "nominal_token": token("nominal swap"), "forename": "THADDEUS",
+                    "surname": "MORECAMBE", "dob": d("1992-07-03"), "sex": "M",
+                    "address": "5 YARROW COURT", "postcode": "LS97 7GG"}),
+    ],
+}
+
+IDENTIFYING = ("forename", "legal_forename", "preferred_forename", "middle_names", "surname", "legal_surname", "dob",
+               "attainer_dob", "sex", "gender", "address", "address_line_1", "address_line_2", "address_line_3",
+               "address_line_4", "postcode", "uprn", "upn_token", "nhs_number_token", "nominal_token",
+               "ni_number_token", "claim_token", "child_token")
+
+
+def with_cases(landed: dict[str, pd.DataFrame], cases: list[tuple[str, dict]]) -> dict[str, pd.DataFrame]:
+    """The landed frames with the hand-made records appended (template: each source's first row)."""
+    out = {s: f.copy() for s, f in landed.items()}
+    for source, fields in cases:
+        row = out[source].iloc[[0]].copy()
+        for column in IDENTIFYING:
+            if column in row.columns:
+                row[column] = None
+        for column, value in fields.items():
+            row[column] = value
+        out[source] = pd.concat([out[source], row], ignore_index=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sample_landed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("linkage") / "out"
+    execute(RunConfig(extracts=REPO / "sample_data" / "extracts", out=out))
+    schemas = load_schemas()
+    landed = {p.stem: pd.read_parquet(p) for p in sorted((out / "restricted" / "landed").glob("*.parquet"))}
+    return landed, schemas, out
+
+
+@pytest.fixture(scope="module")
+def linked(sample_landed):
+    """All hard cases linked together with the sample, once."""
+    landed, schemas, _ = sample_landed
+    cases = [c for group in CASES.values() for c in group]
+    settings = load_linkage(columns=OUTPUT_COLUMNS)
+    result = link_and_house(with_cases(landed, cases), schemas.contracts, settings, AS_OF, KEY)
+    return result.record_links.set_index("source_record_id")
+
+
+def person(linked, record_id: str) -> str:
+    return linked.loc[record_id, "person_key"]
+
+
+def household(linked, record_id: str) -> str:
+    return linked.loc[record_id, "household_key"]
+
+
+def test_twins_stay_apart_and_each_twin_links_across_agencies(linked):
+    assert person(linked, "T-TWIN-S1") == person(linked, "T-TWIN-H1")
+    assert person(linked, "T-TWIN-S2") == person(linked, "T-TWIN-H2")
+    assert person(linked, "T-TWIN-S1") != person(linked, "T-TWIN-S2")
+    assert household(linked, "T-TWIN-S1") == household(linked, "T-TWIN-S2")
+
+
+def test_a_father_and_son_of_one_name_at_one_address_stay_apart(linked):
+    assert person(linked, "T-FS-H1") != person(linked, "T-FS-H2")
+    assert person(linked, "T-FS-P1") == person(linked, "T-FS-H2")
+    assert household(linked, "T-FS-H1") == household(linked, "T-FS-H2")
+
+
+def test_neighbours_in_two_flats_of_one_building_stay_apart(linked):
+    # Same name and birth date, different flats: two people in two households.
+    assert person(linked, "T-FL-H1") != person(linked, "T-FL-H2")
+    assert household(linked, "T-FL-H1") != household(linked, "T-FL-H2")
+    assert household(linked, "T-FL-E1") == household(linked, "T-FL-H1")
+    assert household(linked, "T-FL-E2") == household(linked, "T-FL-H2")
+
+
+def test_bob_and_robert_with_one_birth_date_and_address_link(linked):
+    assert person(linked, "T-NK-H1") == person(linked, "T-NK-P1")
+
+
+def test_muhammad_and_mohammed_link(linked):
+    assert person(linked, "T-TR-H1") == person(linked, "T-TR-B1")
+
+
+def test_a_married_name_links_when_birth_date_and_address_agree(linked):
+    assert person(linked, "T-MN-H1") == person(linked, "T-MN-B1")
+
+
+def test_a_day_month_swap_links(linked):
+    assert person(linked, "T-DM-H1") == person(linked, "T-DM-P1")
+
+
+def test_every_linked_record_has_a_probability_and_anchors_have_one(linked):
+    assert linked["match_probability"].between(0, 1).all()
+    anchors = linked.groupby("person_key")["match_probability"].max()
+    assert (anchors == 1.0).all()
+
+
+# --------------------------------------------------------------------------- clustering constraint
+def test_a_chain_never_joins_two_tokens_of_an_agency_that_holds_no_duplicates():
+    # A - B - C linked strongly; A and C are two pupils (two UPNs): B joins one of them only.
+    source = np.array(["schools", "health", "schools"], dtype=object)
+    tok = np.array(["upn-a", "nhs-b", "upn-c"], dtype=object)
+    links = pd.DataFrame({"i": [0, 1], "j": [1, 2], "p": [0.99, 0.98]})
+    label = cluster_records(3, np.arange(3), encode_exclusive(source, tok, {"schools"}), links,
+                            pd.DataFrame({"i": [], "j": []}))
+    assert label[0] == label[1] != label[2]
+
+
+def test_two_tokens_of_an_agency_that_holds_duplicates_may_join():
+    source = np.array(["health", "police", "health"], dtype=object)
+    tok = np.array(["nhs-a", "nominal-b", "nhs-c"], dtype=object)
+    links = pd.DataFrame({"i": [0, 1], "j": [1, 2], "p": [0.99, 0.98]})
+    label = cluster_records(3, np.arange(3), encode_exclusive(source, tok, {"schools"}), links,
+                            pd.DataFrame({"i": [], "j": []}))
+    assert label[0] == label[1] == label[2]
+
+
+def test_a_pair_found_to_be_two_people_is_never_joined_through_a_third_record():
+    links = pd.DataFrame({"i": [0, 1], "j": [1, 2], "p": [0.97, 0.99]})
+    cannot = pd.DataFrame({"i": [0], "j": [2]})
+    label = cluster_records(3, np.arange(3), np.full(3, -1), links, cannot)
+    assert label[1] == label[2] != label[0]  # the stronger link wins
+
+
+def test_records_sharing_an_agency_token_are_one_person_without_any_link():
+    groups = np.array([0, 1, 0, 2])
+    label = cluster_records(4, groups, np.full(4, -1), pd.DataFrame({"i": [], "j": [], "p": []}),
+                            pd.DataFrame({"i": [], "j": []}))
+    assert label[0] == label[2] and len({label[0], label[1], label[3]}) == 3
+
+
+# --------------------------------------------------------------------------- determinism
+def test_the_same_input_twice_gives_identical_keys_and_tables(sample_landed):
+    landed, schemas, _ = sample_landed
+    settings = load_linkage(columns=OUTPUT_COLUMNS)
+    first = link_and_house(landed, schemas.contracts, settings, AS_OF, KEY)
+    second = link_and_house(landed, schemas.contracts, settings, AS_OF, KEY)
+    pd.testing.assert_frame_equal(first.record_links, second.record_links)
+    pd.testing.assert_frame_equal(first.pairs, second.pairs)
+
+
+def test_keys_do_not_depend_on_the_order_of_rows_in_a_file(sample_landed):
+    landed, schemas, _ = sample_landed
+    settings = load_linkage(columns=OUTPUT_COLUMNS)
+    shuffled = {s: f.sample(frac=1.0, random_state=7).reset_index(drop=True) for s, f in landed.items()}
+    a = link_and_house(landed, schemas.contracts, settings, AS_OF, KEY).record_links
+    b = link_and_house(shuffled, schemas.contracts, settings, AS_OF, KEY).record_links
+    key = ["source", "source_record_id"]
+    a, b = a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
+    agree = (a["person_key"] == b["person_key"]).mean()
+    # Ties between equally strong links may break differently; keys must agree almost everywhere.
+    assert agree > 0.995, agree
+
+
+def test_a_different_key_gives_different_keys_for_the_same_people(sample_landed):
+    landed, schemas, _ = sample_landed
+    settings = load_linkage(columns=OUTPUT_COLUMNS)
+    a = link_and_house(landed, schemas.contracts, settings, AS_OF, KEY).record_links
+    b = link_and_house(landed, schemas.contracts, settings, AS_OF, b"another key, also only for tests").record_links
+    assert not set(a["person_key"]) & set(b["person_key"])
+    # ... but the same grouping of records into people.
+    assert a.groupby("person_key").ngroup().equals(a.groupby("person_key").ngroup())
+    assert a["person_key"].nunique() == b["person_key"].nunique()
+
+
+def test_record_links_has_one_row_per_accepted_row_with_the_spec_columns(sample_landed):
+    _, _, out = sample_landed
+    links = pd.read_parquet(out / "record_links.parquet")
+    assert list(links.columns[:5]) == ["source", "source_record_id", "person_key", "household_key",
+                                       "match_probability"]
+    landed_rows = sum(len(pd.read_parquet(p)) for p in (out / "restricted" / "landed").glob("*.parquet"))
+    assert len(links) == landed_rows
+    assert not links.duplicated(["source", "source_record_id"]).any()
+    assert links["person_key"].str.fullmatch(r"P[0-9a-f]{20}").all()
+    assert links["household_key"].str.fullmatch(r"H[0-9a-f]{20}").all()
+    # A person lives in one household.
+    assert (links.groupby("person_key")["household_key"].nunique() == 1).all()
