@@ -206,6 +206,8 @@ IDENTITY = _Joint(len(_FORENAME), len(_DOB))
 FAMILY = _Joint(len(_SURNAME), len(_PLACE))
 SAME_PERSON_DETAILS = 3 * (len(_DOB) + 1) + 3  # identity: forename same, birth date same
 SAME_SURNAME_ADDRESS = 3 * (len(_PLACE) + 1) + 4  # family: surname same, same address
+SAME_ADDRESS = 4  # place level
+PLACE_WIDTH = len(_PLACE) + 1  # family level = surname level * PLACE_WIDTH + place level
 OTHER_FLAT_LEVELS = [s * (len(_PLACE) + 1) + 3 for s in range(len(_SURNAME) + 1)]  # family: place other flat
 # Identity levels (within the both-known block) that one slip between agencies explains: a
 # forename spelt a little differently with the birth date right, or the birth date swapped or one

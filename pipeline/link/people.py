@@ -15,11 +15,22 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
+from pipeline.households import address_ids
 from pipeline.link.candidates import candidate_pairs
 from pipeline.link.cluster import cluster_records, encode_exclusive
 from pipeline.link.compare import compare_pairs
 from pipeline.link.identity import token_groups
-from pipeline.link.model import LEVELS, OTHER_FLAT_LEVELS, SAME_PERSON_DETAILS, FSModel, comparison_levels, score, train
+from pipeline.link.model import (
+    LEVELS,
+    OTHER_FLAT_LEVELS,
+    PLACE_WIDTH,
+    SAME_ADDRESS,
+    SAME_PERSON_DETAILS,
+    FSModel,
+    comparison_levels,
+    score,
+    train,
+)
 from pipeline.link.settings import LinkageSettings
 from pipeline.standardise import standardise_records
 
@@ -107,11 +118,29 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
     # left to the model, whose weight for this rare level rests on few training pairs).
     other_flat = np.isin(levels["family"].to_numpy(), OTHER_FLAT_LEVELS) if m.other_flat_is_another_person \
         else np.zeros(len(p), dtype=bool)
-    links = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair & ~other_flat]
-    cannot = pd.DataFrame({"i": i, "j": j})[(p < m.cannot_link_below) | other_flat]
     groups = token_groups(records.assign(person_token=token))
     exclusive = encode_exclusive(source, tok, set(settings.identity.distinct_tokens))
-    label_ = anchor_labels(records, cluster_records(len(records), groups, exclusive, links, cannot))
+
+    def cluster(p: np.ndarray) -> np.ndarray:
+        links = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair & ~other_flat]
+        cannot = pd.DataFrame({"i": i, "j": j})[(p < m.cannot_link_below) | other_flat]
+        return anchor_labels(records, cluster_records(len(records), groups, exclusive, links, cannot))
+
+    label_ = cluster(p)
+    moved = np.zeros(len(p), dtype=bool)
+    ids = address_ids(records) if m.follow_moves else None
+    for _ in range(m.follow_moves):  # each pass may reveal further moves
+        found = moved_between(ids, label_, i, j, levels["family"].to_numpy()) & ~moved
+        if not found.any():
+            break
+        moved |= found
+        family = levels["family"].to_numpy().copy()
+        family[found] = (family[found] // PLACE_WIDTH) * PLACE_WIDTH + SAME_ADDRESS
+        levels["family"] = family.astype(levels["family"].dtype)
+        scored = score(model, levels)
+        p = scored["match_probability"].to_numpy()
+        label_ = cluster(p)
+    links = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair & ~other_flat]
 
     together = label_[i] == label_[j]
     decision = np.select(
@@ -126,8 +155,34 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
     out = pd.concat([out, scored], axis=1)
     out["agency_id_relation"] = np.select([same, both], ["same", "different"], default="none")
     out["decision"] = pd.Categorical.from_codes(decision, categories=list(DECISIONS))
+    out["moved_between_addresses"] = moved
     probability = _joining_probability(len(records), label_, groups, links)
     return People(label=label_, probability=probability, pairs=out, model=model)
+
+
+def moved_between(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarray, family: np.ndarray) -> np.ndarray:
+    """Pairs at two different addresses that a linked person has records at both of.
+
+    A family that moves leaves stale records behind (a GP registration, last year's register).
+    Once one member is linked across the two addresses, the move is known, and another pair of
+    records split between the same two addresses is compared as if at one address. Only pairs
+    whose place disagrees are touched.
+    """
+    codes, _ = pd.factorize(pd.Series(ids, dtype=object), use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    frame = pd.DataFrame({"c": label, "a": codes})
+    frame = frame[frame["a"] >= 0].drop_duplicates()
+    several = frame.groupby("c")["a"].transform("size")
+    frame = frame[(several >= 2) & (several <= 6)]  # a person seen at a handful of addresses
+    both = frame.merge(frame, on="c")
+    both = both[both["a_x"] < both["a_y"]]
+    width = np.int64(max(int(codes.max(initial=0)) + 1, 1))
+    known = np.unique(both["a_x"].to_numpy(np.int64) * width + both["a_y"].to_numpy(np.int64))
+    place = family % PLACE_WIDTH
+    ci, cj = codes[i], codes[j]
+    candidate = (place < 3) & (ci >= 0) & (cj >= 0) & (ci != cj)
+    key = np.minimum(ci, cj) * width + np.maximum(ci, cj)
+    return candidate & np.isin(key, known)
 
 
 def anchor_labels(records: pd.DataFrame, label: np.ndarray) -> np.ndarray:

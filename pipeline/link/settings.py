@@ -25,6 +25,7 @@ class Model(_Strict):
     review_threshold: float = Field(gt=0, lt=1)
     cannot_link_below: float = Field(ge=0, lt=1)
     other_flat_is_another_person: bool = True
+    follow_moves: int = Field(2, ge=0, le=5)
 
     @model_validator(mode="after")
     def _ordered(self) -> Model:
