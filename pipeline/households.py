@@ -122,7 +122,36 @@ def assign_households(records: pd.DataFrame, person: np.ndarray, evidence_date: 
     totals = totals.sort_values(["person", "vote", "id"], ascending=[True, False, True]).drop_duplicates("person")
     household = np.array([f"P:{k}" for k in range(n_people)], dtype=object)
     household[totals["person"].to_numpy()] = totals["id"].to_numpy()
+    if settings.follow_family_from:
+        household = follow_family(records, person, ids, household, settings.follow_family_from)
     kind = np.full(n_people, "no_address", dtype=object)
-    chosen = totals["id"].astype(str)
-    kind[totals["person"].to_numpy()] = np.where(chosen.str.startswith("U:"), "uprn", "address")
+    placed = np.array([not h.startswith("P:") for h in household])
+    kind[placed] = np.where([h.startswith("U:") for h in household[placed]], "uprn", "address")
     return HouseholdAssignment(household=household, basis=kind)
+
+
+def follow_family(records: pd.DataFrame, person: np.ndarray, ids: np.ndarray, household: np.ndarray,
+                  sources: list[str]) -> np.ndarray:
+    """Move people known only from records that lag a move to where their family went.
+
+    A family that moves leaves records behind at the old address: a GP registration, last
+    year's register entry. A member known *only* from such sources stays placed at the old
+    address, beside whoever lives there now. When other people with the same surname had records
+    at that address and are now placed elsewhere (their fresher records say so), the member goes
+    where most of them went.
+    """
+    surname = records["surname_canonical"].astype(object).to_numpy()
+    home = household[person]
+    frame = pd.DataFrame({"person": person, "id": ids, "home": home, "surname": surname,
+                          "source": records["source"].astype(str).to_numpy()})
+    frame = frame[frame["id"].notna() & pd.notna(frame["surname"])]
+    away = frame[frame["id"] != frame["home"]]
+    movers = away.drop_duplicates(["person", "id"]).groupby(["id", "surname", "home"]).size().reset_index(name="n")
+    movers = movers.sort_values(["id", "surname", "n", "home"], ascending=[True, True, False, True])
+    movers = movers.drop_duplicates(["id", "surname"])
+    only_lagging = frame.groupby("person")["source"].agg(lambda s: set(s) <= set(sources))
+    lagging = frame[frame["person"].isin(only_lagging[only_lagging].index) & (frame["id"] == frame["home"])]
+    lagging = lagging.drop_duplicates(["person"]).merge(movers, on=["id", "surname"], suffixes=("", "_to"))
+    out = household.copy()
+    out[lagging["person"].to_numpy()] = lagging["home_to"].to_numpy()
+    return out

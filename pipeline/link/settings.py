@@ -50,6 +50,7 @@ class Households(_Strict):
     half_life_days: float = Field(gt=0)
     evidence: dict[str, Evidence]
     claim_unit: ClaimUnit | None = None
+    follow_family_from: list[str] = Field(default_factory=list)
 
 
 class LinkageSettings(_Strict):
@@ -80,6 +81,7 @@ def load_linkage(path: Path = LINKAGE_PATH, columns: list[str] | None = None,
             "identity.one_row_per_person": parsed.identity.one_row_per_person,
             "identity.undated_means_adult": parsed.identity.undated_means_adult,
             "households.evidence": list(parsed.households.evidence),
+            "households.follow_family_from": parsed.households.follow_family_from,
         }
         if parsed.households.claim_unit:
             named["households.claim_unit.source"] = [parsed.households.claim_unit.source]
