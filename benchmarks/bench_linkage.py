@@ -56,6 +56,43 @@ def score(run: Path, truth: Path) -> dict[str, float]:
             "households_true": people["t"].nunique(), "households_predicted": m["household_key"].nunique()}
 
 
+def household_ceiling(run: Path, truth: Path) -> dict[str, float]:
+    """Household co-membership a perfect linker could reach from these records.
+
+    Each true person is placed at their true address when any of their records shows it, else
+    at the address most of their records show (or alone). People whose every record is stale
+    (a family that moved, known only from a GP registration made at the old address) cannot be
+    placed right by any method that reads only the records.
+    """
+    import pandas as pd
+
+    from pipeline.contracts import load_schemas
+    from pipeline.households import address_ids
+    from pipeline.link.people import records_from_landed
+
+    schemas = load_schemas()
+    landed = {p.stem: pd.read_parquet(p) for p in sorted((run / "restricted" / "landed").glob("*.parquet"))}
+    records = records_from_landed(landed, schemas.contracts)
+    ids = address_ids(records)
+    true = pd.read_csv(truth / "truth.csv", dtype=str)
+    homes = pd.read_csv(truth / "households.csv", dtype=str)[["household_id", "uprn"]]
+    m = records[["source", "source_record_id"]].astype(str).assign(id=ids).merge(
+        true, on=["source", "source_record_id"]).merge(homes, on="household_id")
+    m["at_true"] = m["id"] == "U:" + m["uprn"]
+    has = m.groupby("person_id")["at_true"].any()
+    common = m.dropna(subset=["id"]).groupby(["person_id", "id"]).size().reset_index(name="n")
+    common = common.sort_values(["person_id", "n", "id"], ascending=[True, False, True]).drop_duplicates("person_id")
+    people = m.drop_duplicates("person_id")[["person_id", "household_id", "uprn"]].set_index("person_id")
+    place = pd.Series("alone:" + people.index.to_series(), index=people.index)
+    place[common["person_id"].to_numpy()] = common["id"].to_numpy()
+    place[has[has].index] = "U:" + people.loc[has[has].index, "uprn"]
+    frame = pd.DataFrame({"h": place, "t": people["household_id"]})
+    tp, pred, act = _pairs(frame, ["h", "t"]), _pairs(frame, ["h"]), _pairs(frame, ["t"])
+    p, r = tp / pred, tp / act
+    return {"people_without_a_record_at_home": int((~has).sum()), "people": len(has),
+            "precision": p, "recall": r, "f1": 2 * p * r / (p + r)}
+
+
 def token_check(run: Path, truth: Path) -> list[str]:
     import pandas as pd
 
@@ -101,6 +138,8 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=20000)
     parser.add_argument("--seeds", type=int, nargs="*", default=[1, 2, 3])
     parser.add_argument("--cache", type=Path, default=REPO / "var" / "bench")
+    parser.add_argument("--ceiling", action="store_true", help="also print the household F1 a perfect linker "
+                        "could reach from these records")
     args = parser.parse_args()
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PIPELINE_KEY", "benchmark key: synthetic data only, not a real secret")
@@ -129,6 +168,11 @@ def main() -> None:
               f"(targets 0.995 / 0.98)")
         print(f"  household co-membership precision {s['household_precision']:.5f}  recall "
               f"{s['household_recall']:.5f}  F1 {s['household_f1']:.5f}   (target F1 0.98)")
+        if args.ceiling:
+            c = household_ceiling(run, truth)
+            print(f"  household ceiling from the records: {c['people_without_a_record_at_home']:,} of "
+                  f"{c['people']:,} people have no record at their true address; perfect linkage and placement "
+                  f"would give precision {c['precision']:.5f} recall {c['recall']:.5f} F1 {c['f1']:.5f}")
         print("  agency tokens against truth:")
         print("\n".join(token_check(run, truth)))
 
