@@ -45,8 +45,11 @@ def score(run: Path, truth: Path) -> dict[str, float]:
     tp = _pairs(m, ["person_key", "person_id"]) - _pairs(m, ["person_key", "person_id", "source"])
     predicted = _pairs(m, ["person_key"]) - _pairs(m, ["person_key", "source"])
     actual = _pairs(m, ["person_id"]) - _pairs(m, ["person_id", "source"])
-    people = m.groupby("person_id").agg(h=("household_key", lambda s: s.value_counts().index[0]),
-                                        t=("household_id", "first")).reset_index()
+    # Each true person's predicted household: the one most of their records carry.
+    votes = m.groupby(["person_id", "household_key"]).size().reset_index(name="n")
+    votes = votes.sort_values(["person_id", "n", "household_key"], ascending=[True, False, True])
+    people = votes.drop_duplicates("person_id").rename(columns={"household_key": "h"})
+    people["t"] = people["person_id"].map(m.drop_duplicates("person_id").set_index("person_id")["household_id"])
     htp, hpred, hact = _pairs(people, ["h", "t"]), _pairs(people, ["h"]), _pairs(people, ["t"])
     hp, hr = htp / hpred if hpred else 1.0, htp / hact if hact else 1.0
     return {"records": len(m), "people_true": m["person_id"].nunique(), "people_predicted": m["person_key"].nunique(),
