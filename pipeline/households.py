@@ -149,8 +149,9 @@ def follow_family(records: pd.DataFrame, person: np.ndarray, ids: np.ndarray, ho
     movers = away.drop_duplicates(["person", "id"]).groupby(["id", "surname", "home"]).size().reset_index(name="n")
     movers = movers.sort_values(["id", "surname", "n", "home"], ascending=[True, True, False, True])
     movers = movers.drop_duplicates(["id", "surname"])
-    only_lagging = frame.groupby("person")["source"].agg(lambda s: set(s) <= set(sources))
-    lagging = frame[frame["person"].isin(only_lagging[only_lagging].index) & (frame["id"] == frame["home"])]
+    fresh = pd.Series(~frame["source"].isin(sources).to_numpy()).groupby(frame["person"].to_numpy()).any()
+    only_lagging = fresh.index[~fresh.to_numpy()]
+    lagging = frame[frame["person"].isin(only_lagging) & (frame["id"] == frame["home"])]
     lagging = lagging.drop_duplicates(["person"]).merge(movers, on=["id", "surname"], suffixes=("", "_to"))
     out = household.copy()
     out[lagging["person"].to_numpy()] = lagging["home_to"].to_numpy()

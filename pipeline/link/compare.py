@@ -44,14 +44,21 @@ def _equal(ci: np.ndarray, cj: np.ndarray) -> np.ndarray:
     return np.where((ci >= 0) & (cj >= 0), (ci == cj).astype(np.float64), np.nan)
 
 
-def distinct_apply(ci: np.ndarray, cj: np.ndarray, uniques: np.ndarray, fn) -> np.ndarray:
-    """fn(a, b) for each pair of codes, NaN where either is missing; once per distinct pair."""
+def distinct_apply(ci: np.ndarray, cj: np.ndarray, uniques: np.ndarray, fn, symmetric: bool = True) -> np.ndarray:
+    """fn(a, b) for each pair of codes, NaN where either is missing; once per distinct pair.
+
+    Distinct pairs are found with a hash table (pd.factorize), not a sort: linear in the number
+    of pairs. For a symmetric fn, (a, b) and (b, a) count as one pair.
+    """
     present = (ci >= 0) & (cj >= 0)
     out = np.full(len(ci), np.nan)
     if not present.any():
         return out
-    width = max(len(uniques), 1)
-    distinct, inverse = np.unique(ci[present] * width + cj[present], return_inverse=True)
+    a, b = ci[present], cj[present]
+    if symmetric:
+        a, b = np.minimum(a, b), np.maximum(a, b)
+    width = np.int64(max(len(uniques), 1))
+    inverse, distinct = pd.factorize(a * width + b)
     scores = np.array([fn(uniques[k // width], uniques[k % width]) for k in distinct.tolist()], dtype=np.float64)
     out[present] = scores[inverse]
     return out

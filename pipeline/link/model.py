@@ -299,11 +299,38 @@ def _probability(log2_bf: np.ndarray, prior: float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
 
 
-def score(model: FSModel, levels: pd.DataFrame, *, with_prior: bool = True) -> pd.DataFrame:
+def name_frequency_weight(name: np.ndarray, person_group: np.ndarray, i: np.ndarray, j: np.ndarray,
+                          label: np.ndarray, cap: float) -> np.ndarray:
+    """Term-frequency adjustment for pairs whose full names agree exactly.
+
+    "Same forename and surname" is the same level for JOHN SMITH and for SHANNON HOWE, yet two
+    different people share the second far less often. For pairs with one full name, the weight
+    is corrected by log2(typical share of that name among two-people pairs that agree on a name
+    / this name's share), capped at +-cap: a rare name adds, a common name takes away. Shares
+    count people (agency token groups), not rows, so a person with ten police events does not
+    make their name look common.
+    """
+    present = pd.notna(name)
+    frame = pd.DataFrame({"name": name[present], "g": person_group[present]}).drop_duplicates()
+    counts = frame.groupby("name").size()
+    share = pd.Series(name).map(counts / max(len(frame), 1)).to_numpy(dtype=np.float64)
+    agree = present[i] & present[j] & (name[i] == name[j])
+    out = np.zeros(len(i))
+    negatives = agree & (label == 0)
+    if not negatives.any():
+        return out
+    typical = float(np.exp(np.mean(np.log(share[i[negatives]]))))
+    out[agree] = np.clip(np.log2(typical / share[i[agree]]), -cap, cap)
+    return out
+
+
+def score(model: FSModel, levels: pd.DataFrame, *, with_prior: bool = True,
+          extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Per pair: each feature's contribution (log2 m/u, 0 when missing), match weight, probability.
 
     The match weight includes the prior, so probability = 1 / (1 + 2^-weight): an analyst can
-    add the contributions up and see the probability follow.
+    add the contributions up and see the probability follow. `extra` adds named contributions
+    (such as the name-frequency adjustment).
     """
     weights = model.weights()
     out = pd.DataFrame(index=levels.index)
@@ -313,6 +340,9 @@ def score(model: FSModel, levels: pd.DataFrame, *, with_prior: bool = True) -> p
         lv = levels[f].to_numpy()
         contribution = np.where(lv >= 0, weights[f][np.maximum(lv, 0)], 0.0)
         out[f"w_{f}"] = contribution
+        total = total + contribution
+    for name, contribution in (extra or {}).items():
+        out[f"w_{name}"] = contribution
         total = total + contribution
     out["match_weight"] = total
     out["match_probability"] = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))

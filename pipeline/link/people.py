@@ -28,6 +28,7 @@ from pipeline.link.model import (
     SAME_PERSON_DETAILS,
     FSModel,
     comparison_levels,
+    name_frequency_weight,
     score,
     train,
 )
@@ -97,6 +98,7 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
     conflict = _adult_conflict(records, i, j, settings)
     features.loc[conflict, "dob"] = 0.0
     levels = comparison_levels(features)
+    del features  # the levels carry what the model needs; at millions of pairs this frees gigabytes
 
     source = records["source"].astype(str).to_numpy()
     tok = token.fillna("").astype(str).to_numpy()
@@ -109,7 +111,13 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
     label[same] = 1
     label[both & ~same & (distinct | (levels["identity"].to_numpy() != SAME_PERSON_DETAILS))] = 0
     model = train(levels, label)
-    scored = score(model, levels)
+    groups = token_groups(records.assign(person_token=token))
+    extra = {}
+    if settings.model.name_frequency_cap > 0:
+        full = (records["forename_canonical"].astype(object) + " " + records["surname_canonical"].astype(object))
+        extra["name_frequency"] = name_frequency_weight(full.to_numpy(dtype=object), groups, i, j, label,
+                                                        settings.model.name_frequency_cap)
+    scored = score(model, levels, extra=extra)
     p = scored["match_probability"].to_numpy()
 
     m = settings.model
@@ -118,7 +126,6 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
     # left to the model, whose weight for this rare level rests on few training pairs).
     other_flat = np.isin(levels["family"].to_numpy(), OTHER_FLAT_LEVELS) if m.other_flat_is_another_person \
         else np.zeros(len(p), dtype=bool)
-    groups = token_groups(records.assign(person_token=token))
     exclusive = encode_exclusive(source, tok, set(settings.identity.distinct_tokens))
 
     def cluster(p: np.ndarray) -> np.ndarray:
@@ -137,7 +144,7 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
         family = levels["family"].to_numpy().copy()
         family[found] = (family[found] // PLACE_WIDTH) * PLACE_WIDTH + SAME_ADDRESS
         levels["family"] = family.astype(levels["family"].dtype)
-        scored = score(model, levels)
+        scored = score(model, levels, extra=extra)
         p = scored["match_probability"].to_numpy()
         label_ = cluster(p)
     links = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair & ~other_flat]

@@ -26,6 +26,7 @@ class Model(_Strict):
     cannot_link_below: float = Field(ge=0, lt=1)
     other_flat_is_another_person: bool = True
     follow_moves: int = Field(2, ge=0, le=5)
+    name_frequency_cap: float = Field(0.0, ge=0, le=10)
 
     @model_validator(mode="after")
     def _ordered(self) -> Model:
