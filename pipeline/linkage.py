@@ -37,23 +37,42 @@ class Linkage:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class Prepared:
+    """One source's rows as linkage needs them: standardised identity, and address evidence dates."""
+
+    records: pd.DataFrame
+    evidence_date: np.ndarray
+    current: np.ndarray
+
+
+def prepare_source(source: str, frame: pd.DataFrame, contract: SourceContract, settings: LinkageSettings,
+                   as_of: dt.date) -> Prepared:
+    """Standardise one landed source; the landed frame can be dropped afterwards (memory at scale)."""
+    records = records_from_landed({source: frame}, {source: contract})
+    rule = settings.households.evidence.get(source)
+    dates, current = evidence_dates(frame, contract, rule.date if rule else None, as_of)
+    return Prepared(records, dates, current)
+
+
 def link_and_house(landed: dict[str, pd.DataFrame], contracts: dict[str, SourceContract],
                    settings: LinkageSettings, as_of: dt.date, key: bytes) -> Linkage:
     """People and households from the landed rows of every used source."""
-    records = records_from_landed(landed, contracts)
+    prepared = [prepare_source(s, landed[s], contracts[s], settings, as_of) for s in sorted(landed)]
+    return link_prepared(prepared, settings, as_of, key)
+
+
+def link_prepared(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.date, key: bytes) -> Linkage:
+    """People and households from prepared sources (in source-name order)."""
+    records = pd.concat([p.records for p in prepared], ignore_index=True)
+    evidence_date = np.concatenate([p.evidence_date for p in prepared])
+    current = np.concatenate([p.current for p in prepared])
+    prepared.clear()
     people = link_people(records, settings)
     ident = (records["source"].astype(str) + "\x1f" + records["source_record_id"].astype(str)).to_numpy()
     person_number, anchors = pd.factorize(people.label, sort=True)
     person_key = keyed(key, "person", ident[anchors], "P")[person_number]
-
-    dates, current = [], []
-    for source in sorted(landed):
-        rule = settings.households.evidence.get(source)
-        d, c = evidence_dates(landed[source], contracts[source], rule.date if rule else None, as_of)
-        dates.append(d)
-        current.append(c)
-    homes = assign_households(records, person_number, np.concatenate(dates), np.concatenate(current), as_of,
-                              settings.households)
+    homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
     # A person without an address is a household of one, keyed by their person key.
     household_id = np.where(homes.basis == "no_address", "alone\x1f" + ident[anchors].astype(str),
                             homes.household.astype(str))

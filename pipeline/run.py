@@ -30,7 +30,7 @@ from pipeline.ingest import SourceRefused, file_sha256, parse_extract
 from pipeline.keys import MissingKey, load_key
 from pipeline.lineage import LineageWriter, sha256_file
 from pipeline.link.settings import LINKAGE_PATH, LinkageSettings, load_linkage
-from pipeline.linkage import link_and_house
+from pipeline.linkage import link_prepared, prepare_source
 from pipeline.publish import OutputExists, discard, promote, staging_dir, write_parquet, write_table
 from pipeline.standardise import OUTPUT_COLUMNS
 from pipeline.validate import QUARANTINE_COLUMNS, Validated, validate
@@ -265,10 +265,14 @@ def _link_stage(staging: Path, lineage: LineageWriter, schemas: Schemas, setting
     """Link the landed rows of the used sources into people and households; publish the tables."""
     t0 = time.perf_counter()
     used = [o.source for o in outcomes if o.used]
-    landed = {s: pd.read_parquet(staging / LANDED_DIR / f"{s}.parquet") for s in used}
-    report(f"[{time.perf_counter() - started:6.1f}s] linking {sum(len(f) for f in landed.values()):,} records "
-           f"from {len(landed)} sources")
-    result = link_and_house(landed, {s: schemas.contracts[s] for s in used}, settings, as_of, key)
+    prepared = []
+    for source in sorted(used):  # one landed frame in memory at a time
+        frame = pd.read_parquet(staging / LANDED_DIR / f"{source}.parquet")
+        prepared.append(prepare_source(source, frame, schemas.contracts[source], settings, as_of))
+        del frame
+    report(f"[{time.perf_counter() - started:6.1f}s] linking {sum(len(p.records) for p in prepared):,} records "
+           f"from {len(prepared)} sources")
+    result = link_prepared(prepared, settings, as_of, key)
     write_parquet(result.record_links, staging / "record_links.parquet")
     write_parquet(result.pairs, staging / "pairs.parquet")
     write_parquet(result.review, staging / REVIEW_FILE)
