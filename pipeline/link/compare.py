@@ -27,6 +27,8 @@ import jellyfish
 import numpy as np
 import pandas as pd
 
+_ARROW_STRING = pd.StringDtype("pyarrow")
+
 
 def _vocabulary(records: pd.DataFrame, columns: list[str]) -> tuple[list[np.ndarray], np.ndarray]:
     """Integer codes of each column over one shared vocabulary (-1 = missing).
@@ -34,7 +36,9 @@ def _vocabulary(records: pd.DataFrame, columns: list[str]) -> tuple[list[np.ndar
     Equality becomes an integer comparison and a similarity needs only each distinct pair of
     codes, however many row pairs share it.
     """
-    stacked = pd.concat([records[c].astype(object) for c in columns], ignore_index=True)
+    # Arrow-backed strings factorise in Arrow's C++ (dictionary encoding), several times faster
+    # than Python objects.
+    stacked = pd.concat([records[c].astype(_ARROW_STRING) for c in columns], ignore_index=True)
     codes, uniques = pd.factorize(stacked, use_na_sentinel=True)
     n = len(records)
     return [codes[k * n:(k + 1) * n].astype(np.int64) for k in range(len(columns))], np.asarray(uniques, dtype=object)
