@@ -162,7 +162,7 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
     out = pd.concat([out, scored], axis=1)
     out["agency_id_relation"] = np.select([same, both], ["same", "different"], default="none")
     out["decision"] = pd.Categorical.from_codes(decision, categories=list(DECISIONS))
-    out["moved_between_addresses"] = moved
+    out["compared_across_a_move"] = moved
     probability = _joining_probability(len(records), label_, groups, links)
     return People(label=label_, probability=probability, pairs=out, model=model)
 
