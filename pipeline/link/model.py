@@ -8,11 +8,13 @@ adds nothing. The prior turns the weight into a probability.
 Why not plain EM: on candidate pairs, the biggest natural split is "same household" against
 "different household" (same surname, same address), and unsupervised EM finds that split and
 merges siblings. Agencies' own person tokens give labels for free: two rows with one token are
-one person, two tokens of an agency that holds no duplicates are two people. Those labelled
-pairs are held at their label in every EM step, and the labelled two-people pairs include
-exactly the hard ones (twins, siblings, parent and child at one address), so u learns that a
-shared surname and address are common among different people and only a date of birth and a
-forename that agree are strong evidence of one person.
+one person, two tokens of one agency are two people. u comes from the labelled two-people
+pairs, which include exactly the hard ones (twins, siblings, parent and child at one address),
+so u knows that a shared surname and address are common among different people. m of each
+joint feature is learnt by EM over cross-agency pairs chosen on the *other* feature, and only
+for the levels one slip or one life event explains (see `train`): with u held, a free EM still
+drifts to calling every surplus a match (measured at 50k households: pairwise precision about
+0.97 against 0.998 with the restriction).
 
 Training works on level counts (np.bincount), not on pairs one by one, so it takes well under a
 second for millions of pairs.
