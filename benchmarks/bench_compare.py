@@ -30,7 +30,10 @@ def main() -> None:
     from pipeline.contracts import load_schemas
     from pipeline.link.candidates import candidate_pairs, load_blocking
     from pipeline.link.compare import compare_pairs, encode_records
+    from pipeline.link.identity import token_agreement
     from pipeline.link.model import comparison_levels, score, train
+    from pipeline.link.people import effective_tokens, training_labels
+    from pipeline.link.settings import load_linkage
     from pipeline.standardise import OUTPUT_COLUMNS, standardise_records
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -49,14 +52,12 @@ def main() -> None:
     ours = time.perf_counter() - start
     start = time.perf_counter()
     levels = comparison_levels(features)
-    label = np.full(len(pairs), -1, dtype=np.int8)  # token labels as in the pipeline
-    token = records["person_token"].fillna("").astype(str).to_numpy()
-    source = records["source"].astype(str).to_numpy()
+    settings = load_linkage(columns=OUTPUT_COLUMNS)
+    tokens = records.assign(person_token=effective_tokens(records, settings.identity.one_row_per_person))
+    both, same = token_agreement(pairs, tokens)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    both = (source[i] == source[j]) & (token[i] != "") & (token[j] != "")
-    label[both & (token[i] == token[j])] = 1
-    label[both & (token[i] != token[j])] = 0
-    score(train(levels, label), levels)
+    distinct = np.isin(records["source"].astype(str).to_numpy()[i], settings.identity.distinct_tokens)
+    score(train(levels, training_labels(both, same, distinct, levels)), levels)
     ours_model = time.perf_counter() - start
 
     baseline = rl.Compare()

@@ -124,9 +124,8 @@ def assign_households(records: pd.DataFrame, person: np.ndarray, evidence_date: 
     household[totals["person"].to_numpy()] = totals["id"].to_numpy()
     if settings.follow_family_from:
         household = follow_family(records, person, ids, household, settings.follow_family_from)
-    kind = np.full(n_people, "no_address", dtype=object)
-    placed = np.array([not h.startswith("P:") for h in household])
-    kind[placed] = np.where([h.startswith("U:") for h in household[placed]], "uprn", "address")
+    prefix = pd.Series(household, dtype=object).str.slice(0, 2).to_numpy()
+    kind = np.select([prefix == "U:", prefix == "A:"], ["uprn", "address"], default="no_address").astype(object)
     return HouseholdAssignment(household=household, basis=kind)
 
 

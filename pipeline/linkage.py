@@ -69,7 +69,7 @@ def link_prepared(prepared: list[Prepared], settings: LinkageSettings, as_of: dt
     current = np.concatenate([p.current for p in prepared])
     prepared.clear()
     people = link_people(records, settings)
-    ident = (records["source"].astype(str) + "\x1f" + records["source_record_id"].astype(str)).to_numpy()
+    ident = people.ident
     person_number, anchors = pd.factorize(people.label, sort=True)
     person_key = keyed(key, "person", ident[anchors], "P")[person_number]
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)

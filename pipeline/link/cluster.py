@@ -42,7 +42,7 @@ def cluster_records(n: int, groups: np.ndarray, exclusive_token: np.ndarray, lin
     the same labels.
     """
     # Token groups are unions from the start.
-    start = _components_from_groups(groups)
+    start = group_first(groups)
     li, lj = links["i"].to_numpy(np.int64), links["j"].to_numpy(np.int64)
     gi, gj = start[li], start[lj]
     between = gi != gj
@@ -68,7 +68,7 @@ def cluster_records(n: int, groups: np.ndarray, exclusive_token: np.ndarray, lin
     return _renumber(label)
 
 
-def _components_from_groups(groups: np.ndarray) -> np.ndarray:
+def group_first(groups: np.ndarray) -> np.ndarray:
     """Per record, the smallest position of its token group."""
     frame = pd.DataFrame({"g": groups, "pos": np.arange(len(groups))})
     return frame.groupby("g")["pos"].transform("min").to_numpy(np.int64)

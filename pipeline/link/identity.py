@@ -30,14 +30,19 @@ def token_groups(records: pd.DataFrame) -> np.ndarray:
     return labels
 
 
-def token_relation(pairs: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
-    """Per candidate pair: 'same' (one agency, one token), 'different' (one agency, two tokens),
-    or 'unknown' (different agencies, or a token missing)."""
+def token_agreement(pairs: pd.DataFrame, records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate pair, as booleans: (both records of one agency with a token, and that token is the same)."""
     source = records["source"].astype(str).to_numpy()
     token = records["person_token"].fillna("").astype(str).to_numpy()  # "" = no token
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     both = (source[i] == source[j]) & (token[i] != "") & (token[j] != "")
-    same = both & (token[i] == token[j])
+    return both, both & (token[i] == token[j])
+
+
+def token_relation(pairs: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
+    """Per candidate pair: 'same' (one agency, one token), 'different' (one agency, two tokens),
+    or 'unknown' (different agencies, or a token missing)."""
+    both, same = token_agreement(pairs, records)
     out = np.full(len(pairs), "unknown", dtype=object)
     out[both] = "different"
     out[same] = "same"

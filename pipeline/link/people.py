@@ -17,9 +17,9 @@ from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 from pipeline.households import address_ids
 from pipeline.link.candidates import candidate_pairs
-from pipeline.link.cluster import cluster_records, encode_exclusive
+from pipeline.link.cluster import cluster_records, encode_exclusive, group_first
 from pipeline.link.compare import compare_pairs
-from pipeline.link.identity import token_groups
+from pipeline.link.identity import token_agreement, token_groups
 from pipeline.link.model import (
     LEVELS,
     OTHER_FLAT_LEVELS,
@@ -45,6 +45,7 @@ class People:
     probability: np.ndarray  # per record: confidence of the link that joined it (1.0 for the anchor)
     pairs: pd.DataFrame  # scored candidate pairs: i, j, passes, levels, contributions, decision
     model: FSModel
+    ident: np.ndarray  # per record: record_ident (anchors and keys are made of it)
 
 
 def effective_tokens(records: pd.DataFrame, one_row_per_person: list[str]) -> pd.Series:
@@ -88,6 +89,24 @@ def records_from_landed(landed: dict[str, pd.DataFrame], contracts: dict) -> pd.
     return pd.concat(frames, ignore_index=True)
 
 
+def training_labels(both: np.ndarray, same: np.ndarray, distinct: np.ndarray, levels: pd.DataFrame) -> np.ndarray:
+    """Per pair: 1 one person (one agency token), 0 two people (two tokens of one agency), -1 unknown.
+
+    Different tokens of an agency that holds duplicates are two people too, except where forename
+    and birth date agree: those are most likely its duplicates. `distinct`: the pair's agency is
+    one that holds no duplicates.
+    """
+    label = np.full(len(both), -1, dtype=np.int8)
+    label[same] = 1
+    label[both & ~same & (distinct | (levels["identity"].to_numpy() != SAME_PERSON_DETAILS))] = 0
+    return label
+
+
+def record_ident(records: pd.DataFrame) -> np.ndarray:
+    """Each record's identity as text, 'source \\x1f source_record_id': what anchors and keys are made of."""
+    return (records["source"].astype(str) + "\x1f" + records["source_record_id"].astype(str)).to_numpy()
+
+
 def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
     """Link standardised records (with an `extract_date` column) into people."""
     records = records.reset_index(drop=True)
@@ -102,14 +121,9 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
 
     source = records["source"].astype(str).to_numpy()
     tok = token.fillna("").astype(str).to_numpy()
-    both = (source[i] == source[j]) & (tok[i] != "") & (tok[j] != "")
-    same = both & (tok[i] == tok[j])
+    both, same = token_agreement(pairs, records.assign(person_token=token))
     distinct = np.isin(source[i], settings.identity.distinct_tokens)
-    # Training labels. Different tokens of an agency that holds duplicates are two people too,
-    # except where forename and birth date agree: those are most likely its duplicates.
-    label = np.full(len(pairs), -1, dtype=np.int8)
-    label[same] = 1
-    label[both & ~same & (distinct | (levels["identity"].to_numpy() != SAME_PERSON_DETAILS))] = 0
+    label = training_labels(both, same, distinct, levels)
     model = train(levels, label)
     groups = token_groups(records.assign(person_token=token))
     extra = {}
@@ -128,10 +142,14 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
         else np.zeros(len(p), dtype=bool)
     exclusive = encode_exclusive(source, tok, set(settings.identity.distinct_tokens))
 
+    ident = record_ident(records)
+
+    def links_at(p: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair & ~other_flat]
+
     def cluster(p: np.ndarray) -> np.ndarray:
-        links = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair & ~other_flat]
         cannot = pd.DataFrame({"i": i, "j": j})[(p < m.cannot_link_below) | other_flat]
-        return anchor_labels(records, cluster_records(len(records), groups, exclusive, links, cannot))
+        return anchor_labels(ident, cluster_records(len(records), groups, exclusive, links_at(p), cannot))
 
     label_ = cluster(p)
     moved = np.zeros(len(p), dtype=bool)
@@ -147,7 +165,7 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
         scored = score(model, levels, extra=extra)
         p = scored["match_probability"].to_numpy()
         label_ = cluster(p)
-    links = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair & ~other_flat]
+    links = links_at(p)
 
     together = label_[i] == label_[j]
     decision = np.select(
@@ -164,7 +182,7 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
     out["decision"] = pd.Categorical.from_codes(decision, categories=list(DECISIONS))
     out["compared_across_a_move"] = moved
     probability = _joining_probability(len(records), label_, groups, links)
-    return People(label=label_, probability=probability, pairs=out, model=model)
+    return People(label=label_, probability=probability, pairs=out, model=model, ident=ident)
 
 
 def moved_between(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarray, family: np.ndarray) -> np.ndarray:
@@ -192,12 +210,11 @@ def moved_between(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarr
     return candidate & np.isin(key, known)
 
 
-def anchor_labels(records: pd.DataFrame, label: np.ndarray) -> np.ndarray:
-    """Relabel each cluster by its anchor: the record with the smallest (source, source_record_id).
+def anchor_labels(ident: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Relabel each cluster by its anchor: the record with the smallest `record_ident`.
 
     Independent of row order, so a person keeps their key when an agency reorders its file.
     """
-    ident = (records["source"].astype(str) + "\x1f" + records["source_record_id"].astype(str)).to_numpy()
     frame = pd.DataFrame({"label": label, "ident": ident, "pos": np.arange(len(label))})
     first = frame.sort_values(["label", "ident"], kind="stable").drop_duplicates("label")
     return pd.Series(first["pos"].to_numpy(), index=first["label"].to_numpy()).reindex(label).to_numpy(np.int64)
@@ -212,7 +229,7 @@ def _joining_probability(n: int, label: np.ndarray, groups: np.ndarray, links: p
     """
     li, lj, lp = links["i"].to_numpy(), links["j"].to_numpy(), links["p"].to_numpy()
     keep = label[li] == label[lj]
-    first = pd.DataFrame({"g": groups, "pos": np.arange(n)}).groupby("g")["pos"].transform("min").to_numpy()
+    first = group_first(groups)
     member = first != np.arange(n)
     ei = np.concatenate([li[keep], first[member]])
     ej = np.concatenate([lj[keep], np.flatnonzero(member)])
