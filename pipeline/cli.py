@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the pipeline over a folder of extracts")
     run.add_argument("--extracts", type=Path, required=True, help="folder with one <source>.csv per source")
     run.add_argument("--out", type=Path, required=True, help="output folder (must not exist unless --force)")
-    run.add_argument("--rules", choices=RULE_SETS, default="phase2", help="criteria rule set (default phase2)")
+    run.add_argument("--rules", default="phase2", metavar="RULES",
+                     help=f"criteria rule set: {'|'.join(RULE_SETS)} (default phase2), or the path of a council's "
+                          "own rule file (a copy of one in schemas/criteria/)")
     run.add_argument("--as-of", type=_date, help="reference date (default: latest extract_date)")
     run.add_argument("--purpose", help="the run's purpose, checked against each gateway "
                                        "(default from schemas/settings.yaml: identification)")
@@ -49,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-bad-share", type=_share,
                      help="refuse a source when more than this share of rows fail (default 0.2)")
     run.add_argument("--force", action="store_true", help="replace an existing output folder")
+    run.add_argument("--caseworker-export", action="store_true",
+                     help="also write restricted/caseworker_export.csv: eligible families with names, dates of "
+                          "birth and addresses (OFFICIAL-SENSITIVE)")
 
     synth = sub.add_parser("synth", help="write a synthetic local authority's extracts and truth")
     synth.add_argument("--households", type=int, required=True)
@@ -80,6 +85,8 @@ def summary(result: RunResult) -> str:
                      f"({c['people_without_address']:,} people without a usable address, each a household of one)")
         lines.append(f"    record_links.parquet; pairs.parquet ({c['linked_pairs']:,} linked pairs); "
                      f"linkage_model.json; restricted/clerical_review.parquet ({c['review_pairs']:,} pairs to review)")
+    if result.scoring:
+        lines.extend(_scoring_lines(result.scoring))
     if result.reasons:
         lines.append("  quarantined, by source, column and reason (rows):")
         for source, column, reason, rows in sorted(result.reasons, key=lambda r: (-r[3], r[:3]))[:12]:
@@ -89,10 +96,26 @@ def summary(result: RunResult) -> str:
     return "\n".join(lines)
 
 
+def _scoring_lines(s: dict) -> list[str]:
+    lines = [f"  criteria: {s['title']} [{s['rule_set']}]: {s['families']:,} families (households with a child) "
+             f"of {s['households']:,} households; {s['eligible']:,} eligible",
+             f"    {'criterion':<22} {'households':>10} {'eligible families':>18}"]
+    for name, c in s["by_criterion"].items():
+        if c["assessed"]:
+            lines.append(f"    {name:<22} {c['households']:>10,} {c['eligible_families']:>18,}")
+        else:
+            lines.append(f"    {name:<22} {'not assessed':>10}   (its source was absent or refused, or it cannot be "
+                         f"assessed from these sources)")
+    lines.append(f"    households.parquet; evidence.parquet ({s['evidence_rows']:,} evidence rows)"
+                 + (f"; restricted/caseworker_export.csv ({s['caseworker_rows']:,} people, OFFICIAL-SENSITIVE)"
+                    if "caseworker_rows" in s else ""))
+    return lines
+
+
 def _run(args: argparse.Namespace) -> int:
     config = RunConfig(extracts=args.extracts, out=args.out, rules=args.rules, as_of=args.as_of,
                        purpose=args.purpose, allow_missing=tuple(args.allow_missing), force=args.force,
-                       max_bad_share=args.max_bad_share)
+                       max_bad_share=args.max_bad_share, caseworker_export=args.caseworker_export)
 
     def report(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

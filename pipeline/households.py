@@ -31,6 +31,7 @@ TERM_END = {"AUTUMN": (0, 12, 31), "SPRING": (1, 4, 30), "SUMMER": (1, 7, 31)}  
 class HouseholdAssignment:
     household: np.ndarray  # per person (index = person number): household id (address id or person marker)
     basis: np.ndarray  # per person: "uprn", "address" or "no_address"
+    record_address: np.ndarray  # per record: its address id (as `address_ids`), None when unusable
 
 
 def academic_term_end(year: pd.Series, term: pd.Series) -> pd.Series:
@@ -126,7 +127,7 @@ def assign_households(records: pd.DataFrame, person: np.ndarray, evidence_date: 
         household = follow_family(records, person, ids, household, settings.follow_family_from)
     prefix = pd.Series(household, dtype=object).str.slice(0, 2).to_numpy()
     kind = np.select([prefix == "U:", prefix == "A:"], ["uprn", "address"], default="no_address").astype(object)
-    return HouseholdAssignment(household=household, basis=kind)
+    return HouseholdAssignment(household=household, basis=kind, record_address=ids)
 
 
 def follow_family(records: pd.DataFrame, person: np.ndarray, ids: np.ndarray, household: np.ndarray,

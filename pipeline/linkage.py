@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.contracts import SourceContract
-from pipeline.households import assign_households, evidence_dates
+from pipeline.households import HouseholdAssignment, assign_households, evidence_dates
 from pipeline.keys import keyed
 from pipeline.link.model import FSModel
 from pipeline.link.people import link_people, records_from_landed
@@ -35,6 +35,8 @@ class Linkage:
     review: pd.DataFrame
     model: FSModel
     counts: dict[str, int] = field(default_factory=dict)
+    people: pd.DataFrame | None = None  # identifying: see `person_details`; never published as such
+    addresses: pd.DataFrame | None = None  # identifying: see `household_addresses`
 
 
 @dataclass
@@ -71,7 +73,8 @@ def link_prepared(prepared: list[Prepared], settings: LinkageSettings, as_of: dt
     people = link_people(records, settings)
     ident = people.ident
     person_number, anchors = pd.factorize(people.label, sort=True)
-    person_key = keyed(key, "person", ident[anchors], "P")[person_number]
+    person_keys = keyed(key, "person", ident[anchors], "P")
+    person_key = person_keys[person_number]
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
     # A person without an address is a household of one, keyed by their person key.
     household_id = np.where(homes.basis == "no_address", "alone\x1f" + ident[anchors].astype(str),
@@ -114,8 +117,60 @@ def link_prepared(prepared: list[Prepared], settings: LinkageSettings, as_of: dt
         review[f"person_key_{side}"] = pd.array(person_key[idx], dtype="string")
     review = review.sort_values("match_probability", ascending=False, kind="stable").reset_index(drop=True)
 
+    people_frame = person_details(records, person_number, person_keys, household_key, settings)
+    addresses = household_addresses(records, person_number, homes, household_key)
     counts = {"records": len(records), "people": int(person_number.max()) + 1 if len(records) else 0,
               "households": int(pd.Series(household_key).nunique()), "candidate_pairs": len(p),
               "linked_pairs": int((p["decision"] == "linked").sum()), "review_pairs": int(review_rows.sum()),
               "people_without_address": int((homes.basis == "no_address").sum())}
-    return Linkage(record_links=links, pairs=pairs, review=review, model=people.model, counts=counts)
+    return Linkage(record_links=links, pairs=pairs, review=review, model=people.model, counts=counts,
+                   people=people_frame, addresses=addresses)
+
+
+def _mode_per_person(person: np.ndarray, values: pd.Series) -> pd.Series:
+    """The most frequent non-blank value of each person's records (ties: the smallest), by person number."""
+    frame = pd.DataFrame({"person": person, "value": values.to_numpy()}).dropna()
+    counts = frame.groupby(["person", "value"], sort=False).size().reset_index(name="n")
+    counts = counts.sort_values(["person", "n", "value"], ascending=[True, False, True], kind="stable")
+    first = counts.drop_duplicates("person")
+    return pd.Series(first["value"].to_numpy(), index=first["person"].to_numpy())
+
+
+def person_details(records: pd.DataFrame, person_number: np.ndarray, person_key: np.ndarray,
+                   household_key: np.ndarray, settings: LinkageSettings) -> pd.DataFrame:
+    """Per person: keys, the date of birth most of their records give, whether an undated record of an
+    adults-only list (the register) says they are an adult, and their most recorded name.
+
+    Scoring needs the date of birth (child or adult, age at an event); the caseworker export needs the
+    name. Identifying: kept in memory, published only in the restricted caseworker export.
+    """
+    n = len(person_key)
+    index = np.arange(n)
+    dob = _mode_per_person(person_number, pd.to_datetime(records["dob"]))
+    undated = (records["source"].isin(settings.identity.undated_means_adult) & records["dob"].isna()).to_numpy()
+    undated_adult = np.zeros(n, dtype=bool)
+    undated_adult[np.unique(person_number[undated])] = True
+    return pd.DataFrame({
+        "person_key": pd.array(person_key, dtype="string"),
+        "household_key": pd.array(household_key, dtype="string"),
+        "dob": pd.to_datetime(dob.reindex(index).to_numpy()),
+        "undated_adult": undated_adult,
+        "forename": _mode_per_person(person_number, records["forename"]).reindex(index).to_numpy(object),
+        "surname": _mode_per_person(person_number, records["surname"]).reindex(index).to_numpy(object),
+    })
+
+
+def household_addresses(records: pd.DataFrame, person_number: np.ndarray, homes: HouseholdAssignment,
+                        household_key: np.ndarray) -> pd.DataFrame:
+    """Per household: the address its members' records give for it (flat, number, street), postcode, UPRN."""
+    at_home = records.loc[homes.record_address == homes.household[person_number]]
+    at_home = at_home.assign(household_key=household_key[person_number[at_home.index.to_numpy()]])
+    parts = at_home[["flat", "house_number", "street"]].astype("string").fillna("")
+    at_home = at_home.assign(address=(parts["flat"] + " " + parts["house_number"] + " " + parts["street"])
+                             .str.replace(r"\s+", " ", regex=True).str.strip())
+    at_home = at_home[at_home["address"] != ""]
+    counts = at_home.groupby(["household_key", "address", "postcode"], dropna=False).agg(
+        n=("source", "size"), uprn=("uprn", "first")).reset_index()
+    counts = counts.sort_values(["household_key", "n", "address"], ascending=[True, False, True], kind="stable")
+    return counts.drop_duplicates("household_key")[["household_key", "address", "postcode", "uprn"]].reset_index(
+        drop=True)

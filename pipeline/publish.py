@@ -83,3 +83,14 @@ def write_table(table: pa.Table, path: Path) -> None:
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """`write_table` for a pandas frame (its index is not kept)."""
     write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+
+
+def write_bytes(data: bytes, path: Path) -> None:
+    """Write a file via a temporary name, like `write_table`; readable by its owner only (it may be restricted)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    tmp.replace(path)

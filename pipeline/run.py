@@ -22,20 +22,24 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
+from pipeline.caseworker import export_rows, to_csv
 from pipeline.contracts import SCHEMAS_DIR, ContractError, Schemas, SourceContract, load_schemas
+from pipeline.criteria.engine import Membership, score
+from pipeline.criteria.rules import RuleSet, available_rule_sets, load_rule_set
 from pipeline.gateways import agreement_refusal, purpose_refusal
 from pipeline.gx_validation import GXValidator
 from pipeline.ingest import SourceRefused, file_sha256, parse_extract
 from pipeline.keys import MissingKey, load_key
 from pipeline.lineage import LineageWriter, sha256_file
 from pipeline.link.settings import LINKAGE_PATH, LinkageSettings, load_linkage
-from pipeline.linkage import link_prepared, prepare_source
-from pipeline.publish import OutputExists, discard, promote, staging_dir, write_parquet, write_table
+from pipeline.linkage import Linkage, link_prepared, prepare_source
+from pipeline.publish import OutputExists, discard, promote, staging_dir, write_bytes, write_parquet, write_table
 from pipeline.standardise import OUTPUT_COLUMNS
 from pipeline.validate import QUARANTINE_COLUMNS, Validated, validate
 
-RULE_SETS = ("phase2", "phase1", "supporting_families")
+RULE_SETS = tuple(available_rule_sets())  # shipped: phase1, phase2, supporting_families; or a rule file's path
 LANDED_DIR = Path("restricted") / "landed"  # identifying data: kept apart from pseudonymous outputs
 DOCS_DIR = "data_docs"
 PEEK_BYTES = 256 * 1024
@@ -56,6 +60,7 @@ class RunConfig:
     force: bool = False
     max_bad_share: float | None = None
     schemas_root: Path = SCHEMAS_DIR
+    caseworker_export: bool = False
 
 
 @dataclass
@@ -80,6 +85,7 @@ class RunResult:
     seconds: float
     reasons: list[tuple[str, str, str, int]] = field(default_factory=list)  # source, column, reason, rows
     linkage: dict[str, int] = field(default_factory=dict)  # records, people, households, pairs, ...
+    scoring: dict = field(default_factory=dict)  # rule set, families, eligible, per-criterion counts
 
 
 Reporter = Callable[[str], None]
@@ -161,10 +167,9 @@ def _gateway_record(schemas: Schemas, source: str) -> dict | None:
 def execute(config: RunConfig, report: Reporter = _silent) -> RunResult:
     """Carry out one run; raise RunError with a one-line reason when it cannot be done."""
     started = time.perf_counter()
-    if config.rules not in RULE_SETS:
-        raise RunError(f"unknown rule set {config.rules!r} (choose from {', '.join(RULE_SETS)})")
     try:
         schemas = load_schemas(config.schemas_root)
+        rules = load_rule_set(config.rules, schemas.contracts, config.schemas_root)
     except ContractError as exc:
         raise RunError(f"broken configuration: {exc}") from None
     try:
@@ -183,7 +188,7 @@ def execute(config: RunConfig, report: Reporter = _silent) -> RunResult:
     except OutputExists as exc:
         raise RunError(str(exc)) from None
     try:
-        result = _run_in(staging, config, schemas, linkage, key, purpose, files, report, started)
+        result = _run_in(staging, config, schemas, rules, linkage, key, purpose, files, report, started)
     except BaseException:
         discard(staging)
         raise
@@ -192,17 +197,18 @@ def execute(config: RunConfig, report: Reporter = _silent) -> RunResult:
     return result
 
 
-def _run_in(staging: Path, config: RunConfig, schemas: Schemas, linkage: LinkageSettings, key: bytes,
-            purpose: str, files: dict[str, Path | None], report: Reporter, started: float) -> RunResult:
+def _run_in(staging: Path, config: RunConfig, schemas: Schemas, rules: RuleSet, linkage: LinkageSettings,
+            key: bytes, purpose: str, files: dict[str, Path | None], report: Reporter, started: float) -> RunResult:
     lineage = LineageWriter(staging / "lineage.jsonl")
     try:
-        return _stages(staging, lineage, config, schemas, linkage, key, purpose, files, report, started)
+        return _stages(staging, lineage, config, schemas, rules, linkage, key, purpose, files, report, started)
     finally:
         lineage.close()
 
 
-def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: Schemas, linkage: LinkageSettings,
-            key: bytes, purpose: str, files: dict[str, Path | None], report: Reporter, started: float) -> RunResult:
+def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: Schemas, rules: RuleSet,
+            linkage: LinkageSettings, key: bytes, purpose: str, files: dict[str, Path | None], report: Reporter,
+            started: float) -> RunResult:
     permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
     peeked = [peek_extract_date(p, schemas.contracts[s]) for s, p in files.items()
               if p is not None and permitted[s] is None]
@@ -210,7 +216,9 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
     if as_of is None:
         raise RunError("no as-of date: no usable extract_date in the supplied files (give --as-of)")
     lineage.write("run_start", parameters={
-        "extracts": str(config.extracts), "out": str(config.out), "rules": config.rules,
+        "extracts": str(config.extracts), "out": str(config.out), "rules": rules.name,
+        "rules_file": str(rules.path), "rules_sha256": sha256_file(rules.path),
+        "caseworker_export": config.caseworker_export,
         "as_of": as_of, "as_of_given": config.as_of is not None, "purpose": purpose,
         "allow_missing": list(config.allow_missing), "max_bad_share": config.max_bad_share
         if config.max_bad_share is not None else schemas.settings.max_bad_share,
@@ -244,8 +252,12 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
     if not any(o.used for o in outcomes):
         raise RunError("no source could be used: " + "; ".join(
             f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
-    link_counts = _link_stage(staging, lineage, schemas, linkage, key, as_of, outcomes, report, started)
+    linked = _link_stage(staging, lineage, schemas, linkage, key, as_of, outcomes, report, started)
+    scoring = _score_stage(staging, lineage, rules, linked, as_of, outcomes, config.caseworker_export, report,
+                           started)
     outputs = {name: sha256_file(staging / name) for name in PUBLISHED}
+    if config.caseworker_export:
+        outputs[str(CASEWORKER_FILE)] = sha256_file(staging / CASEWORKER_FILE)
     seconds = time.perf_counter() - started
     lineage.write("run_end", status="completed", seconds=round(seconds, 3), outputs=outputs,
                   sources_used=[o.source for o in outcomes if o.used],
@@ -253,15 +265,18 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
     counts = quarantine.groupby(["source", "column", "reason"], sort=True).size()
     reasons = [(str(s), str(c), str(r), int(n)) for (s, c, r), n in counts.items()]
     return RunResult(out=staging, as_of=as_of, purpose=purpose, sources=outcomes,
-                     quarantine_rows=len(quarantine), seconds=seconds, reasons=reasons, linkage=link_counts)
+                     quarantine_rows=len(quarantine), seconds=seconds, reasons=reasons, linkage=linked.counts,
+                     scoring=scoring)
 
 
-PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json")
+PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json",
+             "households.parquet", "evidence.parquet")
 REVIEW_FILE = Path("restricted") / "clerical_review.parquet"
+CASEWORKER_FILE = Path("restricted") / "caseworker_export.csv"
 
 
 def _link_stage(staging: Path, lineage: LineageWriter, schemas: Schemas, settings: LinkageSettings, key: bytes,
-                as_of: dt.date, outcomes: list[SourceOutcome], report: Reporter, started: float) -> dict[str, int]:
+                as_of: dt.date, outcomes: list[SourceOutcome], report: Reporter, started: float) -> Linkage:
     """Link the landed rows of the used sources into people and households; publish the tables."""
     t0 = time.perf_counter()
     used = [o.source for o in outcomes if o.used]
@@ -286,7 +301,48 @@ def _link_stage(staging: Path, lineage: LineageWriter, schemas: Schemas, setting
     c = result.counts
     report(f"[{time.perf_counter() - started:6.1f}s] linked: {c['people']:,} people in {c['households']:,} "
            f"households; {c['review_pairs']:,} pairs for clerical review ({seconds:.1f}s)")
-    return c
+    return result
+
+
+def _score_stage(staging: Path, lineage: LineageWriter, rules: RuleSet, linked: Linkage, as_of: dt.date,
+                 outcomes: list[SourceOutcome], caseworker_export: bool, report: Reporter, started: float) -> dict:
+    """Households against the rule set: households.parquet, evidence.parquet, and the export if asked for."""
+    t0 = time.perf_counter()
+    used = {o.source for o in outcomes if o.used}
+    frames = {}
+    for source in sorted(used & set(rules.sources)):
+        path = staging / LANDED_DIR / f"{source}.parquet"
+        present = set(pq.read_schema(path).names)
+        frames[source] = pd.read_parquet(path, columns=[c for c in rules.columns_needed(source) if c in present])
+    scored = score(rules, frames, Membership(links=linked.record_links, people=linked.people), as_of)
+    write_parquet(scored.households, staging / "households.parquet")
+    write_parquet(scored.evidence, staging / "evidence.parquet")
+    h = scored.households
+    families = h["children"] > 0
+    by_criterion = {c: {"households": int(h[c].fillna(False).sum()),
+                        "eligible_families": int((h[c].fillna(False) & h["eligible"]).sum()),
+                        "assessed": bool(h[c].notna().all()) if len(h) else rules.criteria[c].assessable}
+                    for c in rules.criteria}
+    counts = {"rule_set": rules.name, "title": rules.title, "households": len(h), "families": int(families.sum()),
+              "eligible": int(h["eligible"].sum()), "evidence_rows": len(scored.evidence),
+              "by_criterion": by_criterion,
+              "not_assessed": [c for c, v in by_criterion.items() if not v["assessed"]]}
+    outputs = ["households.parquet", "evidence.parquet"]
+    if caseworker_export:
+        rows = export_rows(h, linked.people, linked.addresses, rules, as_of)
+        write_bytes(to_csv(rows), staging / CASEWORKER_FILE)
+        outputs.append(str(CASEWORKER_FILE))
+        counts["caseworker_rows"] = len(rows)
+    seconds = round(time.perf_counter() - t0, 3)
+    lineage.write("stage", stage="score", seconds=seconds, rule_set=rules.name, rules_file=str(rules.path),
+                  rules_sha256=sha256_file(rules.path), sources_assessed=sorted(frames),
+                  households=len(h), families=counts["families"], eligible=counts["eligible"],
+                  evidence_rows=len(scored.evidence), not_assessed=counts["not_assessed"],
+                  inputs=["record_links.parquet", *[str(LANDED_DIR / f"{s}.parquet") for s in sorted(frames)]],
+                  outputs=outputs)
+    report(f"[{time.perf_counter() - started:6.1f}s] scored under {rules.name}: {counts['families']:,} families, "
+           f"{counts['eligible']:,} eligible ({seconds:.1f}s)")
+    return counts
 
 
 def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, as_of: dt.date,

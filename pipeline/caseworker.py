@@ -1,0 +1,70 @@
+"""The caseworker export: eligible families with the identifying details a caseworker needs to act.
+
+Written only when a run is asked for it (`--caseworker-export`), only under restricted/, and headed
+with its protective marking. Every other output carries pseudonymous keys only.
+
+Spreadsheet formula injection: a cell that begins with =, +, -, @ (or a tab or carriage return,
+which some spreadsheets strip before reading a formula) is run as a formula when the file is
+opened. Names and addresses come from partner agencies' free text, so every such cell is
+neutralised by a leading apostrophe, which spreadsheets show as text and do not display.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pandas as pd
+
+from pipeline.criteria.engine import age_on
+from pipeline.criteria.rules import RuleSet
+
+MARKING = "OFFICIAL-SENSITIVE"
+HEADER_LINE = (f"{MARKING}: personal data of families identified for the Supporting Families programme. "
+               "Share only with the family's lead practitioner under the data-sharing agreement.")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+COLUMNS = ["household_key", "person_key", "forename", "surname", "date_of_birth", "age", "child",
+           "address", "postcode", "uprn", "criteria_met", "problems", "rule_set"]
+
+
+def neutralise(value: object) -> str:
+    """A cell as text that a spreadsheet will not evaluate as a formula."""
+    text = "" if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)) else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def export_rows(households: pd.DataFrame, people: pd.DataFrame, addresses: pd.DataFrame, rules: RuleSet,
+                as_of: dt.date) -> pd.DataFrame:
+    """One row per member of each eligible family, ordered by household then person key."""
+    eligible = households[households["eligible"]]
+    met = eligible[["household_key"]].copy()
+    met["criteria_met"] = [
+        "; ".join(c for c in rules.criteria if row[c] is True)
+        for row in eligible[list(rules.criteria)].astype(object).where(eligible[list(rules.criteria)].notna(), None)
+        .to_dict(orient="records")
+    ]
+    met["problems"] = eligible["problems"].to_numpy()
+    members = people.merge(met, on="household_key", how="inner").merge(addresses, on="household_key", how="left")
+    dob = pd.to_datetime(members["dob"])
+    age = age_on(dob, as_of)
+    out = pd.DataFrame({
+        "household_key": members["household_key"], "person_key": members["person_key"],
+        "forename": members["forename"], "surname": members["surname"],
+        "date_of_birth": dob.dt.strftime("%Y-%m-%d"), "age": age.astype("string"),
+        "child": (age < 18).map({True: "yes", False: "no"}),
+        "address": members["address"], "postcode": members["postcode"], "uprn": members["uprn"],
+        "criteria_met": members["criteria_met"], "problems": members["problems"], "rule_set": rules.name,
+    })
+    return out.sort_values(["household_key", "person_key"], kind="stable").reset_index(drop=True)[COLUMNS]
+
+
+def to_csv(rows: pd.DataFrame) -> bytes:
+    """The marked, injection-safe CSV (UTF-8 with a byte-order mark, so spreadsheets read accents)."""
+    buffer = io.StringIO(newline="")
+    buffer.write(HEADER_LINE + "\r\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for record in rows[COLUMNS].itertuples(index=False, name=None):
+        writer.writerow([neutralise(v) for v in record])
+    return buffer.getvalue().encode("utf-8-sig")

@@ -1,0 +1,410 @@
+"""Criteria rule sets as data: the vocabulary, and loading a rule file with errors that name file and key.
+
+A rule set (schemas/criteria/<name>.yaml) lists criteria; each criterion is met by any of its
+*indicators*; an indicator says which source rows count (`where`), when (`window`, relative to the
+as-of date), whose (`member`: child, adult or anyone, age at the as-of date or at the event), and,
+where the rule is about a total rather than one row, how a person's rows are added up
+(`per_person`). Indicators shared between rule sets live in schemas/criteria/definitions.yaml and
+are referred to by name or by `use: <name>` with fields overridden; a rule file may define its own.
+The household rule (`eligibility`) combines criteria: `at_least`, `all_of`, `any_of`, a
+criterion's name, and whether a child is required.
+
+Why a small closed vocabulary rather than expressions: a council officer can read and change a
+threshold, a window or a value list, and every file is checked against the source contracts on
+load, so a typo in a column or value stops the run at once with the file and key named.
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.contracts import SCHEMAS_DIR, ContractError, SourceContract, _read_yaml
+
+CRITERIA_DIR = SCHEMAS_DIR / "criteria"
+DEFINITIONS = "definitions.yaml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AtLeast(_Strict):
+    at_least: float
+
+
+Condition = list[str | int | bool] | AtLeast  # allowed values, or a lower bound for counts
+RowFilter = dict[str, Condition]
+
+
+# --------------------------------------------------------------------------- windows
+class EventWindow(_Strict):
+    """Rows whose `date` falls in the last `months` months: R - months < date <= R."""
+
+    kind: Literal["event"]
+    date: str
+    months: int = Field(gt=0, le=120)
+
+
+class EpisodeWindow(_Strict):
+    """Episodes that started by R and were open at some point in the last `months` months."""
+
+    kind: Literal["episode"]
+    start: str
+    end: str
+    months: int = Field(gt=0, le=120)
+
+
+class LiveWindow(_Strict):
+    """Claims live at R: start <= R and (end blank or end > R)."""
+
+    kind: Literal["live"]
+    start: str
+    end: str
+
+
+class TermsWindow(_Strict):
+    """Rows in the `count` most recent school terms present in the extract."""
+
+    kind: Literal["terms"]
+    count: int = Field(gt=0, le=12)
+
+
+Window = Annotated[EventWindow | EpisodeWindow | LiveWindow | TermsWindow, Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------- members and totals
+class Member(_Strict):
+    who: Literal["any", "child", "adult"] = "any"
+    age_at: Literal["as_of", "event"] = "as_of"  # "event": the window's date column
+
+
+class SumPerPerson(_Strict):
+    """The person's rows in the window, `columns` added up, at least `at_least`."""
+
+    kind: Literal["sum"]
+    columns: list[str] = Field(min_length=1)
+    at_least: float
+
+
+class RatioPerPerson(_Strict):
+    """Sum of `numerator` columns over sum of `denominator` across the person's rows, at least `at_least`."""
+
+    kind: Literal["ratio"]
+    numerator: list[str] = Field(min_length=1)
+    denominator: str
+    at_least: float = Field(ge=0)
+
+
+class LatestTermPerPerson(_Strict):
+    """The person's rows in their most recent term, any of which passes `where`."""
+
+    kind: Literal["latest_term"]
+    where: RowFilter
+
+
+PerPerson = Annotated[SumPerPerson | RatioPerPerson | LatestTermPerPerson, Field(discriminator="kind")]
+
+
+class Indicator(_Strict):
+    source: str
+    description: str = ""
+    where: RowFilter | list[RowFilter] = Field(default_factory=dict)  # a list: any of the filters
+    window: Window | None = None
+    member: Member = Member()
+    per_person: PerPerson | None = None
+    detail: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _member_shorthand(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("member"), str):
+            data = {**data, "member": {"who": data["member"]}}
+        return data
+
+    @property
+    def filters(self) -> list[RowFilter]:
+        return self.where if isinstance(self.where, list) else ([self.where] if self.where else [])
+
+
+class Criterion(_Strict):
+    description: str = ""
+    assessable: bool = True  # False: cannot be assessed from these sources; always null
+    counts_as_problem: bool = True  # False: a filter the eligibility rule uses, not one of the problems
+    met_by: list[Indicator] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_indicators(self) -> Criterion:
+        if self.assessable and not self.met_by:
+            raise ValueError("an assessable criterion needs at least one indicator in met_by")
+        return self
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({i.source for i in self.met_by})
+
+
+class Rule(_Strict):
+    """A node of the household rule; exactly one of its fields is set."""
+
+    at_least: int | None = Field(None, ge=1)
+    of: list[str] | None = None  # with at_least; default: every criterion that counts as a problem
+    all_of: list[RuleNode] | None = None
+    any_of: list[RuleNode] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Rule:
+        set_ = [k for k in ("at_least", "all_of", "any_of") if getattr(self, k) is not None]
+        if len(set_) != 1:
+            raise ValueError("a rule has exactly one of at_least, all_of, any_of")
+        if self.of is not None and self.at_least is None:
+            raise ValueError("'of' goes with at_least")
+        return self
+
+
+RuleNode = str | Rule
+Rule.model_rebuild()
+
+
+class Eligibility(_Strict):
+    family_required: bool = True
+    rule: Rule
+
+
+class RuleSet(_Strict):
+    name: str
+    title: str
+    path: Path
+    criteria: dict[str, Criterion]
+    eligibility: Eligibility
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.criteria)
+
+    @property
+    def problems(self) -> list[str]:
+        return [c for c, v in self.criteria.items() if v.counts_as_problem]
+
+    @property
+    def sources(self) -> list[str]:
+        return sorted({i.source for c in self.criteria.values() for i in c.met_by})
+
+    def columns_needed(self, source: str) -> list[str]:
+        """The columns of one source the rules read, so scoring loads no more of a landed file than it uses."""
+        needed = {"source_record_id"}
+        for criterion in self.criteria.values():
+            for ind in criterion.met_by:
+                if ind.source != source:
+                    continue
+                for where in [*ind.filters, *([ind.per_person.where] if ind.per_person is not None
+                                              and ind.per_person.kind == "latest_term" else [])]:
+                    needed |= set(where)
+                w, p = ind.window, ind.per_person
+                if w is not None and w.kind == "event":
+                    needed.add(w.date)
+                elif w is not None and w.kind in ("episode", "live"):
+                    needed |= {w.start, w.end}
+                if (w is not None and w.kind == "terms") or (p is not None and p.kind == "latest_term"):
+                    needed |= {"academic_year", "term"}
+                if p is not None and p.kind == "sum":
+                    needed |= set(p.columns)
+                elif p is not None and p.kind == "ratio":
+                    needed |= {*p.numerator, p.denominator}
+                needed |= {f for _, f, _, _ in string.Formatter().parse(ind.detail) if f}
+        return sorted(needed)
+
+
+# --------------------------------------------------------------------------- loading
+def available_rule_sets(root: Path = SCHEMAS_DIR) -> list[str]:
+    return sorted(p.stem for p in (root / "criteria").glob("*.yaml") if p.name != DEFINITIONS)
+
+
+def rule_set_path(rules: str, root: Path = SCHEMAS_DIR) -> Path:
+    """A rule-set name in schemas/criteria/, or a path to a council's own rule file."""
+    if rules.endswith((".yaml", ".yml")) or "/" in rules:
+        return Path(rules)
+    return root / "criteria" / f"{rules}.yaml"
+
+
+def _error(path: Path, exc: ValidationError, prefix: tuple) -> ContractError:
+    first = exc.errors()[0]
+    loc = [str(p) for p in (*prefix, *first["loc"]) if not str(p).startswith(("function-", "tagged-union"))]
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return ContractError(f"{path}: {'.'.join(loc) or '(top level)'}: {first['msg']}{more}")
+
+
+def _mapping(value: object, path: Path, key: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ContractError(f"{path}: {key}: expected a mapping")
+    return value
+
+
+def _resolve(item: object, library: dict[str, dict], path: Path, key: str) -> dict:
+    """An indicator given by name, as `use: name` with overrides, or written out in full."""
+    if isinstance(item, str):
+        item = {"use": item}
+    if not isinstance(item, dict):
+        raise ContractError(f"{path}: {key}: expected an indicator name or mapping")
+    if "use" not in item:
+        return item
+    name = item["use"]
+    if name not in library:
+        known = ", ".join(sorted(library)) or "none"
+        raise ContractError(f"{path}: {key}.use: unknown indicator {name!r} (defined: {known})")
+    base = dict(library[name])
+    overrides = {k: v for k, v in item.items() if k != "use"}
+    if isinstance(base.get("member"), str) and isinstance(overrides.get("member"), dict):
+        base["member"] = {"who": base["member"]}
+    for k, v in overrides.items():
+        base[k] = {**base[k], **v} if isinstance(v, dict) and isinstance(base.get(k), dict) else v
+    return base
+
+
+def load_rule_set(rules: str, contracts: dict[str, SourceContract], root: Path = SCHEMAS_DIR) -> RuleSet:
+    """Read, resolve and check one rule file; ContractError names the file and the key at fault."""
+    path = rule_set_path(rules, root)
+    if not path.is_file():
+        known = ", ".join(available_rule_sets(root))
+        raise ContractError(f"{path}: rule set not found (shipped rule sets: {known}; or give a path to a .yaml file)")
+    definitions_path = root / "criteria" / DEFINITIONS
+    shared = _mapping(_read_yaml(definitions_path), definitions_path, "(top level)") \
+        if definitions_path.is_file() else {}
+    data = _mapping(_read_yaml(path), path, "(top level)")
+    library = {**_mapping(shared.get("indicators"), definitions_path, "indicators"),
+               **_mapping(data.get("indicators"), path, "indicators")}
+    unknown = sorted(set(data) - {"title", "description", "indicators", "criteria", "eligibility"})
+    if unknown:
+        raise ContractError(f"{path}: {unknown[0]}: unknown key (expected title, description, indicators, "
+                            f"criteria, eligibility)")
+    criteria = {}
+    for name, spec in _mapping(data.get("criteria"), path, "criteria").items():
+        spec = dict(_mapping(spec, path, f"criteria.{name}"))
+        met_by = spec.get("met_by") or []
+        if not isinstance(met_by, list):
+            raise ContractError(f"{path}: criteria.{name}.met_by: expected a list")
+        spec["met_by"] = [_resolve(item, library, path, f"criteria.{name}.met_by.{i}") for i, item in enumerate(met_by)]
+        try:
+            criteria[name] = Criterion.model_validate(spec)
+        except ValidationError as exc:
+            raise _error(path, exc, ("criteria", name)) from None
+    if not criteria:
+        raise ContractError(f"{path}: criteria: a rule set needs at least one criterion")
+    try:
+        eligibility = Eligibility.model_validate(data.get("eligibility"))
+        rule_set = RuleSet(name=path.stem, title=str(data.get("title") or path.stem), path=path,
+                           criteria=criteria, eligibility=eligibility)
+    except ValidationError as exc:
+        raise _error(path, exc, ("eligibility",)) from None
+    _check(rule_set, contracts)
+    return rule_set
+
+
+def _check(rules: RuleSet, contracts: dict[str, SourceContract]) -> None:
+    """Every source, column, value, template field and criterion name refers to something real."""
+    path = rules.path
+    for cname, criterion in rules.criteria.items():
+        for i, ind in enumerate(criterion.met_by):
+            key = f"criteria.{cname}.met_by.{i}"
+            contract = contracts.get(ind.source)
+            if contract is None:
+                raise ContractError(f"{path}: {key}.source: unknown source {ind.source!r} "
+                                    f"(known: {', '.join(sorted(contracts))})")
+            for j, where in enumerate(ind.filters):
+                _check_filter(where, contract, path, f"{key}.where" + (f".{j}" if isinstance(ind.where, list) else ""))
+            window_columns = []
+            if ind.window is not None:
+                w = ind.window
+                window_columns = [w.date] if w.kind == "event" else [w.start, w.end] if w.kind != "terms" else []
+                for col in window_columns:
+                    _check_column(contract, col, ("date",), path, f"{key}.window")
+                if w.kind == "terms":
+                    _check_terms(contract, path, f"{key}.window")
+            if ind.member.age_at == "event" and (ind.window is None or ind.window.kind != "event"):
+                raise ContractError(f"{path}: {key}.member.age_at: 'event' needs an event window (its date column)")
+            aggregates: set[str] = set()
+            if ind.per_person is not None:
+                p = ind.per_person
+                if p.kind == "sum":
+                    for col in p.columns:
+                        _check_column(contract, col, ("integer", "flag"), path, f"{key}.per_person.columns")
+                    aggregates = {"total", "rows"}
+                elif p.kind == "ratio":
+                    for col in [*p.numerator, p.denominator]:
+                        _check_column(contract, col, ("integer",), path, f"{key}.per_person")
+                    aggregates = {"ratio", "numerator", "denominator", "rows"}
+                else:
+                    _check_terms(contract, path, f"{key}.per_person")
+                    _check_filter(p.where, contract, path, f"{key}.per_person.where")
+                    aggregates = set()
+            if ind.member.age_at == "event":
+                aggregates.add("age_at_event")
+            if ind.window is not None and ind.window.kind == "terms":
+                aggregates.add("terms")
+            _check_template(ind.detail, set(contract.columns), aggregates, path, f"{key}.detail")
+    names = set(rules.criteria)
+    _check_rule(rules.eligibility.rule, names, path, "eligibility.rule")
+    if not rules.problems:
+        raise ContractError(f"{path}: criteria: no criterion counts as a problem")
+
+
+def _check_column(contract: SourceContract, column: str, types: tuple[str, ...], path: Path, key: str) -> None:
+    col = contract.columns.get(column)
+    if col is None:
+        raise ContractError(f"{path}: {key}: {contract.source} has no column {column!r}")
+    if col.type not in types:
+        raise ContractError(f"{path}: {key}: {contract.source}.{column} is {col.type}, expected {' or '.join(types)}")
+
+
+def _check_terms(contract: SourceContract, path: Path, key: str) -> None:
+    for col in ("academic_year", "term"):
+        if col not in contract.columns:
+            raise ContractError(f"{path}: {key}: terms need {contract.source}.{col}, which it does not have")
+
+
+def _check_filter(where: RowFilter, contract: SourceContract, path: Path, key: str) -> None:
+    for column, condition in where.items():
+        col = contract.columns.get(column)
+        if col is None:
+            raise ContractError(f"{path}: {key}.{column}: {contract.source} has no column {column!r}")
+        if isinstance(condition, AtLeast):
+            if col.type != "integer":
+                raise ContractError(f"{path}: {key}.{column}: at_least needs a count column, {column} is {col.type}")
+            continue
+        if col.type == "flag":
+            bad = [v for v in condition if v not in (0, 1, True, False)]
+        elif col.allowed is not None:
+            bad = [v for v in condition if str(v) not in col.allowed]
+        else:
+            bad = []
+        if bad:
+            allowed = "0 or 1" if col.type == "flag" else ", ".join(col.allowed or [])
+            raise ContractError(f"{path}: {key}.{column}: {bad[0]!r} is not a value of {contract.source}.{column} "
+                                f"(allowed: {allowed})")
+
+
+def _check_template(template: str, columns: set[str], aggregates: set[str], path: Path, key: str) -> None:
+    try:
+        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ContractError(f"{path}: {key}: not a valid template: {exc}") from None
+    for name in names:
+        if name not in columns | aggregates:
+            extra = f", or one of: {', '.join(sorted(aggregates))}" if aggregates else ""
+            raise ContractError(f"{path}: {key}: unknown field {{{name}}} (use a column of the source{extra})")
+
+
+def _check_rule(node: RuleNode, names: set[str], path: Path, key: str) -> None:
+    if isinstance(node, str):
+        if node not in names:
+            raise ContractError(f"{path}: {key}: unknown criterion {node!r} (criteria: {', '.join(sorted(names))})")
+        return
+    for name in node.of or []:
+        _check_rule(name, names, path, f"{key}.of")
+    for i, child in enumerate(node.all_of or node.any_of or []):
+        _check_rule(child, names, path, f"{key}.{'all_of' if node.all_of else 'any_of'}.{i}")
