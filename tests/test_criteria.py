@@ -53,7 +53,8 @@ class Case:
                                   "_person": pid})
         return self
 
-    def score(self, rules: str = "phase2", without: tuple[str, ...] = (), schemas=None):
+    def score(self, rules: str = "phase2", without: tuple[str, ...] = (), schemas=None,
+              withheld: tuple[str, ...] = ()):
         frames, links = {}, []
         for source, rows in self.rows.items():
             if source in without:
@@ -64,7 +65,7 @@ class Case:
             for pid, rid in zip(frame["_person"], frame["source_record_id"], strict=True):
                 links.append({"source": source, "source_record_id": rid, "person_key": pid,
                               "household_key": self.people[pid][1]})
-            frames[source] = frame.drop(columns="_person")
+            frames[source] = frame.drop(columns=["_person", *[c for c in withheld if c in frame.columns]])
         for pid, (_, household, _) in self.people.items():  # everyone is in some source (the register)
             links.append({"source": "electoral_register", "source_record_id": f"er-{pid}", "person_key": pid,
                           "household_key": household})
@@ -285,6 +286,15 @@ def test_a_missing_source_leaves_its_criteria_null_not_false(family, schemas):
     assert result["children_need_help"] is None
     assert result["crime_asb"] is True and result["worklessness"] is True and result["health"] is False
     assert result["problems"] == 2 and result["eligible"] is True and result["not_assessed"] == 1
+
+
+def test_a_column_withheld_by_a_gateway_leaves_what_depends_on_it_not_assessed(schemas):
+    def case(ae: int) -> dict:
+        c = Case().person("kid", CHILD).row("health", "kid", mental_health=True, ae_attendances_12m=ae)
+        return household(c.score(schemas=schemas, withheld=("mental_health",)))
+
+    assert case(ae=0)["health"] is None  # the mental health flag was never seen
+    assert case(ae=5)["health"] is True  # met through A&E attendances all the same
 
 
 def test_criteria_not_assessable_from_these_sources_are_always_null(family, schemas):

@@ -6,7 +6,8 @@ boolean per criterion, problems, eligible) and one evidence row per source row b
 criterion. Nothing here knows a criterion by name: all of that is in the rule file.
 
 Three-valued criteria: a criterion is met when any of its indicators finds a row; when none does,
-it is "not met" only if every source it depends on was assessed, and null ("not assessed")
+it is "not met" only if every source it depends on was assessed (supplied, accepted, and with
+the columns the indicator reads: a gateway may withhold a column), and null ("not assessed")
 otherwise. `problems` counts met criteria; the eligibility rule treats null as not met, so a
 family is never made eligible by missing data, and `not_assessed` counts what could not be
 assessed so nobody reads "no data" as "no problem".
@@ -270,9 +271,10 @@ def score(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Membershi
     evidence_parts = []
     met = pd.DataFrame(index=households["household_key"])
     for name, criterion in rules.criteria.items():
-        assessed = criterion.assessable and all(i.source in keyed for i in criterion.met_by)
-        hits = [indicator_hits(ind, keyed[ind.source], ctx).assign(source=ind.source)
-                for ind in criterion.met_by if ind.source in keyed]
+        usable = [ind for ind in criterion.met_by
+                  if ind.source in keyed and ind.columns() <= set(keyed[ind.source].columns)]
+        assessed = criterion.assessable and len(usable) == len(criterion.met_by)
+        hits = [indicator_hits(ind, keyed[ind.source], ctx).assign(source=ind.source) for ind in usable]
         hits = pd.concat(hits, ignore_index=True) if hits else pd.DataFrame(columns=EVIDENCE_COLUMNS)
         column = pd.Series(pd.NA if not assessed else False, index=met.index, dtype="boolean")
         if criterion.assessable and len(hits):

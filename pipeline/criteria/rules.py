@@ -129,6 +129,25 @@ class Indicator(_Strict):
     def filters(self) -> list[RowFilter]:
         return self.where if isinstance(self.where, list) else ([self.where] if self.where else [])
 
+    def columns(self) -> set[str]:
+        """The source columns this indicator reads (a gateway may have withheld some: then it is not assessed)."""
+        w, p = self.window, self.per_person
+        needed = {"source_record_id"}.union(*self.filters)
+        if p is not None and p.kind == "latest_term":
+            needed |= set(p.where) | {"academic_year", "term"}
+        elif p is not None and p.kind == "sum":
+            needed |= set(p.columns)
+        elif p is not None:
+            needed |= {*p.numerator, p.denominator}
+        if w is not None and w.kind == "event":
+            needed.add(w.date)
+        elif w is not None and w.kind in ("episode", "live"):
+            needed |= {w.start, w.end}
+        elif w is not None:
+            needed |= {"academic_year", "term"}
+        aggregates = {"total", "rows", "terms", "ratio", "numerator", "denominator", "age_at_event"}
+        return needed | {f for _, f, _, _ in string.Formatter().parse(self.detail) if f and f not in aggregates}
+
 
 class Criterion(_Strict):
     description: str = ""
@@ -195,27 +214,8 @@ class RuleSet(_Strict):
 
     def columns_needed(self, source: str) -> list[str]:
         """The columns of one source the rules read, so scoring loads no more of a landed file than it uses."""
-        needed = {"source_record_id"}
-        for criterion in self.criteria.values():
-            for ind in criterion.met_by:
-                if ind.source != source:
-                    continue
-                for where in [*ind.filters, *([ind.per_person.where] if ind.per_person is not None
-                                              and ind.per_person.kind == "latest_term" else [])]:
-                    needed |= set(where)
-                w, p = ind.window, ind.per_person
-                if w is not None and w.kind == "event":
-                    needed.add(w.date)
-                elif w is not None and w.kind in ("episode", "live"):
-                    needed |= {w.start, w.end}
-                if (w is not None and w.kind == "terms") or (p is not None and p.kind == "latest_term"):
-                    needed |= {"academic_year", "term"}
-                if p is not None and p.kind == "sum":
-                    needed |= set(p.columns)
-                elif p is not None and p.kind == "ratio":
-                    needed |= {*p.numerator, p.denominator}
-                needed |= {f for _, f, _, _ in string.Formatter().parse(ind.detail) if f}
-        return sorted(needed)
+        return sorted({"source_record_id"}.union(*[i.columns() for c in self.criteria.values() for i in c.met_by
+                                                   if i.source == source]))
 
 
 # --------------------------------------------------------------------------- loading
