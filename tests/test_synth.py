@@ -18,7 +18,7 @@ import re
 import pandas as pd
 import pytest
 
-from pipeline.synth import generate
+from pipeline.synth import criteria_truth, generate
 from pipeline.synth.identifiers import normalise_identifier, token_key
 from pipeline.synth.names import load_tables
 
@@ -45,6 +45,19 @@ SPEC_COLUMNS = {
     "address_line_2 postcode uprn category start_date end_date extract_date",
 }
 SPEC_COLUMNS = {k: v.split() for k, v in SPEC_COLUMNS.items()}
+# truth/households.csv: the true household, then its criteria under the three rule sets.
+HOUSEHOLD_COLUMNS = [
+    *["household_id", "uprn", "postcode", "members", "children"],
+    *["crime_asb", "education", "children_need_help", "worklessness", "domestic_abuse", "health"],
+    *["problems", "eligible"],
+    *["phase1.crime_asb", "phase1.education", "phase1.worklessness", "phase1.local_filter"],
+    *["phase1.problems", "phase1.eligible"],
+    *["supporting_families.education", "supporting_families.early_years", "supporting_families.health"],
+    *["supporting_families.substance_use", "supporting_families.family_relationships"],
+    *["supporting_families.children_safe", "supporting_families.crime_asb", "supporting_families.domestic_abuse"],
+    *["supporting_families.secure_housing", "supporting_families.financial_stability"],
+    *["supporting_families.problems", "supporting_families.eligible"],
+]
 TOKEN = re.compile(r"^[0-9a-f]{64}$")
 POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$")
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -145,7 +158,7 @@ def test_files_headers_and_encoding(small):
         assert df.source_record_id.is_unique, source
     for name, cols in {
         "truth": ["source", "source_record_id", "person_id", "household_id"],
-        "households": ["household_id", "uprn", "postcode", "members", "children"],
+        "households": HOUSEHOLD_COLUMNS,
         "defects": ["source", "source_record_id", "kind"],
     }.items():
         assert list(truth(out, name).columns) == cols
@@ -594,3 +607,254 @@ def test_blank_means_blank(big):
         df = read(big, source)
         for c in df.columns:
             assert not (df[c].str.strip() == "").ne(df[c] == "").any(), (source, c)
+
+
+# -- criteria of the true households (truth/households.csv) ------------------------------------------
+
+
+def _written_rows(out: pathlib.Path) -> dict[str, pd.DataFrame]:
+    t = truth(out, "truth")
+    return {
+        s: read(out, s).merge(t[t.source == s][["source_record_id", "person_id"]], on="source_record_id")
+        for s in SPEC_COLUMNS
+    }
+
+
+def test_household_criteria_recomputed_from_the_written_files(defective):
+    """households.csv holds the criteria of the files as written (after defects, defect rows left out)."""
+    out = defective
+    hh = truth(out, "households")
+    again = criteria_truth.evaluate(_written_rows(out), truth(out, "people"), R, truth(out, "defects"))
+    again = again.set_index("household_id").loc[hh.household_id].reset_index().astype(str)
+    pd.testing.assert_frame_equal(again, hh[["household_id", *criteria_truth.COLUMNS]], check_dtype=False)
+    assert hh.children.astype(int).sum() > 0
+
+
+def test_household_criteria_are_exercised_and_consistent(big):
+    hh = truth(big, "households")
+    assert list(hh.columns) == HOUSEHOLD_COLUMNS
+    people = truth(big, "people")
+    dob = pd.to_datetime(people.dob)
+    age = R.year - dob.dt.year - ((dob.dt.month > R.month) | ((dob.dt.month == R.month) & (dob.dt.day > R.day)))
+    assert (hh.children.astype(int) == hh.household_id.map(people[age < 18].household_id.value_counts())
+            .fillna(0).astype(int)).all()
+    family = hh.children.astype(int) > 0
+    for prefix, names, need in [
+        ("", criteria_truth.PHASE2, 2),
+        ("phase1.", criteria_truth.PHASE1, None),
+        ("supporting_families.", criteria_truth.SUPPORTING_FAMILIES, 3),
+    ]:
+        assessed = [c for c in names if c not in criteria_truth.NOT_ASSESSED]
+        met = hh[[prefix + c for c in assessed]].astype(int)
+        for c in met:
+            assert 0 < met[c].sum() < len(hh), c
+        assert (met.sum(axis=1) == hh[prefix + "problems"].astype(int)).all(), prefix
+        eligible = hh[prefix + "eligible"].astype(int) == 1
+        assert eligible.any() and not (eligible & ~family).any(), prefix
+        if need:
+            assert (eligible == (family & (met.sum(axis=1) >= need))).all(), prefix
+    for c in criteria_truth.NOT_ASSESSED:
+        assert (hh[f"supporting_families.{c}"] == "").all()
+    assert 0.008 <= (hh.eligible == "1").mean() <= 0.045
+
+
+# Tiny hand-made authorities for the boundaries of the rules. R = 2026-10-31, so R - 1 year is
+# 2025-10-31 (outside the window) and 2025-11-01 is its first day.
+
+
+def _people(*rows: tuple[str, str, str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["person_id", "household_id", "dob"])
+
+
+# H1: an adult and a child; H2: adults only; H3: a 17-year-old who turns 18 on 15 November.
+PEOPLE = _people(
+    ("P1", "H1", "1980-05-01"),
+    ("P2", "H1", "2015-03-03"),
+    ("P3", "H2", "1990-01-01"),
+    ("P4", "H2", "1988-07-07"),
+    ("P5", "H3", "2008-11-15"),
+)
+
+
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"source_record_id": f"R{i}", **r} for i, r in enumerate(rows)])
+
+
+def police(person: str, date: str, etype: str = "OFFENCE", outcome: str = "CONVICTION", role: str = "OFFENDER"):
+    return {"person_id": person, "event_date": date, "event_type": etype, "outcome": outcome, "role": role}
+
+
+def school(person: str, year: str = "2026/27", term: str = "AUTUMN", possible: int = 100, auth: int = 0,
+           unauth: int = 0, susp: int = 0, perm: int = 0, provision: str = "MAINSTREAM"):
+    return {"person_id": person, "academic_year": year, "term": term, "sessions_possible": str(possible),
+            "sessions_authorised": str(auth), "sessions_unauthorised": str(unauth), "suspensions": str(susp),
+            "permanent_exclusion": str(perm), "provision": provision}
+
+
+def benefit(person: str, btype: str, start: str = "2020-01-01", end: str = "", group: str = ""):
+    return {"person_id": person, "benefit_type": btype, "uc_work_group": group, "claim_start": start,
+            "claim_end": end}
+
+
+def episode(person: str, category: str, start: str, end: str = ""):
+    return {"person_id": person, "category": category, "start_date": start, "end_date": end}
+
+
+def health(person: str, mh: int = 0, sm: int = 0, ae: int = 0):
+    return {"person_id": person, "mental_health": str(mh), "substance_misuse": str(sm),
+            "ae_attendances_12m": str(ae)}
+
+
+def crit(people: pd.DataFrame = PEOPLE, ref: dt.date = R, defects: pd.DataFrame | None = None,
+         **rows: list[dict]) -> pd.DataFrame:
+    frames = {s: _frame(r) for s, r in rows.items()}
+    return criteria_truth.evaluate(frames, people, ref, defects).set_index("household_id")
+
+
+def test_criteria_absence_exactly_ten_percent_is_met_just_under_is_not():
+    # Four terms: the oldest (heavy absence) is not among the last three; a later academic
+    # year's AUTUMN comes after an earlier one's SUMMER. 50 of 500 sessions is exactly 10%.
+    old = school("P2", "2025/26", "AUTUMN", possible=100, unauth=90)
+    terms = [("2025/26", "SPRING", 200), ("2025/26", "SUMMER", 160), ("2026/27", "AUTUMN", 140)]
+    met = crit(schools=[old] + [school("P2", y, t, p, auth=p // 20, unauth=p // 20) for y, t, p in terms])
+    assert met.at["H1", "education"] == 1 and met.at["H1", "supporting_families.education"] == 1
+    under = [school("P2", y, t, p, auth=p // 20 - (t == "AUTUMN"), unauth=p // 20) for y, t, p in terms]
+    assert crit(schools=[old, *under]).at["H1", "education"] == 0  # 49 of 500: 9.8%
+    # Phase 1: unauthorised absence of at least 15%.
+    assert crit(schools=[school("P2", unauth=15)]).at["H1", "phase1.education"] == 1
+    assert crit(schools=[school("P2", unauth=14)]).at["H1", "phase1.education"] == 0
+    assert crit(schools=[school("P2", auth=14, unauth=1)]).at["H1", "phase1.education"] == 0
+    # Suspensions summed over the terms, and only for children at R.
+    two_terms = [school("P2", term="AUTUMN", susp=1), school("P2", "2025/26", "SUMMER", susp=2)]
+    assert crit(schools=two_terms).at["H1", "phase1.education"] == 1
+    assert crit(schools=[school("P1", auth=50)]).at["H1", "education"] == 0
+    assert crit(schools=[school("P2", possible=0)]).at["H1", "education"] == 0
+
+
+def test_criteria_latest_provision_is_the_pupils_own_most_recent_term():
+    autumn_pru = [school("P2", "2025/26", "SUMMER"), school("P2", "2026/27", "AUTUMN", provision="PRU")]
+    assert crit(schools=autumn_pru).at["H1", "education"] == 1
+    back = [school("P2", "2025/26", "SUMMER", provision="NOT_ON_ROLL"), school("P2", "2026/27", "AUTUMN")]
+    assert crit(schools=back).at["H1", "education"] == 0
+    ehe = [school("P2", provision="ELECTIVE_HOME_EDUCATION", possible=0)]
+    assert crit(schools=ehe).at["H1", "education"] == 0
+
+
+def test_criteria_event_window_is_after_r_minus_one_year_up_to_r():
+    for date, inside in [("31/10/2025", 0), ("01/11/2025", 1), ("31/10/2026", 1), ("01/11/2026", 0)]:
+        c = crit(police=[police("P1", date), police("P3", date, "DOMESTIC_ABUSE", "RECORDED", "WITNESS")])
+        assert c.at["H1", "crime_asb"] == inside, date
+        assert c.at["H2", "domestic_abuse"] == inside, date
+    assert crit(police=[police("P1", "")]).at["H1", "crime_asb"] == 0  # a blank date is never in a window
+
+
+def test_criteria_window_from_a_29_february_extract_date():
+    ref = dt.date(2028, 2, 29)
+    for date, inside in [("28/02/2027", 0), ("01/03/2027", 1)]:
+        assert crit(ref=ref, police=[police("P1", date, "ASB", "CBO")]).at["H1", "crime_asb"] == inside
+
+
+def test_criteria_warnings_charges_and_suspects_are_not_proven():
+    for row in [
+        police("P1", "01/06/2026", "ASB", "WARNING"),
+        police("P1", "01/06/2026", "OFFENCE", "CHARGE"),
+        police("P1", "01/06/2026", "OFFENCE", "NFA"),
+        police("P1", "01/06/2026", "OFFENCE", "CONVICTION", "SUSPECT"),
+        police("P1", "01/06/2026", "OFFENCE", "CONVICTION", "VICTIM"),
+    ]:
+        c = crit(police=[row])
+        assert c.at["H1", "crime_asb"] == 0 and c.at["H1", "phase1.crime_asb"] == 0, row
+    c = crit(police=[police("P3", "01/06/2026", "ASB", "HOUSING_ASB_EVICTION", "WITNESS")])
+    assert c.at["H2", "crime_asb"] == 1 and c.at["H2", "supporting_families.secure_housing"] == 1
+    assert c.at["H2", "phase1.crime_asb"] == 1
+
+
+def test_criteria_phase1_youth_offence_uses_age_at_the_event():
+    people = _people(("P1", "H1", "2008-06-01"), ("P2", "H1", "2012-01-01"))  # P1 is 18 at R
+    young = crit(people, police=[police("P1", "01/03/2026", outcome="YOUTH_CAUTION")])  # aged 17
+    assert young.at["H1", "phase1.crime_asb"] == 1 and young.at["H1", "crime_asb"] == 1
+    grown = crit(people, police=[police("P1", "01/06/2026")])  # aged 18
+    assert grown.at["H1", "phase1.crime_asb"] == 0 and grown.at["H1", "crime_asb"] == 1
+    birthday = crit(people, police=[police("P1", "01/06/2026"), police("P1", "31/05/2026")])
+    assert birthday.at["H1", "phase1.crime_asb"] == 1
+
+
+def test_criteria_benefits_live_claims_and_work_groups():
+    def c(*rows):
+        return crit(benefits=list(rows)).loc["H1"]
+
+    assert c(benefit("P1", "ESA")).worklessness == 1
+    assert c(benefit("P1", "ESA", end="2026-10-31")).worklessness == 0  # ends on R: not live
+    assert c(benefit("P1", "ESA", end="2026-11-01")).worklessness == 1
+    assert c(benefit("P1", "ESA", start="2026-11-01")).worklessness == 0  # not started
+    assert c(benefit("P1", "UC", group="WORKING")).worklessness == 0
+    assert c(benefit("P1", "UC", group="NO_WORK_REQUIREMENTS")).worklessness == 1
+    assert c(benefit("P2", "UC", group="SEARCHING")).worklessness == 0  # a child dependant
+    assert c(benefit("P1", "PIP")).worklessness == 0
+    hb = c(benefit("P1", "HB"))
+    assert hb.worklessness == 0 and hb["supporting_families.financial_stability"] == 1
+    assert c(benefit("P1", "CTR", end="2026-10-31"))["supporting_families.financial_stability"] == 0
+
+
+def test_criteria_social_care_episode_open_in_the_last_12_months():
+    def c(*rows):
+        return crit(children_social_care=list(rows)).loc["H1"]
+
+    assert c(episode("P2", "CIN", "2024-01-01", "2025-10-31")).children_need_help == 0
+    assert c(episode("P2", "CIN", "2024-01-01", "2025-11-01")).children_need_help == 1
+    assert c(episode("P2", "CP", "2026-10-31"))["supporting_families.children_safe"] == 1
+    assert c(episode("P2", "CP", "2026-11-01")).children_need_help == 0  # starts after R
+    early = c(episode("P2", "EARLY_HELP", "2026-01-01"))
+    assert early.children_need_help == 1 and early["supporting_families.children_safe"] == 0
+    assert c(episode("P1", "LAC", "2026-01-01")).children_need_help == 0  # not a child at R
+
+
+def test_criteria_health_flags_and_child_ae():
+    c = crit(health=[health("P1", ae=5), health("P3", sm=1), health("P5", ae=3)])
+    assert c.at["H1", "health"] == 0  # A&E counts for children only
+    assert c.at["H2", "health"] == 1 and c.at["H2", "supporting_families.substance_use"] == 1
+    assert c.at["H2", "supporting_families.health"] == 0
+    assert c.at["H3", "health"] == 1 and c.at["H3", "supporting_families.health"] == 1  # 17 at R
+
+
+def test_criteria_29_february_birthday_reached_on_1_march():
+    people = _people(("P1", "H1", "2008-02-29"))
+    assert crit(people, dt.date(2026, 2, 28), health=[health("P1", ae=3)]).at["H1", "health"] == 1
+    assert crit(people, dt.date(2026, 3, 1), health=[health("P1", ae=3)]).at["H1", "health"] == 0
+
+
+def test_criteria_households_without_children_are_never_eligible():
+    rows = {
+        "police": [police(p, "01/06/2026", "ASB", "HOUSING_ASB_EVICTION") for p in ("P1", "P3")]
+        + [police(p, "01/06/2026", "DOMESTIC_ABUSE", "RECORDED") for p in ("P1", "P3")],
+        "benefits": [benefit(p, "JSA") for p in ("P1", "P3")],
+        "health": [health(p, mh=1, sm=1) for p in ("P1", "P3")],
+    }
+    c = crit(**rows)
+    for prefix, problems in [("", 4), ("phase1.", 2), ("supporting_families.", 6)]:
+        assert c.at["H1", prefix + "problems"] == c.at["H2", prefix + "problems"] == problems, prefix
+        assert c.at["H1", prefix + "eligible"] == 1 and c.at["H2", prefix + "eligible"] == 0, prefix
+    assert c.at["H1", "phase1.local_filter"] == 1
+    assert c.at["H1", "supporting_families.early_years"] == ""
+
+
+def test_criteria_phase1_two_of_three_need_the_local_filter():
+    base = {"police": [police("P1", "01/06/2026", "ASB", "ABC")], "benefits": [benefit("P1", "IS")]}
+    c = crit(**base)
+    assert c.at["H1", "phase1.problems"] == 2 and c.at["H1", "phase1.eligible"] == 0
+    c = crit(**base, health=[health("P1", mh=1)])
+    assert c.at["H1", "phase1.local_filter"] == 1 and c.at["H1", "phase1.eligible"] == 1
+    c = crit(**base, schools=[school("P2", perm=1)])
+    assert c.at["H1", "phase1.problems"] == 3 and c.at["H1", "phase1.eligible"] == 1
+
+
+def test_criteria_defect_rows_are_left_out():
+    rows = [police("P1", "01/06/2026"), police("P3", "01/06/2026")]
+    defects = pd.DataFrame({"source": ["police", "schools"], "source_record_id": ["R0", "R1"]})
+    c = crit(defects=defects, police=rows)
+    assert c.at["H1", "crime_asb"] == 0 and c.at["H2", "crime_asb"] == 1
+    # A defect row may hold anything (here an impossible date); it is never parsed.
+    bad = [police("P1", "31/02/2026"), school("P2", term="WINTER", susp=-1)]
+    defects = pd.DataFrame({"source": ["police", "schools"], "source_record_id": ["R0", "R0"]})
+    c = crit(defects=defects, police=bad[:1], schools=bad[1:])
+    assert c.at["H1", "crime_asb"] == 0 and c.at["H1", "education"] == 0

@@ -12,6 +12,7 @@ defect_rate) always gives byte-identical files. Layout:
 - render.py, corrupt.py   how each agency writes names, dates and addresses (noise profiles)
 - defects.py     rows that validation must quarantine
 - truth.py, write.py      ground-truth tables and RFC 4180 CSV writing
+- criteria_truth.py       each true household's criteria under the three rule sets (households.csv)
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pathlib
 
 import pandas as pd
 
-from pipeline.synth import identifiers, truth
+from pipeline.synth import criteria_truth, identifiers, truth
 from pipeline.synth.addresses import build_dwellings
 from pipeline.synth.config import SynthConfig
 from pipeline.synth.defects import inject
@@ -90,6 +91,9 @@ def generate(
 
     rows: dict[str, int] = {}
     n_defects = 0
+    # Criteria on the true people, from the rows validation accepts: small per-person facts
+    # are gathered source by source so that no extract outlives its loop iteration.
+    criteria = criteria_truth.Collector(pop.dob, pop.hh, pop.n_households, extract_date)
     truth_path, hard_path, defect_path = (
         truth_dir / "truth.csv",
         truth_dir / "hard_cases.csv",
@@ -100,6 +104,7 @@ def generate(
     for source in SOURCES:
         ex = _BUILDERS[source](ctx)
         defects = inject(source, ex.frame, cfg.defect_rate, stage_rng(seed, f"{source}/defects"))
+        criteria.add(source, ex.frame, ex.pidx, defects["source_record_id"])
         write_csv(ex.frame, ext_dir / f"{source}.csv")
         write_csv(truth.truth_rows(ex, pop), truth_path, TRUTH_LINE_END, append=True)
         write_csv(truth.hard_case_rows(ex, pop), hard_path, TRUTH_LINE_END, append=True)
@@ -108,7 +113,8 @@ def generate(
         n_defects += len(defects)
         del ex, defects
 
-    write_csv(truth.households_frame(pop, dw), truth_dir / "households.csv", TRUTH_LINE_END)
+    households_frame = pd.concat([truth.households_frame(pop, dw), criteria.households()], axis=1)
+    write_csv(households_frame, truth_dir / "households.csv", TRUTH_LINE_END)
     write_csv(truth.people_frame(pop), truth_dir / "people.csv", TRUTH_LINE_END)
     write_csv(truth.moves_frame(pop, dw), truth_dir / "moves.csv", TRUTH_LINE_END)
     write_csv(dw.gazetteer(), truth_dir / "gazetteer.csv", TRUTH_LINE_END)
