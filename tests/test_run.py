@@ -119,6 +119,22 @@ def test_no_name_date_of_birth_address_or_token_in_lineage_logs_or_data_docs(tin
         assert not leaked, (where, leaked[:3])
 
 
+def test_a_run_scores_households_and_writes_no_caseworker_export_unless_asked(tiny_run):
+    _, out, stdout, stderr = tiny_run
+    households = pd.read_parquet(out / "households.parquet")
+    links = pd.read_parquet(out / "record_links.parquet")
+    assert list(households.columns[:3]) == ["household_key", "members", "children"]
+    assert {"crime_asb", "education", "children_need_help", "worklessness", "domestic_abuse", "health", "problems",
+            "eligible", "rule_set"} <= set(households.columns)
+    assert sorted(households["household_key"]) == sorted(links["household_key"].unique())
+    assert households["members"].sum() == links["person_key"].nunique()
+    evidence = pd.read_parquet(out / "evidence.parquet")
+    assert list(evidence.columns) == ["household_key", "criterion", "person_key", "source", "source_record_id",
+                                      "detail"]
+    assert "scored under phase2" in stderr and "criteria: Troubled Families phase 2" in stdout
+    assert not (out / "restricted" / "caseworker_export.csv").exists()
+
+
 def test_an_existing_output_folder_is_not_replaced_without_force(tiny_run, capsys):
     _, out, _, _ = tiny_run
     before = (out / "lineage.jsonl").read_bytes()
@@ -158,6 +174,18 @@ def test_a_missing_required_source_stops_the_run_unless_allowed(tmp_path, capsys
     records = source_records(tmp_path / "out")
     assert records["health"]["used"] is False and "no file supplied" in records["health"]["reason"]
     assert records["children_social_care"]["reason"] == "no file supplied (optional source)"
+    households = pd.read_parquet(tmp_path / "out" / "households.parquet")
+    assert households["health"].isna().all() and households["children_need_help"].isna().all()
+    assert households["crime_asb"].notna().all() and (households["not_assessed"] == 2).all()
+
+
+def test_the_summary_says_which_criteria_were_not_assessed(tmp_path, capsys):
+    extracts = copy_tiny(tmp_path, without=("children_social_care",))
+    code, stdout, _ = run_cli(capsys, "--extracts", extracts, "--out", tmp_path / "out")
+    assert code == 0
+    line = next(ln for ln in stdout.splitlines() if ln.strip().startswith("children_need_help"))
+    assert "not assessed" in line
+    assert "absent   children_social_care" in stdout
 
 
 def test_a_source_whose_gateway_does_not_permit_the_purpose_is_refused_and_not_read(tmp_path, capsys):

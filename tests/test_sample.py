@@ -24,7 +24,7 @@ def sample_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample") / "out"
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = main(["run", "--extracts", str(SAMPLE / "extracts"), "--out", str(out)])
+        code = main(["run", "--extracts", str(SAMPLE / "extracts"), "--out", str(out), "--caseworker-export"])
     return code, out, stdout.getvalue(), stderr.getvalue()
 
 
@@ -127,3 +127,21 @@ def test_identifying_columns_are_only_under_restricted(sample_run):
     assert Path(out / "restricted" / "landed" / "health.parquet").exists()
     review = pd.read_parquet(out / "restricted" / "clerical_review.parquet")
     assert {"forename_a", "forename_b", "dob_a", "dob_b", "postcode_a", "postcode_b"} <= set(review.columns)
+
+
+def test_the_caseworker_export_lists_every_member_of_each_eligible_family_under_its_marking(sample_run):
+    _, out, stdout, _ = sample_run
+    path = out / "restricted" / "caseworker_export.csv"
+    raw = path.read_bytes()
+    assert raw.startswith("\ufeffOFFICIAL-SENSITIVE".encode())
+    rows = pd.read_csv(path, skiprows=1, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    households = pd.read_parquet(out / "households.parquet")
+    eligible = households[households["eligible"]]
+    assert len(eligible) > 10
+    assert set(rows["household_key"]) == set(eligible["household_key"])
+    links = pd.read_parquet(out / "record_links.parquet")
+    members = links[links["household_key"].isin(eligible["household_key"])]["person_key"].nunique()
+    assert len(rows) == members == eligible["members"].sum()
+    assert (rows["forename"] != "").mean() > 0.95 and (rows["address"] != "").mean() > 0.95
+    assert rows["criteria_met"].str.count(";").ge(1).all()  # at least two problems each under phase2
+    assert f"caseworker_export.csv ({len(rows):,} people, OFFICIAL-SENSITIVE)" in stdout
