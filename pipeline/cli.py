@@ -76,7 +76,8 @@ def summary(result: RunResult) -> str:
         elif o.file is None:
             lines.append(f"  absent   {o.source:<21} {o.reason}")
         else:
-            lines.append(f"  refused  {o.source:<21} {o.reason}")
+            under = f"[{basis}; {gateway['agreement']}]" if gateway.get("agreement") else "[no gateway]"
+            lines.append(f"  refused  {o.source:<21} {o.reason}   {under}")
     lines.append(f"  quarantine.parquet: {result.quarantine_rows:,} entries;  lineage.jsonl;  "
                  f"data_docs/index.html")
     if result.linkage:

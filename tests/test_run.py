@@ -151,7 +151,8 @@ def test_force_replaces_and_the_same_inputs_give_byte_identical_tables(tiny_run,
     (second / "stale.txt").write_text("from an earlier run")
     code, _, _ = run_cli(capsys, "--extracts", TINY, "--out", second, "--force")
     assert code == 0 and not (second / "stale.txt").exists()
-    for name in ["quarantine.parquet", *(f"restricted/landed/{s}.parquet" for s in SOURCES)]:
+    for name in ["quarantine.parquet", "record_links.parquet", "households.parquet", "evidence.parquet",
+                 *(f"restricted/landed/{s}.parquet" for s in SOURCES)]:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 
