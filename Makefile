@@ -53,3 +53,21 @@ bench: setup
 
 clean:
 	rm -rf out var .pytest_cache
+
+# Speed anchor: the whole run against Splink (DuckDB) linking the same records. Splink is a
+# benchmark-only dependency kept in its own venv (var/splink-venv), never in .venv or the lock.
+# Arguments: make bench-splink SPLINK_ARGS="--households 20000 --seed 1 --repeats 3"
+SPLINK_VENV  := var/splink-venv
+SPLINK_REQS  := benchmarks/requirements-splink.txt
+SPLINK_STAMP := $(SPLINK_VENV)/.installed-$(shell sha256sum $(SPLINK_REQS) | cut -c1-16)
+SPLINK_ARGS  ?=
+
+.PHONY: bench-splink
+bench-splink: setup $(SPLINK_STAMP)
+	$(SPLINK_VENV)/bin/python benchmarks/bench_splink.py $(SPLINK_ARGS)
+
+$(SPLINK_STAMP): $(SPLINK_REQS)
+	@test -x $(SPLINK_VENV)/bin/python || $(PYTHON) -m venv $(SPLINK_VENV)
+	$(SPLINK_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(SPLINK_REQS)
+	@rm -f $(SPLINK_VENV)/.installed-*
+	@touch $@
