@@ -46,7 +46,25 @@ class ExpectationOutcome:
     unexpected_count: int | None
 
 
-def expectation_for(check: Check):
+@dataclass(frozen=True)
+class CheckSpec:
+    """What GX needs of a `Check`, without its view functions (which cannot cross to a worker process)."""
+
+    name: str
+    column: str
+    reason: str
+    kind: str
+    params: dict
+    view_name: str
+    view2_name: str | None
+
+    @classmethod
+    def of(cls, check: Check) -> CheckSpec:
+        return cls(check.name, check.column, check.reason, check.kind, dict(check.params), check.view_name,
+                   check.view2_name if check.view2 is not None else None)
+
+
+def expectation_for(check: Check | CheckSpec):
     """The GX expectation that states `check` over its view column(s)."""
     import great_expectations.expectations as gxe
 
@@ -110,7 +128,8 @@ class GXValidator:
             },
         )
 
-    def validate(self, source: str, checks: list[Check], views: pd.DataFrame) -> list[ExpectationOutcome]:
+    def validate(self, source: str, checks: list[Check] | list[CheckSpec],
+                 views: pd.DataFrame) -> list[ExpectationOutcome]:
         """Run the generated suite of `source` over its check views and update the Data Docs."""
         gx = self._gx
         from great_expectations.core.run_identifier import RunIdentifier
@@ -142,3 +161,98 @@ class GXValidator:
         """Render the Data Docs of every suite and result of this run, once, at the end."""
         self.context.build_data_docs(site_names=["run"])
         return self.docs_dir / "index.html"
+
+
+# --------------------------------------------------------------------------- in a worker process
+_WORKER: GXValidator | None = None
+
+
+def _start_worker(docs_dir: str, run_time: dt.datetime) -> None:
+    global _WORKER
+    _WORKER = GXValidator(Path(docs_dir), run_time)
+
+
+def _validate_spooled(source: str, checks: list[CheckSpec], spool: str) -> list[ExpectationOutcome]:
+    path = Path(spool)
+    views = pd.read_pickle(path)
+    path.unlink()
+    assert _WORKER is not None
+    return _WORKER.validate(source, checks, views)
+
+
+def _build_docs() -> str:
+    assert _WORKER is not None
+    return str(_WORKER.build_docs())
+
+
+class BackgroundGX:
+    """Great Expectations in a worker process, so ingest, linking and scoring go on meanwhile.
+
+    Why: GX's validation is about a third of a run's time on this machine's two cores and no
+    stage needs its answer (rows are accepted or quarantined by the vectorised twins of the same
+    checks); only the lineage and the Data Docs do, and both are written at the end. One worker
+    keeps one GX context, so the Data Docs hold every source as before. Each source's check
+    views go to the worker through a file in the run's restricted staging folder (removed once
+    read), so the run does not hold every source's views in memory while GX catches up.
+
+    The worker is forked from a fork server started with GX already imported: a clean
+    single-threaded parent (forking the run itself could copy held locks), and GX's import, which
+    takes seconds, is paid once per process rather than once per run. Starting that server blocks
+    until GX is imported, so a feeder thread starts it and hands it the work, and the run never
+    waits for it until `finish`.
+    """
+
+    def __init__(self, docs_dir: Path, run_time: dt.datetime, spool_dir: Path):
+        import queue
+        import threading
+
+        self.spool_dir = Path(spool_dir)
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self._jobs: queue.Queue = queue.Queue()
+        self._futures: dict[str, object] = {}
+        self._pool = None
+        self._error: BaseException | None = None
+        self._feeder = threading.Thread(target=self._feed, args=(str(Path(docs_dir).resolve()), run_time),
+                                        name="gx-feeder", daemon=True)
+        self._feeder.start()
+
+    def _feed(self, docs_dir: str, run_time: dt.datetime) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["pipeline.gx_validation", "great_expectations"])
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_worker,
+                                             initargs=(docs_dir, run_time))
+            while (job := self._jobs.get()) is not None:
+                source, specs, spool = job
+                self._futures[source] = self._pool.submit(_validate_spooled, source, specs, spool)
+        except BaseException as exc:  # re-raised in the run's thread by `finish`
+            self._error = exc
+
+    def submit(self, source: str, checks: list[Check], views: pd.DataFrame) -> None:
+        spool = self.spool_dir / f"{source}.views.pkl"
+        views.to_pickle(spool)
+        self._jobs.put((source, [CheckSpec.of(c) for c in checks], str(spool)))
+
+    def finish(self) -> dict[str, list[ExpectationOutcome]]:
+        """Every source's outcomes, once all are validated and the Data Docs are built."""
+        self._jobs.put(None)
+        self._feeder.join()
+        if self._error is not None:
+            raise self._error
+        outcomes = {source: future.result() for source, future in self._futures.items()}  # type: ignore[attr-defined]
+        self._pool.submit(_build_docs).result()  # type: ignore[union-attr]
+        return outcomes
+
+    def close(self) -> None:
+        if self._feeder.is_alive():
+            self._jobs.put(None)
+            self._feeder.join()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        for spool in self.spool_dir.glob("*.views.pkl"):
+            spool.unlink(missing_ok=True)
+        if self.spool_dir.is_dir() and not any(self.spool_dir.iterdir()):
+            self.spool_dir.rmdir()

@@ -29,7 +29,7 @@ from pipeline.contracts import SCHEMAS_DIR, ContractError, Schemas, SourceContra
 from pipeline.criteria.engine import Membership, score
 from pipeline.criteria.rules import RuleSet, available_rule_sets, load_rule_set
 from pipeline.gateways import agreement_refusal, purpose_refusal
-from pipeline.gx_validation import GXValidator
+from pipeline.gx_validation import BackgroundGX
 from pipeline.ingest import SourceRefused, file_sha256, parse_extract
 from pipeline.keys import MissingKey, load_key
 from pipeline.lineage import LineageWriter, sha256_file
@@ -224,37 +224,29 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
         if config.max_bad_share is not None else schemas.settings.max_bad_share,
     }, **LineageWriter.run_context())
 
-    gx = GXValidator(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()))
-    outcomes: list[SourceOutcome] = []
-    quarantines: list[pd.DataFrame] = []
-    for source, path in files.items():
-        t0 = time.perf_counter()
-        outcome, quarantine = _one_source(source, path, schemas, purpose, as_of, permitted[source],
-                                          config, gx, staging)
-        if quarantine is not None and len(quarantine):
-            quarantines.append(quarantine)
+    gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()), staging / "restricted" / ".gx")
+    try:
+        outcomes, quarantine = _ingest(files, schemas, purpose, as_of, permitted, config, gx, staging, report, started)
+        if not any(o.used for o in outcomes):
+            raise RunError("no source could be used: " + "; ".join(
+                f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
+        stages = _Deferred()  # written after the source records, once GX has reported on every source
+        linked = _link_stage(staging, stages, schemas, linkage, key, as_of, outcomes, report, started)
+        scoring = _score_stage(staging, stages, rules, linked, as_of, outcomes, config.caseworker_export, report,
+                               started)
+        validations = gx.finish()
+        report(f"[{time.perf_counter() - started:6.1f}s] Great Expectations: every source validated, Data Docs built")
+    finally:
+        gx.close()
+    for outcome in outcomes:
+        if outcome.source in validations:
+            results = validations[outcome.source]
+            outcome.record["validation"] = {
+                "suite": f"{outcome.source}_contract", "expectations": len(results),
+                "failed": sorted(o.check for o in results if not o.success), "data_docs": f"{DOCS_DIR}/index.html"}
         lineage.write("source", **outcome.record)
-        seconds = time.perf_counter() - t0
-        if outcome.used:
-            report(f"[{time.perf_counter() - started:6.1f}s] {source}: {outcome.rows_in:,} rows, "
-                   f"{outcome.rows_accepted:,} accepted, {outcome.rows_quarantined:,} quarantined "
-                   f"({seconds:.1f}s)")
-        elif path is not None:
-            report(f"{source}: refused: {outcome.reason} [{path.name}]")
-        outcomes.append(outcome)
-
-    quarantine = (pd.concat(quarantines, ignore_index=True) if quarantines
-                  else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS}))
-    quarantine = quarantine.astype({"source": "string", "row_number": "int64", "source_record_id": "string",
-                                    "column": "string", "reason": "string"})
-    write_parquet(quarantine, staging / "quarantine.parquet")
-    gx.build_docs()
-    if not any(o.used for o in outcomes):
-        raise RunError("no source could be used: " + "; ".join(
-            f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
-    linked = _link_stage(staging, lineage, schemas, linkage, key, as_of, outcomes, report, started)
-    scoring = _score_stage(staging, lineage, rules, linked, as_of, outcomes, config.caseworker_export, report,
-                           started)
+    for event, fields in stages.records:
+        lineage.write(event, **fields)
     outputs = {name: sha256_file(staging / name) for name in PUBLISHED}
     if config.caseworker_export:
         outputs[str(CASEWORKER_FILE)] = sha256_file(staging / CASEWORKER_FILE)
@@ -269,13 +261,51 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
                      scoring=scoring)
 
 
+class _Deferred:
+    """Lineage records held back so the trail stays in order: run start, sources, stages, run end."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, dict]] = []
+
+    def write(self, event: str, **fields: object) -> None:
+        self.records.append((event, fields))
+
+
+def _ingest(files: dict[str, Path | None], schemas: Schemas, purpose: str, as_of: dt.date,
+            permitted: dict[str, str | None], config: RunConfig, gx: BackgroundGX, staging: Path, report: Reporter,
+            started: float) -> tuple[list[SourceOutcome], pd.DataFrame]:
+    """Every offered source through gateway, ingest, validation and landing; quarantine.parquet written."""
+    outcomes: list[SourceOutcome] = []
+    quarantines: list[pd.DataFrame] = []
+    for source, path in files.items():
+        t0 = time.perf_counter()
+        outcome, quarantine = _one_source(source, path, schemas, purpose, as_of, permitted[source],
+                                          config, gx, staging)
+        if quarantine is not None and len(quarantine):
+            quarantines.append(quarantine)
+        seconds = time.perf_counter() - t0
+        if outcome.used:
+            report(f"[{time.perf_counter() - started:6.1f}s] {source}: {outcome.rows_in:,} rows, "
+                   f"{outcome.rows_accepted:,} accepted, {outcome.rows_quarantined:,} quarantined "
+                   f"({seconds:.1f}s)")
+        elif path is not None:
+            report(f"{source}: refused: {outcome.reason} [{path.name}]")
+        outcomes.append(outcome)
+    quarantine = (pd.concat(quarantines, ignore_index=True) if quarantines
+                  else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS}))
+    quarantine = quarantine.astype({"source": "string", "row_number": "int64", "source_record_id": "string",
+                                    "column": "string", "reason": "string"})
+    write_parquet(quarantine, staging / "quarantine.parquet")
+    return outcomes, quarantine
+
+
 PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json",
              "households.parquet", "evidence.parquet")
 REVIEW_FILE = Path("restricted") / "clerical_review.parquet"
 CASEWORKER_FILE = Path("restricted") / "caseworker_export.csv"
 
 
-def _link_stage(staging: Path, lineage: LineageWriter, schemas: Schemas, settings: LinkageSettings, key: bytes,
+def _link_stage(staging: Path, lineage: _Deferred, schemas: Schemas, settings: LinkageSettings, key: bytes,
                 as_of: dt.date, outcomes: list[SourceOutcome], report: Reporter, started: float) -> Linkage:
     """Link the landed rows of the used sources into people and households; publish the tables."""
     t0 = time.perf_counter()
@@ -304,7 +334,7 @@ def _link_stage(staging: Path, lineage: LineageWriter, schemas: Schemas, setting
     return result
 
 
-def _score_stage(staging: Path, lineage: LineageWriter, rules: RuleSet, linked: Linkage, as_of: dt.date,
+def _score_stage(staging: Path, lineage: _Deferred, rules: RuleSet, linked: Linkage, as_of: dt.date,
                  outcomes: list[SourceOutcome], caseworker_export: bool, report: Reporter, started: float) -> dict:
     """Households against the rule set: households.parquet, evidence.parquet, and the export if asked for."""
     t0 = time.perf_counter()
@@ -346,7 +376,7 @@ def _score_stage(staging: Path, lineage: LineageWriter, rules: RuleSet, linked: 
 
 
 def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, as_of: dt.date,
-                refusal: str | None, config: RunConfig, gx: GXValidator,
+                refusal: str | None, config: RunConfig, gx: BackgroundGX,
                 staging: Path) -> tuple[SourceOutcome, pd.DataFrame | None]:
     """Gateway, ingest, validation and landing of one source; never raises for a bad file."""
     contract = schemas.contracts[source]
@@ -388,8 +418,8 @@ def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, 
     lap("read")
     validated = validate(raw, contract, schemas, config.max_bad_share)
     lap("checks")
-    outcomes = gx.validate(source, validated.checks, validated.views)
-    lap("great_expectations")
+    gx.submit(source, validated.checks, validated.views)  # its outcome joins the record at the end
+    lap("great_expectations_queued")
     record["seconds"] = seconds
     record.update({
         "encoding": raw.encoding, "encoding_note": raw.encoding_note,
@@ -398,11 +428,6 @@ def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, 
         "extract_date": validated.extract_date.date() if validated.extract_date is not None else None,
         "rows_in": validated.rows_in, "rows_accepted": validated.rows_accepted,
         "rows_quarantined": validated.rows_quarantined,
-        "validation": {
-            "suite": f"{source}_contract", "expectations": len(outcomes),
-            "failed": sorted(o.check for o in outcomes if not o.success),
-            "data_docs": f"{DOCS_DIR}/index.html",
-        },
     })
     if validated.refused:
         record["reason"] = validated.refused
