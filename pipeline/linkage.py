@@ -64,8 +64,10 @@ def link_and_house(landed: dict[str, pd.DataFrame], contracts: dict[str, SourceC
     return link_prepared(prepared, settings, as_of, key)
 
 
-def link_prepared(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.date, key: bytes) -> Linkage:
-    """People and households from prepared sources (in source-name order)."""
+def link_prepared(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.date, key: bytes,
+                  addresses: bool = False) -> Linkage:
+    """People and households from prepared sources (in source-name order); with `addresses`, each
+    household's address too (for the caseworker export only: it costs a pass over every record)."""
     records = pd.concat([p.records for p in prepared], ignore_index=True)
     evidence_date = np.concatenate([p.evidence_date for p in prepared])
     current = np.concatenate([p.current for p in prepared])
@@ -118,13 +120,13 @@ def link_prepared(prepared: list[Prepared], settings: LinkageSettings, as_of: dt
     review = review.sort_values("match_probability", ascending=False, kind="stable").reset_index(drop=True)
 
     people_frame = person_details(records, person_number, person_keys, household_key, settings)
-    addresses = household_addresses(records, person_number, homes, household_key)
+    address_table = household_addresses(records, person_number, homes, household_key) if addresses else None
     counts = {"records": len(records), "people": int(person_number.max()) + 1 if len(records) else 0,
               "households": int(pd.Series(household_key).nunique()), "candidate_pairs": len(p),
               "linked_pairs": int((p["decision"] == "linked").sum()), "review_pairs": int(review_rows.sum()),
               "people_without_address": int((homes.basis == "no_address").sum())}
     return Linkage(record_links=links, pairs=pairs, review=review, model=people.model, counts=counts,
-                   people=people_frame, addresses=addresses)
+                   people=people_frame, addresses=address_table)
 
 
 def _mode_per_person(person: np.ndarray, values: pd.Series) -> pd.Series:

@@ -231,7 +231,8 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
             raise RunError("no source could be used: " + "; ".join(
                 f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
         stages = _Deferred()  # written after the source records, once GX has reported on every source
-        linked = _link_stage(staging, stages, schemas, linkage, key, as_of, outcomes, report, started)
+        linked = _link_stage(staging, stages, schemas, linkage, key, as_of, outcomes, report, started,
+                             addresses=config.caseworker_export)
         scoring = _score_stage(staging, stages, rules, linked, as_of, outcomes, config.caseworker_export, report,
                                started)
         validations = gx.finish()
@@ -306,7 +307,8 @@ CASEWORKER_FILE = Path("restricted") / "caseworker_export.csv"
 
 
 def _link_stage(staging: Path, lineage: _Deferred, schemas: Schemas, settings: LinkageSettings, key: bytes,
-                as_of: dt.date, outcomes: list[SourceOutcome], report: Reporter, started: float) -> Linkage:
+                as_of: dt.date, outcomes: list[SourceOutcome], report: Reporter, started: float,
+                addresses: bool = False) -> Linkage:
     """Link the landed rows of the used sources into people and households; publish the tables."""
     t0 = time.perf_counter()
     used = [o.source for o in outcomes if o.used]
@@ -317,7 +319,7 @@ def _link_stage(staging: Path, lineage: _Deferred, schemas: Schemas, settings: L
         del frame
     report(f"[{time.perf_counter() - started:6.1f}s] linking {sum(len(p.records) for p in prepared):,} records "
            f"from {len(prepared)} sources")
-    result = link_prepared(prepared, settings, as_of, key)
+    result = link_prepared(prepared, settings, as_of, key, addresses=addresses)
     write_parquet(result.record_links, staging / "record_links.parquet")
     write_parquet(result.pairs, staging / "pairs.parquet")
     write_parquet(result.review, staging / REVIEW_FILE)
