@@ -76,6 +76,19 @@ def test_lineage_has_one_record_per_source_whose_counts_add_up_and_hashes_match(
         assert len(landed) == rec["rows_accepted"]
     events = [r["event"] for r in lineage(out)]
     assert events[0] == "run_start" and events[-1] == "run_end"
+    assert events == ["run_start", *["source"] * len(SOURCES), "stage", "stage", "run_end"]
+
+
+def test_great_expectations_reports_on_every_source_and_its_data_docs_list_every_suite(tiny_run):
+    _, out, _, _ = tiny_run
+    records = source_records(out)
+    for source, rec in records.items():
+        validation = rec["validation"]
+        assert validation["suite"] == f"{source}_contract" and validation["expectations"] >= 10
+    assert records["police"]["validation"]["failed"] == ["police.dob.date_real"]  # the tiny set's one bad date
+    index = (out / "data_docs" / "index.html").read_text()
+    assert all(f"{source}_contract" in index for source in SOURCES)
+    assert not (out / "restricted" / ".gx").exists()  # the views passed to the GX worker are gone
 
 
 def test_the_bad_rows_of_the_tiny_set_are_in_quarantine_with_reasons(tiny_run):
