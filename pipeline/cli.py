@@ -107,6 +107,14 @@ def _scoring_lines(s: dict) -> list[str]:
         else:
             lines.append(f"    {name:<22} {'not assessed':>10}   (its source was absent or refused, or it cannot be "
                          f"assessed from these sources)")
+    if s.get("examples"):
+        lines.append("    for example (evidence.parquet has every row; pseudonymous keys only):")
+    for ex in s.get("examples", []):
+        lines.append(f"      {ex['household_key']}: {ex['members']} members, {ex['children']} children, "
+                     f"{ex['problems']} problems")
+        for criterion, source, detail, rows in ex["evidence"]:
+            more = f" (+{rows - 1} more)" if rows > 1 else ""
+            lines.append(f"        {criterion:<20} {source:<21} {detail}{more}")
     lines.append(f"    households.parquet; evidence.parquet ({s['evidence_rows']:,} evidence rows)"
                  + (f"; restricted/caseworker_export.csv ({s['caseworker_rows']:,} people, OFFICIAL-SENSITIVE)"
                     if "caseworker_rows" in s else ""))

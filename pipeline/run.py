@@ -359,6 +359,7 @@ def _score_stage(staging: Path, lineage: _Deferred, rules: RuleSet, linked: Link
               "eligible": int(h["eligible"].sum()), "evidence_rows": len(scored.evidence),
               "by_criterion": by_criterion,
               "not_assessed": [c for c, v in by_criterion.items() if not v["assessed"]]}
+    counts["examples"] = _examples(h, scored.evidence, rules)
     outputs = ["households.parquet", "evidence.parquet"]
     if caseworker_export:
         rows = export_rows(h, linked.people, linked.addresses, rules, as_of)
@@ -375,6 +376,23 @@ def _score_stage(staging: Path, lineage: _Deferred, rules: RuleSet, linked: Link
     report(f"[{time.perf_counter() - started:6.1f}s] scored under {rules.name}: {counts['families']:,} families, "
            f"{counts['eligible']:,} eligible ({seconds:.1f}s)")
     return counts
+
+
+def _examples(households: pd.DataFrame, evidence: pd.DataFrame, rules: RuleSet, n: int = 3) -> list[dict]:
+    """A few eligible families and one piece of evidence per met criterion, for the closing summary.
+
+    Pseudonymous keys and event details only; the families with most problems come first.
+    """
+    eligible = households[households["eligible"]].sort_values(["problems", "household_key"], ascending=[False, True])
+    out = []
+    for row in eligible.head(n).itertuples(index=False):
+        rows = evidence[evidence["household_key"] == row.household_key]
+        first = rows.drop_duplicates("criterion").set_index("criterion")
+        out.append({"household_key": row.household_key, "members": int(row.members), "children": int(row.children),
+                    "problems": int(row.problems),
+                    "evidence": [(c, str(first.loc[c, "source"]), str(first.loc[c, "detail"]),
+                                  int((rows["criterion"] == c).sum())) for c in rules.criteria if c in first.index]})
+    return out
 
 
 def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, as_of: dt.date,

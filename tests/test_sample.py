@@ -96,8 +96,13 @@ def test_no_name_date_of_birth_address_or_token_from_the_sample_is_logged(sample
     dates = re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{2}/\d{2}/\d{4}$")
     undated = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, sorted(
         (v for v in secrets if not dates.match(v)), key=len, reverse=True))) + ")(?![A-Za-z0-9])")
+    # The summary quotes a few evidence details; those lines are checked as evidence is.
+    details = set(pd.read_parquet(out / "evidence.parquet")["detail"])
+    texts["stdout"] = "\n".join(ln for ln in stdout.splitlines() if not any(d in ln for d in details))
+    texts["stdout, evidence lines"] = stdout
     for where, text in texts.items():
-        leaked = sorted(set((undated if where == "evidence.parquet" else pattern).findall(text)))
+        leaked = sorted(set((undated if where in ("evidence.parquet", "stdout, evidence lines") else pattern)
+                            .findall(text)))
         assert not leaked, (where, leaked[:3])
 
 
@@ -146,6 +151,19 @@ def test_the_caseworker_export_lists_every_member_of_each_eligible_family_under_
     assert (rows["forename"] != "").mean() > 0.95 and (rows["address"] != "").mean() > 0.95
     assert rows["criteria_met"].str.count(";").ge(1).all()  # at least two problems each under phase2
     assert f"caseworker_export.csv ({len(rows):,} people, OFFICIAL-SENSITIVE)" in stdout
+
+
+def test_the_summary_shows_eligible_families_with_their_evidence(sample_run):
+    _, out, stdout, _ = sample_run
+    evidence = pd.read_parquet(out / "evidence.parquet")
+    households = pd.read_parquet(out / "households.parquet").set_index("household_key")
+    shown = re.findall(r"^      (H[0-9a-f]{20}): (\d+) members, (\d+) children, (\d+) problems$", stdout, re.M)
+    assert len(shown) == 3
+    for key, members, children, problems in shown:
+        assert households.loc[key, "eligible"] and households.loc[key, "problems"] == int(problems)
+        assert (households.loc[key, "members"], households.loc[key, "children"]) == (int(members), int(children))
+        for detail in evidence.loc[evidence["household_key"] == key].drop_duplicates("criterion")["detail"]:
+            assert detail in stdout
 
 
 RULE_SETS = ("phase2", "phase1", "supporting_families")
