@@ -17,7 +17,7 @@ import io
 
 import pandas as pd
 
-from pipeline.criteria.engine import age_on
+from pipeline.criteria.engine import ADULT_AGE, age_on
 from pipeline.criteria.rules import RuleSet
 
 MARKING = "OFFICIAL-SENSITIVE"
@@ -39,11 +39,8 @@ def export_rows(households: pd.DataFrame, people: pd.DataFrame, addresses: pd.Da
     """One row per member of each eligible family, ordered by household then person key."""
     eligible = households[households["eligible"]]
     met = eligible[["household_key"]].copy()
-    met["criteria_met"] = [
-        "; ".join(c for c in rules.criteria if row[c] is True)
-        for row in eligible[list(rules.criteria)].astype(object).where(eligible[list(rules.criteria)].notna(), None)
-        .to_dict(orient="records")
-    ]
+    met_flags = eligible[list(rules.criteria)].fillna(False).to_numpy(bool)
+    met["criteria_met"] = ["; ".join(c for c, m in zip(rules.criteria, row, strict=True) if m) for row in met_flags]
     met["problems"] = eligible["problems"].to_numpy()
     members = people.merge(met, on="household_key", how="inner").merge(addresses, on="household_key", how="left")
     dob = pd.to_datetime(members["dob"])
@@ -52,7 +49,7 @@ def export_rows(households: pd.DataFrame, people: pd.DataFrame, addresses: pd.Da
         "household_key": members["household_key"], "person_key": members["person_key"],
         "forename": members["forename"], "surname": members["surname"],
         "date_of_birth": dob.dt.strftime("%Y-%m-%d"), "age": age.astype("string"),
-        "child": (age < 18).map({True: "yes", False: "no"}),
+        "child": (age < ADULT_AGE).map({True: "yes", False: "no"}),
         "address": members["address"], "postcode": members["postcode"], "uprn": members["uprn"],
         "criteria_met": members["criteria_met"], "problems": members["problems"], "rule_set": rules.name,
     })

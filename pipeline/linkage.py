@@ -35,8 +35,8 @@ class Linkage:
     review: pd.DataFrame
     model: FSModel
     counts: dict[str, int] = field(default_factory=dict)
-    people: pd.DataFrame | None = None  # identifying: see `person_details`; never published as such
-    addresses: pd.DataFrame | None = None  # identifying: see `household_addresses`
+    people: pd.DataFrame | None = None  # see `person_details`; names only with `identities`, never published
+    addresses: pd.DataFrame | None = None  # identifying, only with `identities`: see `household_addresses`
 
 
 @dataclass
@@ -65,9 +65,10 @@ def link_and_house(landed: dict[str, pd.DataFrame], contracts: dict[str, SourceC
 
 
 def link_prepared(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.date, key: bytes,
-                  addresses: bool = False) -> Linkage:
-    """People and households from prepared sources (in source-name order); with `addresses`, each
-    household's address too (for the caseworker export only: it costs a pass over every record)."""
+                  identities: bool = False) -> Linkage:
+    """People and households from prepared sources (in source-name order); with `identities`, each
+    person's name and each household's address too (for the caseworker export only: each costs a
+    pass over every record, seconds at a million residents)."""
     records = pd.concat([p.records for p in prepared], ignore_index=True)
     evidence_date = np.concatenate([p.evidence_date for p in prepared])
     current = np.concatenate([p.current for p in prepared])
@@ -119,8 +120,8 @@ def link_prepared(prepared: list[Prepared], settings: LinkageSettings, as_of: dt
         review[f"person_key_{side}"] = pd.array(person_key[idx], dtype="string")
     review = review.sort_values("match_probability", ascending=False, kind="stable").reset_index(drop=True)
 
-    people_frame = person_details(records, person_number, person_keys, household_key, settings)
-    address_table = household_addresses(records, person_number, homes, household_key) if addresses else None
+    people_frame = person_details(records, person_number, person_keys, household_key, settings, names=identities)
+    address_table = household_addresses(records, person_number, homes, household_key) if identities else None
     counts = {"records": len(records), "people": int(person_number.max()) + 1 if len(records) else 0,
               "households": int(pd.Series(household_key).nunique()), "candidate_pairs": len(p),
               "linked_pairs": int((p["decision"] == "linked").sum()), "review_pairs": int(review_rows.sum()),
@@ -139,9 +140,9 @@ def _mode_per_person(person: np.ndarray, values: pd.Series) -> pd.Series:
 
 
 def person_details(records: pd.DataFrame, person_number: np.ndarray, person_key: np.ndarray,
-                   household_key: np.ndarray, settings: LinkageSettings) -> pd.DataFrame:
+                   household_key: np.ndarray, settings: LinkageSettings, names: bool = False) -> pd.DataFrame:
     """Per person: keys, the date of birth most of their records give, whether an undated record of an
-    adults-only list (the register) says they are an adult, and their most recorded name.
+    adults-only list (the register) says they are an adult, and with `names` their most recorded name.
 
     Scoring needs the date of birth (child or adult, age at an event); the caseworker export needs the
     name. Identifying: kept in memory, published only in the restricted caseworker export.
@@ -152,14 +153,15 @@ def person_details(records: pd.DataFrame, person_number: np.ndarray, person_key:
     undated = (records["source"].isin(settings.identity.undated_means_adult) & records["dob"].isna()).to_numpy()
     undated_adult = np.zeros(n, dtype=bool)
     undated_adult[np.unique(person_number[undated])] = True
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "person_key": pd.array(person_key, dtype="string"),
         "household_key": pd.array(household_key, dtype="string"),
         "dob": pd.to_datetime(dob.reindex(index).to_numpy()),
         "undated_adult": undated_adult,
-        "forename": _mode_per_person(person_number, records["forename"]).reindex(index).to_numpy(object),
-        "surname": _mode_per_person(person_number, records["surname"]).reindex(index).to_numpy(object),
     })
+    for column in ("forename", "surname") if names else ():
+        frame[column] = _mode_per_person(person_number, records[column]).reindex(index).to_numpy(object)
+    return frame
 
 
 def household_addresses(records: pd.DataFrame, person_number: np.ndarray, homes: HouseholdAssignment,

@@ -232,7 +232,7 @@ def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: S
                 f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
         stages = _Deferred()  # written after the source records, once GX has reported on every source
         linked = _link_stage(staging, stages, schemas, linkage, key, as_of, outcomes, report, started,
-                             addresses=config.caseworker_export)
+                             identities=config.caseworker_export)
         scoring = _score_stage(staging, stages, rules, linked, as_of, outcomes, config.caseworker_export, report,
                                started)
         validations = gx.finish()
@@ -308,7 +308,7 @@ CASEWORKER_FILE = Path("restricted") / "caseworker_export.csv"
 
 def _link_stage(staging: Path, lineage: _Deferred, schemas: Schemas, settings: LinkageSettings, key: bytes,
                 as_of: dt.date, outcomes: list[SourceOutcome], report: Reporter, started: float,
-                addresses: bool = False) -> Linkage:
+                identities: bool = False) -> Linkage:
     """Link the landed rows of the used sources into people and households; publish the tables."""
     t0 = time.perf_counter()
     used = [o.source for o in outcomes if o.used]
@@ -319,7 +319,7 @@ def _link_stage(staging: Path, lineage: _Deferred, schemas: Schemas, settings: L
         del frame
     report(f"[{time.perf_counter() - started:6.1f}s] linking {sum(len(p.records) for p in prepared):,} records "
            f"from {len(prepared)} sources")
-    result = link_prepared(prepared, settings, as_of, key, addresses=addresses)
+    result = link_prepared(prepared, settings, as_of, key, identities=identities)
     write_parquet(result.record_links, staging / "record_links.parquet")
     write_parquet(result.pairs, staging / "pairs.parquet")
     write_parquet(result.review, staging / REVIEW_FILE)
@@ -367,8 +367,7 @@ def _score_stage(staging: Path, lineage: _Deferred, rules: RuleSet, linked: Link
         outputs.append(str(CASEWORKER_FILE))
         counts["caseworker_rows"] = len(rows)
     seconds = round(time.perf_counter() - t0, 3)
-    lineage.write("stage", stage="score", seconds=seconds, rule_set=rules.name, rules_file=str(rules.path),
-                  rules_sha256=sha256_file(rules.path), sources_assessed=sorted(frames),
+    lineage.write("stage", stage="score", seconds=seconds, rule_set=rules.name, sources_assessed=sorted(frames),
                   households=len(h), families=counts["families"], eligible=counts["eligible"],
                   evidence_rows=len(scored.evidence), not_assessed=counts["not_assessed"],
                   inputs=["record_links.parquet", *[str(LANDED_DIR / f"{s}.parquet") for s in sorted(frames)]],

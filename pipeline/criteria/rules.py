@@ -145,8 +145,23 @@ class Indicator(_Strict):
             needed |= {w.start, w.end}
         elif w is not None:
             needed |= {"academic_year", "term"}
-        aggregates = {"total", "rows", "terms", "ratio", "numerator", "denominator", "age_at_event"}
-        return needed | {f for _, f, _, _ in string.Formatter().parse(self.detail) if f and f not in aggregates}
+        return needed | (self.detail_fields() - self.aggregate_fields())
+
+    def aggregate_fields(self) -> set[str]:
+        """The fields the engine adds for `detail` besides the row's columns, as this indicator allows."""
+        p, fields = self.per_person, set()
+        if p is not None and p.kind == "sum":
+            fields = {"total", "rows"}
+        elif p is not None and p.kind == "ratio":
+            fields = {"ratio", "numerator", "denominator", "rows"}
+        if self.member.age_at == "event":
+            fields.add("age_at_event")
+        if self.window is not None and self.window.kind == "terms":
+            fields.add("terms")
+        return fields
+
+    def detail_fields(self) -> set[str]:
+        return {f for _, f, _, _ in string.Formatter().parse(self.detail) if f}
 
 
 class Criterion(_Strict):
@@ -327,26 +342,18 @@ def _check(rules: RuleSet, contracts: dict[str, SourceContract]) -> None:
                     _check_terms(contract, path, f"{key}.window")
             if ind.member.age_at == "event" and (ind.window is None or ind.window.kind != "event"):
                 raise ContractError(f"{path}: {key}.member.age_at: 'event' needs an event window (its date column)")
-            aggregates: set[str] = set()
             if ind.per_person is not None:
                 p = ind.per_person
                 if p.kind == "sum":
                     for col in p.columns:
                         _check_column(contract, col, ("integer", "flag"), path, f"{key}.per_person.columns")
-                    aggregates = {"total", "rows"}
                 elif p.kind == "ratio":
                     for col in [*p.numerator, p.denominator]:
                         _check_column(contract, col, ("integer",), path, f"{key}.per_person")
-                    aggregates = {"ratio", "numerator", "denominator", "rows"}
                 else:
                     _check_terms(contract, path, f"{key}.per_person")
                     _check_filter(p.where, contract, path, f"{key}.per_person.where")
-                    aggregates = set()
-            if ind.member.age_at == "event":
-                aggregates.add("age_at_event")
-            if ind.window is not None and ind.window.kind == "terms":
-                aggregates.add("terms")
-            _check_template(ind.detail, set(contract.columns), aggregates, path, f"{key}.detail")
+            _check_template(ind, set(contract.columns), path, f"{key}.detail")
     names = set(rules.criteria)
     _check_rule(rules.eligibility.rule, names, path, "eligibility.rule")
     if not rules.problems:
@@ -388,15 +395,15 @@ def _check_filter(where: RowFilter, contract: SourceContract, path: Path, key: s
                                 f"(allowed: {allowed})")
 
 
-def _check_template(template: str, columns: set[str], aggregates: set[str], path: Path, key: str) -> None:
+def _check_template(ind: Indicator, columns: set[str], path: Path, key: str) -> None:
     try:
-        names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        names = ind.detail_fields()
     except ValueError as exc:
         raise ContractError(f"{path}: {key}: not a valid template: {exc}") from None
-    for name in names:
-        if name not in columns | aggregates:
-            extra = f", or one of: {', '.join(sorted(aggregates))}" if aggregates else ""
-            raise ContractError(f"{path}: {key}: unknown field {{{name}}} (use a column of the source{extra})")
+    aggregates = ind.aggregate_fields()
+    for name in sorted(names - columns - aggregates):
+        extra = f", or one of: {', '.join(sorted(aggregates))}" if aggregates else ""
+        raise ContractError(f"{path}: {key}: unknown field {{{name}}} (use a column of the source{extra})")
 
 
 def _check_rule(node: RuleNode, names: set[str], path: Path, key: str) -> None:
