@@ -180,6 +180,10 @@ def _validate_spooled(source: str, checks: list[CheckSpec], spool: str) -> list[
     return _WORKER.validate(source, checks, views)
 
 
+def _started() -> bool:
+    return _WORKER is not None
+
+
 def _build_docs() -> str:
     assert _WORKER is not None
     return str(_WORKER.build_docs())
@@ -195,63 +199,40 @@ class BackgroundGX:
     views go to the worker through a file in the run's restricted staging folder (removed once
     read), so the run does not hold every source's views in memory while GX catches up.
 
-    The worker is forked from a fork server started with GX already imported: a clean
-    single-threaded parent (forking the run itself could copy held locks), and GX's import, which
-    takes seconds, is paid once per process rather than once per run. Starting that server blocks
-    until GX is imported, so a feeder thread starts it and hands it the work, and the run never
-    waits for it until `finish`.
+    The worker is forked when the run starts, before it holds any data, and imports GX itself
+    while the run goes on. Forked rather than spawned: a spawned worker (or one from a fork
+    server) re-imports the caller's `__main__`, which re-runs any script that calls the pipeline
+    without an `if __name__ == "__main__"` guard; and the worker of a process that has already
+    imported GX (a test session, a long-lived flow server) does not pay that import again.
     """
 
     def __init__(self, docs_dir: Path, run_time: dt.datetime, spool_dir: Path):
-        import queue
-        import threading
+        import multiprocessing
+        from concurrent.futures import Future, ProcessPoolExecutor
 
         self.spool_dir = Path(spool_dir)
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        self._jobs: queue.Queue = queue.Queue()
-        self._futures: dict[str, object] = {}
-        self._pool = None
-        self._error: BaseException | None = None
-        self._feeder = threading.Thread(target=self._feed, args=(str(Path(docs_dir).resolve()), run_time),
-                                        name="gx-feeder", daemon=True)
-        self._feeder.start()
-
-    def _feed(self, docs_dir: str, run_time: dt.datetime) -> None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        try:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["pipeline.gx_validation", "great_expectations"])
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_worker,
-                                             initargs=(docs_dir, run_time))
-            while (job := self._jobs.get()) is not None:
-                source, specs, spool = job
-                self._futures[source] = self._pool.submit(_validate_spooled, source, specs, spool)
-        except BaseException as exc:  # re-raised in the run's thread by `finish`
-            self._error = exc
+        self._futures: dict[str, Future] = {}
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                                         initializer=_start_worker,
+                                         initargs=(str(Path(docs_dir).resolve()), run_time))
+        self._ready = self._pool.submit(_started)  # forks now; GX is imported in the worker meanwhile
 
     def submit(self, source: str, checks: list[Check], views: pd.DataFrame) -> None:
         spool = self.spool_dir / f"{source}.views.pkl"
         views.to_pickle(spool)
-        self._jobs.put((source, [CheckSpec.of(c) for c in checks], str(spool)))
+        specs = [CheckSpec.of(c) for c in checks]
+        self._futures[source] = self._pool.submit(_validate_spooled, source, specs, str(spool))
 
     def finish(self) -> dict[str, list[ExpectationOutcome]]:
         """Every source's outcomes, once all are validated and the Data Docs are built."""
-        self._jobs.put(None)
-        self._feeder.join()
-        if self._error is not None:
-            raise self._error
-        outcomes = {source: future.result() for source, future in self._futures.items()}  # type: ignore[attr-defined]
-        self._pool.submit(_build_docs).result()  # type: ignore[union-attr]
+        self._ready.result()
+        outcomes = {source: future.result() for source, future in self._futures.items()}
+        self._pool.submit(_build_docs).result()
         return outcomes
 
     def close(self) -> None:
-        if self._feeder.is_alive():
-            self._jobs.put(None)
-            self._feeder.join()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
         for spool in self.spool_dir.glob("*.views.pkl"):
             spool.unlink(missing_ok=True)
         if self.spool_dir.is_dir() and not any(self.spool_dir.iterdir()):

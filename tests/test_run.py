@@ -332,3 +332,24 @@ def test_relative_folders_work_as_make_run_gives_them(tmp_path, monkeypatch, cap
     code, _, err = run_cli(capsys, "--extracts", "inbox", "--out", "out/sample")
     assert code == 0, err
     assert (tmp_path / "out" / "sample" / "data_docs" / "index.html").is_file()
+
+
+def test_a_script_without_a_main_guard_can_call_the_pipeline_and_runs_once(tmp_path):
+    """GX's worker process must not re-run the caller's script, as a spawned worker would."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "monthly.py"
+    runs = tmp_path / "runs.txt"
+    script.write_text(
+        "from pathlib import Path\n"
+        "from pipeline.run import RunConfig, execute\n"
+        f"with open({str(runs)!r}, 'a') as fh:\n"
+        "    fh.write('run\\n')\n"
+        f"execute(RunConfig(extracts=Path({str(TINY)!r}), out=Path({str(tmp_path / 'out')!r})))\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert runs.read_text() == "run\n"
+    assert (tmp_path / "out" / "households.parquet").is_file()
