@@ -155,6 +155,9 @@ class GXValidator:
                 check=cfg.meta.get("check", ""), expectation=cfg.type, success=bool(item.success),
                 unexpected_count=item.result.get("unexpected_count"),
             ))
+        # The data source's execution engine keeps the batch (the whole frame) and its metrics;
+        # the suite and the result are stored, so the Data Docs no longer need it.
+        self.context.data_sources.delete(source)
         return outcomes
 
     def build_docs(self) -> Path:
@@ -177,7 +180,28 @@ def _validate_spooled(source: str, checks: list[CheckSpec], spool: str) -> list[
     views = pd.read_pickle(path)
     path.unlink()
     assert _WORKER is not None
-    return _WORKER.validate(source, checks, views)
+    outcomes = _WORKER.validate(source, checks, views)
+    del views
+    _give_back_memory()
+    return outcomes
+
+
+def _give_back_memory() -> None:
+    """Return the freed heap to the system once a source is validated.
+
+    The worker lives until the run's end, beside linking's peak; it should not keep the high water
+    mark of the largest source it validated.
+    """
+    import contextlib
+    import ctypes
+    import gc
+
+    import pyarrow as pa
+
+    gc.collect()
+    pa.default_memory_pool().release_unused()  # Arrow-backed strings live in Arrow's own allocator
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the memory is reused, just not returned
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _started() -> bool:
