@@ -1,0 +1,63 @@
+"""Peak memory of a command and all its child processes, sampled from /proc (Linux).
+
+    python3 benchmarks/peak_memory.py .venv/bin/python -m pipeline run --extracts DIR --out OUT --force
+
+`/usr/bin/time -v` reports the largest single process only; a run has a GX worker beside the main
+process, so the figure that matters is the sum over the process tree at its worst moment.
+Prints the peak of that sum, when it happened, and the main process's own peak.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+
+def tree(pid: int) -> list[int]:
+    """The process and its descendants."""
+    out = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                for child in fh.read().split():
+                    out += tree(int(child))
+    except OSError:
+        pass
+    return out
+
+
+def rss(pid: int) -> int:
+    """Resident set size in bytes, 0 once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def main() -> None:
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    started = time.time()
+    process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+    peak = peak_main = 0
+    at, processes = 0.0, 1
+    while process.poll() is None:
+        pids = tree(process.pid)
+        total = sum(rss(p) for p in pids)
+        if total > peak:
+            peak, at, processes = total, time.time() - started, len(pids)
+        peak_main = max(peak_main, rss(process.pid))
+        time.sleep(0.5)
+    print(f"exit {process.returncode}; wall {time.time() - started:.1f}s; peak RSS of the process tree "
+          f"{peak / 2**30:.2f} GiB at {at:.0f}s ({processes} processes); "
+          f"main process alone {peak_main / 2**30:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
