@@ -89,3 +89,14 @@ def test_completeness_counts_true_pairs_found_directly_and_through_chains():
     assert stats["pairs_completeness"] == pytest.approx(2 / 3)
     assert stats["reachable_completeness"] == 1.0  # 0-2 is joined through 1
     assert stats["reduction_ratio"] == pytest.approx(1 - 3 / 10)
+
+
+def test_records_share_a_block_only_when_every_column_agrees():
+    # Block keys are integers combined from each column's codes: values that would collide if the
+    # columns were joined as text ("AB" + "C" vs "A" + "BC"), or swapped between columns, stay apart.
+    frame = records([{"surname_phonetic": "AB", "forename_phonetic": "C"},
+                     {"surname_phonetic": "A", "forename_phonetic": "BC"},
+                     {"surname_phonetic": "C", "forename_phonetic": "AB"},
+                     {"surname_phonetic": "AB", "forename_phonetic": "C"}])
+    pairs = candidate_pairs(frame, [BlockingPass(("surname_phonetic", "forename_phonetic"))])
+    assert pair_set(pairs) == {(0, 3)}

@@ -56,18 +56,48 @@ def load_blocking(path: Path = LINKAGE_PATH, columns: list[str] | None = None) -
     return passes
 
 
-def _pass_pairs(records: pd.DataFrame, block: BlockingPass) -> pd.MultiIndex:
+def _codes(column: pd.Series) -> np.ndarray:
+    """Integer codes of a column's values, -1 for blank."""
+    codes, _ = pd.factorize(column, use_na_sentinel=True)
+    return codes.astype(np.int64)
+
+
+def block_key(records: pd.DataFrame, columns: list[str], cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """One int64 per record naming its block on `columns` (-1 where any of them is blank).
+
+    recordlinkage's blocking is a self-merge on the key columns; merging on one integer instead of
+    several string columns gives the same pairs in about a third of the time. Each column's codes
+    are computed once per run (`cache`), as several passes share columns.
+    """
+    cache = {} if cache is None else cache
+    key = None
+    for column in columns:
+        if column not in cache:
+            cache[column] = _codes(records[column])
+        codes = cache[column]
+        if key is None:
+            key = codes.copy()
+            continue
+        blank = (key < 0) | (codes < 0)
+        combined = key * (int(codes.max()) + 1) + codes
+        key, _ = pd.factorize(np.where(blank, -1, combined))  # back to 0..k-1 so the product never overflows
+        key = np.where(blank, -1, key).astype(np.int64)
+    assert key is not None
+    return key
+
+
+def _pass_pairs(records: pd.DataFrame, block: BlockingPass, cache: dict[str, np.ndarray]) -> pd.MultiIndex:
     """Pairs agreeing on every column of one pass; a blank in any of them blocks nothing."""
-    columns = list(block.columns)
-    usable = records[columns].notna().all(axis=1)
-    subset = records.loc[usable, columns].astype(object)  # recordlinkage merges on these values
-    if block.max_block is not None and len(subset):
-        sizes = subset.groupby(columns, sort=False)[columns[0]].transform("size")
-        subset = subset[sizes <= block.max_block]
+    key = block_key(records, list(block.columns), cache)
+    usable = key >= 0
+    if block.max_block is not None and usable.any():
+        sizes = np.bincount(key[usable])
+        usable &= np.where(usable, sizes[np.maximum(key, 0)], 0) <= block.max_block
+    subset = pd.DataFrame({"block": key[usable]}, index=np.flatnonzero(usable))
     if len(subset) < 2:
         return pd.MultiIndex.from_arrays([[], []])
     indexer = rl.Index()
-    indexer.block(left_on=columns)
+    indexer.block(left_on="block")
     return indexer.index(subset)
 
 
@@ -80,8 +110,9 @@ def candidate_pairs(records: pd.DataFrame, passes: list[BlockingPass]) -> pd.Dat
     records = records.reset_index(drop=True)
     n = np.int64(max(len(records), 1))
     keys, bits = [], []
+    cache: dict[str, np.ndarray] = {}
     for bit, block in enumerate(passes):
-        pairs = _pass_pairs(records, block)
+        pairs = _pass_pairs(records, block, cache)
         if len(pairs):
             a = pairs.get_level_values(0).to_numpy(dtype=np.int64)
             b = pairs.get_level_values(1).to_numpy(dtype=np.int64)
