@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 PROJECT = Path(__file__).resolve().parent.parent
 MIN_KEY_BYTES = 16
@@ -54,8 +55,11 @@ def keyed(key: bytes, kind: str, values: list[str] | np.ndarray, prefix: str) ->
 
     `kind` separates the spaces (a person's key can never equal a household's).
     """
-    out = []
-    for value in values:
-        digest = hmac.new(key, f"{kind}\x1f{value}".encode(), hashlib.sha256).hexdigest()
-        out.append(prefix + digest[:KEY_HEX_CHARS])
-    return np.asarray(out, dtype=object)
+    codes, uniques = pd.factorize(pd.Series(np.asarray(values, dtype=object)).astype(str))
+    base = hmac.new(key, f"{kind}\x1f".encode(), hashlib.sha256)  # HMAC is streaming: key and kind once
+    digests = []
+    for value in uniques:
+        h = base.copy()
+        h.update(value.encode())
+        digests.append(prefix + h.hexdigest()[:KEY_HEX_CHARS])
+    return np.asarray(digests, dtype=object)[codes] if len(codes) else np.asarray([], dtype=object)
