@@ -16,11 +16,15 @@ address_comparisons), u by random sampling, m by EM on two blocking rules, predi
 probability threshold and connected-components clustering. Splink's pairwise precision and
 recall against truth/truth.csv are printed for context only (the target is speed: the whole run
 should take no longer than Splink's link alone).
+
+Beside them, Great Expectations' own chain alone (benchmarks/gx_alone.py: import, validate every
+source, Data Docs), which no run can finish before: the floor under the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import resource
@@ -244,6 +248,16 @@ def run_pipeline(extracts: Path, out: Path, key: str, log: Path) -> tuple[float,
     return seconds, cpu
 
 
+def gx_alone(extracts: Path) -> dict[str, float]:
+    """Great Expectations' chain alone (benchmarks/gx_alone.py) in a fresh main-venv process."""
+    env = dict(os.environ, GX_ANALYTICS_ENABLED="false")
+    done = subprocess.run([str(MAIN_PYTHON), str(REPO / "benchmarks" / "gx_alone.py"), "--extracts", str(extracts),
+                           "--json"], cwd=REPO, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"gx_alone.py failed: {done.stderr.strip().splitlines()[-1:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _fmt(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.2f}s"
@@ -273,7 +287,7 @@ def main() -> None:
     print(f"data {data}; Splink {splink.__version__}, DuckDB {duckdb.__version__}, pandas {pd.__version__}; "
           f"{os.cpu_count()} cores", flush=True)
 
-    prep, link, link_cpu, whole, whole_cpu = [], [], [], [], []
+    prep, link, link_cpu, whole, whole_cpu, gx = [], [], [], [], [], []
     with tempfile.TemporaryDirectory(prefix="bench_splink_") as tmp:
         key = None if args.splink_only else key_file(Path(tmp))
         for i in range(args.repeats):
@@ -291,6 +305,8 @@ def main() -> None:
                 whole.append(seconds)
                 whole_cpu.append(cpu)
                 print(f"  [{i + 1}/{args.repeats}] pipeline whole run {seconds:.2f}s (CPU {cpu:.2f}s)", flush=True)
+                gx.append(gx_alone(data / "extracts"))
+                print(f"  [{i + 1}/{args.repeats}] GX alone {gx[-1]['total']:.2f}s", flush=True)
 
     s = score_splink(df, clusters, data / "truth")
     print(f"\nrows                        {len(df):,}  ({args.households:,} households, seed {args.seed})")
@@ -313,6 +329,12 @@ def main() -> None:
         verdict = "yes" if ratio <= 1 else "NO"
         print(f"ratio pipeline / Splink     {ratio:.2f}   pipeline no slower than Splink: {verdict}   "
               f"(CPU-time ratio {cpu_ratio:.2f}, less sensitive to other load on the machine)")
+        floor = [g["total"] for g in gx]
+        print(f"GX alone                    {_fmt(floor)}   (import {statistics.median(g['import'] for g in gx):.2f}s"
+              f" + validate {statistics.median(g['validate'] for g in gx):.2f}s + Data Docs "
+              f"{statistics.median(g['docs'] for g in gx):.2f}s: one sequential chain no run can finish before)")
+        print(f"ratio GX alone / Splink     {statistics.median(floor) / statistics.median(link):.2f}   "
+              f"(the floor under the ratio above while every run validates with GX)")
 
 if __name__ == "__main__":
     sys.exit(main())
