@@ -33,11 +33,8 @@ def _share(value: str) -> float:
     return share
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="run the pipeline over a folder of extracts")
+def add_run_arguments(run: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of one run, shared by `python -m pipeline run` and `python -m flows.identify_families`."""
     run.add_argument("--extracts", type=Path, required=True, help="folder with one <source>.csv per source")
     run.add_argument("--out", type=Path, required=True, help="output folder (must not exist unless --force)")
     run.add_argument("--rules", default="phase2", metavar="RULES",
@@ -55,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write restricted/caseworker_export.csv: eligible families with names, dates of "
                           "birth and addresses (OFFICIAL-SENSITIVE)")
 
+    return run
+
+
+def config_from(args: argparse.Namespace) -> RunConfig:
+    return RunConfig(extracts=args.extracts, out=args.out, rules=args.rules, as_of=args.as_of,
+                     purpose=args.purpose, allow_missing=tuple(args.allow_missing), force=args.force,
+                     max_bad_share=args.max_bad_share, caseworker_export=args.caseworker_export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    add_run_arguments(sub.add_parser("run", help="run the pipeline over a folder of extracts"))
     synth = sub.add_parser("synth", help="write a synthetic local authority's extracts and truth")
     synth.add_argument("--households", type=int, required=True)
     synth.add_argument("--seed", type=int, required=True)
@@ -122,9 +133,7 @@ def _scoring_lines(s: dict) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = RunConfig(extracts=args.extracts, out=args.out, rules=args.rules, as_of=args.as_of,
-                       purpose=args.purpose, allow_missing=tuple(args.allow_missing), force=args.force,
-                       max_bad_share=args.max_bad_share, caseworker_export=args.caseworker_export)
+    config = config_from(args)
 
     def report(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -49,6 +49,19 @@ class RunError(Exception):
     """The run could not be carried out; the message is the one-line reason for the user."""
 
 
+def public_reason(exc: BaseException) -> str:
+    """A failure's reason fit to show and log: a RunError's own message, else only the exception's type.
+
+    An unexpected exception's message may quote a data value (a name, a date of birth), and a
+    reason is printed, logged by Prefect and kept in the audit trail.
+    """
+    if isinstance(exc, RunError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return f"internal error ({type(exc).__name__})"
+
+
 @dataclass
 class RunConfig:
     extracts: Path
@@ -164,15 +177,68 @@ def _gateway_record(schemas: Schemas, source: str) -> dict | None:
     return gateway.record() if gateway else None
 
 
+@dataclass
+class Session:
+    """One run in progress: what the stages share, from opening the staging folder to publishing it.
+
+    Every entry point (the command line's `execute`, the Prefect flow's tasks) drives the same
+    stage functions over a session: `open_run`, `ingest_source` for each source (any order, or at
+    once from several threads), `finish_ingest`, `link`, `score`, `publish`; `abort` on failure.
+    """
+
+    config: RunConfig
+    schemas: Schemas
+    rules: RuleSet
+    linkage: LinkageSettings
+    key: bytes
+    purpose: str
+    files: dict[str, Path | None]
+    permitted: dict[str, str | None]
+    as_of: dt.date
+    staging: Path
+    lineage: LineageWriter
+    gx: BackgroundGX
+    report: Reporter
+    started: float
+    outcomes: dict[str, SourceOutcome] = field(default_factory=dict)
+    quarantines: dict[str, pd.DataFrame] = field(default_factory=dict)
+    quarantine: pd.DataFrame | None = None
+    stages: _Deferred = field(default_factory=lambda: _Deferred())
+    linked: Linkage | None = None
+    scoring: dict = field(default_factory=dict)
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.files)
+
+    def ordered_outcomes(self) -> list[SourceOutcome]:
+        return [self.outcomes[s] for s in self.files if s in self.outcomes]
+
+
 def execute(config: RunConfig, report: Reporter = _silent) -> RunResult:
     """Carry out one run; raise RunError with a one-line reason when it cannot be done."""
+    session = open_run(config, report)
+    try:
+        for source in session.sources:
+            ingest_source(session, source)
+        finish_ingest(session)
+        link(session)
+        score_households(session)
+        return publish(session)
+    except BaseException as exc:
+        abort(session, exc)
+        raise
+
+
+def open_run(config: RunConfig, report: Reporter = _silent) -> Session:
+    """Load and check the configuration, key and files, open the staging folder and the lineage.
+
+    Raises RunError before anything is written when the run cannot start.
+    """
     started = time.perf_counter()
     try:
         schemas = load_schemas(config.schemas_root)
         rules = load_rule_set(config.rules, schemas.contracts, config.schemas_root)
-    except ContractError as exc:
-        raise RunError(f"broken configuration: {exc}") from None
-    try:
         linkage = load_linkage(config.schemas_root / LINKAGE_PATH.name, columns=OUTPUT_COLUMNS,
                                sources=list(schemas.contracts))
     except ContractError as exc:
@@ -183,83 +249,140 @@ def execute(config: RunConfig, report: Reporter = _silent) -> RunResult:
         raise RunError(str(exc)) from None
     purpose = config.purpose or schemas.settings.default_purpose
     files = _source_files(config, schemas, report)
-    try:
-        staging = staging_dir(config.out, config.force)
-    except OutputExists as exc:
-        raise RunError(str(exc)) from None
-    try:
-        result = _run_in(staging, config, schemas, rules, linkage, key, purpose, files, report, started)
-    except BaseException:
-        discard(staging)
-        raise
-    promote(staging, config.out)
-    result.out = config.out
-    return result
-
-
-def _run_in(staging: Path, config: RunConfig, schemas: Schemas, rules: RuleSet, linkage: LinkageSettings,
-            key: bytes, purpose: str, files: dict[str, Path | None], report: Reporter, started: float) -> RunResult:
-    lineage = LineageWriter(staging / "lineage.jsonl")
-    try:
-        return _stages(staging, lineage, config, schemas, rules, linkage, key, purpose, files, report, started)
-    finally:
-        lineage.close()
-
-
-def _stages(staging: Path, lineage: LineageWriter, config: RunConfig, schemas: Schemas, rules: RuleSet,
-            linkage: LinkageSettings, key: bytes, purpose: str, files: dict[str, Path | None], report: Reporter,
-            started: float) -> RunResult:
     permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
     peeked = [peek_extract_date(p, schemas.contracts[s]) for s, p in files.items()
               if p is not None and permitted[s] is None]
     as_of = config.as_of or max((d for d in peeked if d is not None), default=None)
     if as_of is None:
         raise RunError("no as-of date: no usable extract_date in the supplied files (give --as-of)")
-    lineage.write("run_start", parameters={
-        "extracts": str(config.extracts), "out": str(config.out), "rules": rules.name,
-        "rules_file": str(rules.path), "rules_sha256": sha256_file(rules.path),
-        "caseworker_export": config.caseworker_export,
-        "as_of": as_of, "as_of_given": config.as_of is not None, "purpose": purpose,
-        "allow_missing": list(config.allow_missing), "max_bad_share": config.max_bad_share
-        if config.max_bad_share is not None else schemas.settings.max_bad_share,
-    }, **LineageWriter.run_context())
-
-    gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()), staging / "restricted" / ".gx")
     try:
-        outcomes, quarantine = _ingest(files, schemas, purpose, as_of, permitted, config, gx, staging, report, started)
-        if not any(o.used for o in outcomes):
-            raise RunError("no source could be used: " + "; ".join(
-                f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
-        stages = _Deferred()  # written after the source records, once GX has reported on every source
-        linked = _link_stage(staging, stages, schemas, linkage, key, as_of, outcomes, report, started,
-                             identities=config.caseworker_export)
-        scoring = _score_stage(staging, stages, rules, linked, as_of, outcomes, config.caseworker_export, report,
-                               started)
-        validations = gx.finish()
-        report(f"[{time.perf_counter() - started:6.1f}s] Great Expectations: every source validated, Data Docs built")
+        staging = staging_dir(config.out, config.force)
+    except OutputExists as exc:
+        raise RunError(str(exc)) from None
+    lineage = LineageWriter(staging / "lineage.jsonl")
+    try:
+        lineage.write("run_start", parameters={
+            "extracts": str(config.extracts), "out": str(config.out), "rules": rules.name,
+            "rules_file": str(rules.path), "rules_sha256": sha256_file(rules.path),
+            "caseworker_export": config.caseworker_export,
+            "as_of": as_of, "as_of_given": config.as_of is not None, "purpose": purpose,
+            "allow_missing": list(config.allow_missing), "max_bad_share": config.max_bad_share
+            if config.max_bad_share is not None else schemas.settings.max_bad_share,
+        }, **LineageWriter.run_context())
+        gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()), staging / "restricted" / ".gx")
+    except BaseException:
+        lineage.close()
+        discard(staging)
+        raise
+    return Session(config=config, schemas=schemas, rules=rules, linkage=linkage, key=key, purpose=purpose,
+                   files=files, permitted=permitted, as_of=as_of, staging=staging, lineage=lineage, gx=gx,
+                   report=report, started=started)
+
+
+def ingest_source(session: Session, source: str, io_errors: str = "record") -> SourceOutcome:
+    """Gateway, ingest, validation and landing of one source; a bad file stops only this source.
+
+    Safe to call for several sources at once from threads: each writes only its own landed file
+    and its own entries of the session. A file that cannot be read is recorded as refused
+    (`io_errors="record"`), or with "raise" its OSError is raised so an orchestrator can retry
+    (a network share that is briefly away) before recording it.
+    """
+    s = session
+    t0 = time.perf_counter()
+    path = s.files[source]
+    outcome, quarantine = _one_source(source, path, s.schemas, s.purpose, s.as_of, s.permitted[source],
+                                      s.config, s.gx, s.staging, raise_io_errors=io_errors == "raise")
+    if quarantine is not None and len(quarantine):
+        s.quarantines[source] = quarantine
+    s.outcomes[source] = outcome
+    seconds = time.perf_counter() - t0
+    if outcome.used:
+        s.report(f"[{time.perf_counter() - s.started:6.1f}s] {source}: {outcome.rows_in:,} rows, "
+                 f"{outcome.rows_accepted:,} accepted, {outcome.rows_quarantined:,} quarantined ({seconds:.1f}s)")
+    elif path is not None:
+        s.report(f"{source}: refused: {outcome.reason} [{path.name}]")
+    return outcome
+
+
+def finish_ingest(session: Session) -> dict[str, int]:
+    """quarantine.parquet from every source's rejected rows; stop the run when no source is usable."""
+    s = session
+    missing = [src for src in s.files if src not in s.outcomes]
+    if missing:
+        raise RunError(f"sources not ingested: {', '.join(missing)}")
+    parts = [s.quarantines[src] for src in s.files if src in s.quarantines]
+    quarantine = (pd.concat(parts, ignore_index=True) if parts
+                  else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS}))
+    s.quarantine = quarantine.astype({"source": "string", "row_number": "int64", "source_record_id": "string",
+                                      "column": "string", "reason": "string"})
+    write_parquet(s.quarantine, s.staging / "quarantine.parquet")
+    outcomes = s.ordered_outcomes()
+    if not any(o.used for o in outcomes):
+        raise RunError("no source could be used: " + "; ".join(
+            f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
+    return {"used": sum(o.used for o in outcomes), "quarantined": len(s.quarantine)}
+
+
+def link(session: Session) -> dict[str, int]:
+    """Records to people to households; record_links, pairs, the model and the clerical review written."""
+    s = session
+    s.linked = _link_stage(s.staging, s.stages, s.schemas, s.linkage, s.key, s.as_of, s.ordered_outcomes(),
+                           s.report, s.started, identities=s.config.caseworker_export)
+    return dict(s.linked.counts)
+
+
+def score_households(session: Session) -> dict:
+    """Households against the rule set; households, evidence (and the caseworker export) written."""
+    s = session
+    if s.linked is None:
+        raise RunError("households cannot be scored before linking")
+    s.scoring = _score_stage(s.staging, s.stages, s.rules, s.linked, s.as_of, s.ordered_outcomes(),
+                             s.config.caseworker_export, s.report, s.started)
+    return s.scoring
+
+
+def publish(session: Session) -> RunResult:
+    """Wait for GX, complete the lineage, and move the staging folder into place as the output folder."""
+    s = session
+    try:
+        validations = s.gx.finish()
+        s.report(f"[{time.perf_counter() - s.started:6.1f}s] Great Expectations: every source validated, "
+                 "Data Docs built")
     finally:
-        gx.close()
+        s.gx.close()
+    outcomes = s.ordered_outcomes()
     for outcome in outcomes:
         if outcome.source in validations:
             results = validations[outcome.source]
             outcome.record["validation"] = {
                 "suite": f"{outcome.source}_contract", "expectations": len(results),
                 "failed": sorted(o.check for o in results if not o.success), "data_docs": f"{DOCS_DIR}/index.html"}
-        lineage.write("source", **outcome.record)
-    for event, fields in stages.records:
-        lineage.write(event, **fields)
-    outputs = {name: sha256_file(staging / name) for name in PUBLISHED}
-    if config.caseworker_export:
-        outputs[str(CASEWORKER_FILE)] = sha256_file(staging / CASEWORKER_FILE)
-    seconds = time.perf_counter() - started
-    lineage.write("run_end", status="completed", seconds=round(seconds, 3), outputs=outputs,
-                  sources_used=[o.source for o in outcomes if o.used],
-                  sources_refused=[o.source for o in outcomes if not o.used and o.file is not None])
-    counts = quarantine.groupby(["source", "column", "reason"], sort=True).size()
-    reasons = [(str(s), str(c), str(r), int(n)) for (s, c, r), n in counts.items()]
-    return RunResult(out=staging, as_of=as_of, purpose=purpose, sources=outcomes,
-                     quarantine_rows=len(quarantine), seconds=seconds, reasons=reasons, linkage=linked.counts,
-                     scoring=scoring)
+        s.lineage.write("source", **outcome.record)
+    for event, fields in s.stages.records:
+        s.lineage.write(event, **fields)
+    outputs = {name: sha256_file(s.staging / name) for name in PUBLISHED}
+    if s.config.caseworker_export:
+        outputs[str(CASEWORKER_FILE)] = sha256_file(s.staging / CASEWORKER_FILE)
+    seconds = time.perf_counter() - s.started
+    s.lineage.write("run_end", status="completed", seconds=round(seconds, 3), outputs=outputs,
+                    sources_used=[o.source for o in outcomes if o.used],
+                    sources_refused=[o.source for o in outcomes if not o.used and o.file is not None])
+    s.lineage.close()
+    assert s.quarantine is not None and s.linked is not None
+    counts = s.quarantine.groupby(["source", "column", "reason"], sort=True).size()
+    reasons = [(str(src), str(c), str(r), int(n)) for (src, c, r), n in counts.items()]
+    promote(s.staging, s.config.out)
+    return RunResult(out=s.config.out, as_of=s.as_of, purpose=s.purpose, sources=outcomes,
+                     quarantine_rows=len(s.quarantine), seconds=seconds, reasons=reasons, linkage=s.linked.counts,
+                     scoring=s.scoring)
+
+
+def abort(session: Session, exc: BaseException) -> None:
+    """A failed run: stop GX, close the lineage, and remove the staging folder (nothing is published)."""
+    s = session
+    s.gx.close()
+    s.lineage.close()
+    discard(s.staging)
 
 
 class _Deferred:
@@ -270,34 +393,6 @@ class _Deferred:
 
     def write(self, event: str, **fields: object) -> None:
         self.records.append((event, fields))
-
-
-def _ingest(files: dict[str, Path | None], schemas: Schemas, purpose: str, as_of: dt.date,
-            permitted: dict[str, str | None], config: RunConfig, gx: BackgroundGX, staging: Path, report: Reporter,
-            started: float) -> tuple[list[SourceOutcome], pd.DataFrame]:
-    """Every offered source through gateway, ingest, validation and landing; quarantine.parquet written."""
-    outcomes: list[SourceOutcome] = []
-    quarantines: list[pd.DataFrame] = []
-    for source, path in files.items():
-        t0 = time.perf_counter()
-        outcome, quarantine = _one_source(source, path, schemas, purpose, as_of, permitted[source],
-                                          config, gx, staging)
-        if quarantine is not None and len(quarantine):
-            quarantines.append(quarantine)
-        seconds = time.perf_counter() - t0
-        if outcome.used:
-            report(f"[{time.perf_counter() - started:6.1f}s] {source}: {outcome.rows_in:,} rows, "
-                   f"{outcome.rows_accepted:,} accepted, {outcome.rows_quarantined:,} quarantined "
-                   f"({seconds:.1f}s)")
-        elif path is not None:
-            report(f"{source}: refused: {outcome.reason} [{path.name}]")
-        outcomes.append(outcome)
-    quarantine = (pd.concat(quarantines, ignore_index=True) if quarantines
-                  else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS}))
-    quarantine = quarantine.astype({"source": "string", "row_number": "int64", "source_record_id": "string",
-                                    "column": "string", "reason": "string"})
-    write_parquet(quarantine, staging / "quarantine.parquet")
-    return outcomes, quarantine
 
 
 PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json",
@@ -395,8 +490,8 @@ def _examples(households: pd.DataFrame, evidence: pd.DataFrame, rules: RuleSet, 
 
 
 def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, as_of: dt.date,
-                refusal: str | None, config: RunConfig, gx: BackgroundGX,
-                staging: Path) -> tuple[SourceOutcome, pd.DataFrame | None]:
+                refusal: str | None, config: RunConfig, gx: BackgroundGX, staging: Path,
+                raise_io_errors: bool = False) -> tuple[SourceOutcome, pd.DataFrame | None]:
     """Gateway, ingest, validation and landing of one source; never raises for a bad file."""
     contract = schemas.contracts[source]
     gateway = schemas.gateways.get(source)
@@ -410,6 +505,8 @@ def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, 
     try:
         data = path.read_bytes()
     except OSError as exc:
+        if raise_io_errors:
+            raise
         record["reason"] = f"file could not be read: {exc.strerror}"
         return SourceOutcome(source, path, False, record["reason"], record=record), None
     record["sha256"] = file_sha256(data)
