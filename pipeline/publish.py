@@ -7,6 +7,7 @@ and then only after the new one is complete.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 from pathlib import Path
@@ -18,6 +19,21 @@ import pyarrow.parquet as pq
 
 class OutputExists(Exception):
     """The output folder is already there and the run was not told to replace it."""
+
+
+def dated_output(root: Path, day: dt.date) -> Path:
+    """A new output folder under `root` named for the day of the run: 2026-11-01, then 2026-11-01-2, ...
+
+    A scheduled run never replaces an earlier month's outputs, and a second run on one day gets
+    its own folder.
+    """
+    root = Path(root)
+    candidate = root / day.isoformat()
+    n = 1
+    while candidate.exists() or any(root.glob(f".{candidate.name}.partial-*")):
+        n += 1
+        candidate = root / f"{day.isoformat()}-{n}"
+    return candidate
 
 
 def staging_dir(out: Path, force: bool) -> Path:

@@ -1,0 +1,151 @@
+"""The `identify_families` Prefect flow: one run of the pipeline, a task per stage.
+
+    python -m flows.identify_families --extracts DIR --out DIR [options of `python -m pipeline run`]
+    python -m flows.identify_families --extracts DIR --out-root DIR   # a new dated folder under DIR
+
+The tasks call the stage functions of `pipeline.run` over one session, exactly as the command
+line does, so outputs are byte-identical; the flow only orders them, runs the sources' ingest
+side by side, retries file reads, and leaves a summary and a table of sources as artifacts.
+
+Hygiene: task results are never persisted (they hold the run's data in memory; Prefect would
+pickle them into its storage), nothing is cached by Prefect, and logs and artifacts carry
+counts, gateways and reasons only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from prefect import flow, get_run_logger, runtime, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
+
+import flows  # noqa: F401  (PREFECT_HOME under var/ before Prefect is imported)
+from pipeline import run as stages
+from pipeline.cli import add_run_arguments, config_from
+from pipeline.publish import dated_output
+from pipeline.run_summary import sources_table, summary_markdown
+
+READ_RETRIES = 2
+
+
+def report(line: str) -> None:
+    """Progress lines to the run's Prefect log (counts only), or standard error outside a run."""
+    try:
+        get_run_logger().info(line)
+    except MissingContextError:
+        print(line, file=sys.stderr, flush=True)
+
+
+def _retry_on_io_error(task, task_run, state) -> bool:
+    """Retry a task only when a file could not be read or written, not for bad data or configuration."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except BaseException:
+        return False
+    return False
+
+
+def _task(name: str, **options):
+    return task(name=name, persist_result=False, cache_policy=NO_CACHE, **options)
+
+
+@_task("open run")
+def open_run(config: stages.RunConfig) -> stages.Session:
+    return stages.open_run(config, report)
+
+
+@_task("ingest", task_run_name="ingest {source}", retries=READ_RETRIES, retry_delay_seconds=2,
+       retry_condition_fn=_retry_on_io_error)
+def ingest(session: stages.Session, source: str) -> dict:
+    last_try = runtime.task_run.run_count > READ_RETRIES
+    return stages.ingest_source(session, source, io_errors="record" if last_try else "raise").record
+
+
+@_task("finish ingest")
+def finish_ingest(session: stages.Session) -> dict:
+    return stages.finish_ingest(session)
+
+
+@_task("link")
+def link(session: stages.Session) -> dict:
+    return stages.link(session)
+
+
+@_task("households and criteria")
+def score(session: stages.Session) -> dict:
+    return stages.score_households(session)
+
+
+@_task("publish")
+def publish(session: stages.Session) -> stages.RunResult:
+    return stages.publish(session)
+
+
+@flow(name="identify_families", persist_result=False, log_prints=False)
+def identify_families(extracts: str, out: str | None = None, out_root: str | None = None, rules: str = "phase2",
+                      as_of: dt.date | None = None, purpose: str | None = None, allow_missing: list[str] | None = None,
+                      force: bool = False, max_bad_share: float | None = None,
+                      caseworker_export: bool = False) -> str:
+    """Identify families from one folder of extracts; returns the output folder.
+
+    `out` names the output folder; or `out_root` gets a new folder named for the day (scheduled runs).
+    """
+    if (out is None) == (out_root is None):
+        raise stages.RunError("give exactly one of out (the output folder) and out_root (a dated folder under it)")
+    folder = Path(out) if out is not None else dated_output(Path(out_root), dt.date.today())
+    config = stages.RunConfig(extracts=Path(extracts), out=folder, rules=rules, as_of=as_of, purpose=purpose,
+                              allow_missing=tuple(allow_missing or ()), force=force, max_bad_share=max_bad_share,
+                              caseworker_export=caseworker_export)
+    return str(run_stages(config).out)
+
+
+def run_stages(config: stages.RunConfig) -> stages.RunResult:
+    """The stages as tasks over one session; on any failure the session is aborted (nothing published)."""
+    try:
+        session = open_run(config)
+    except Exception as exc:
+        raise stages.RunError(stages.public_reason(exc)) from None
+    try:
+        for future in [ingest.submit(session, source) for source in session.sources]:
+            future.result()
+        finish_ingest(session)
+        link(session)
+        score(session)
+        result = publish(session)
+    except BaseException as exc:
+        stages.abort(session, exc)
+        raise stages.RunError(stages.public_reason(exc)) from None
+    create_markdown_artifact(key="run-summary", markdown=summary_markdown(result),
+                             description="Sources and gateways, refusals, quarantine, people, households, "
+                                         "eligible families by criterion (no personal data)")
+    create_table_artifact(key="sources", table=sources_table(result),
+                          description="Each source: status, rows, gateway and agreement, reason")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = add_run_arguments(argparse.ArgumentParser(prog="python -m flows.identify_families",
+                                                       description="One run of the identify_families flow."))
+    args = parser.parse_args(argv)
+    config = config_from(args)
+    try:
+        out = identify_families(extracts=str(config.extracts), out=str(config.out), rules=config.rules,
+                                as_of=config.as_of, purpose=config.purpose, allow_missing=list(config.allow_missing),
+                                force=config.force, max_bad_share=config.max_bad_share,
+                                caseworker_export=config.caseworker_export)
+    except stages.RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Run complete: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Serve the `identify_families` deployment on a Prefect server, with a monthly schedule.
+
+    make serve                      # a Prefect server on 127.0.0.1:4200 (state under var/prefect), then this
+    python -m flows.serve [--inbox DIR] [--out-root DIR] [--rules phase2] [--cron "0 6 1 * *"] [--start-server]
+
+Prefect fires schedules only when a real server is running (the temporary server it starts for
+a one-off run does not schedule), so this needs one: `--start-server` starts `prefect server start`
+on loopback with its database under PREFECT_HOME (var/prefect) and stops it on exit; otherwise
+PREFECT_API_URL must name a running server. The deployment's parameters are the extracts inbox,
+an output root (each run writes a new folder named for its day) and the rule set. Runs go one at
+a time: a month's run never overlaps the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import flows
+from flows.identify_families import identify_families
+
+DEPLOYMENT = "monthly"
+DEFAULT_CRON = "0 6 1 * *"  # 06:00 on the first of each month
+DEFAULT_PORT = 4200
+
+
+def deployment(inbox: Path, out_root: Path, rules: str = "phase2", cron: str = DEFAULT_CRON):
+    """The scheduled deployment of the flow, with the run's folders and rule set as its parameters."""
+    return identify_families.to_deployment(
+        name=DEPLOYMENT, cron=cron, concurrency_limit=1,
+        parameters={"extracts": str(Path(inbox).resolve()), "out_root": str(Path(out_root).resolve()),
+                    "rules": rules},
+        description="Identify families from the extracts inbox; each run writes a new dated folder under out_root.",
+        tags=["supporting-families"])
+
+
+def server_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}/api"
+
+
+def start_server(port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`prefect server start` on loopback only; its database lives under PREFECT_HOME."""
+    env = dict(os.environ if env is None else env)
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as fh:
+        return subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                 "--port", str(port)], stdout=fh, stderr=subprocess.STDOUT, env=env,
+                                start_new_session=True)
+
+
+def wait_healthy(url: str, timeout: float = 90.0, process: subprocess.Popen | None = None) -> None:
+    """Wait until the server answers its health check; a clear error if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise SystemExit(f"the Prefect server exited (status {process.returncode}); see its log")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"the Prefect server at {url} did not answer within {timeout:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--inbox", type=Path, default=flows.PROJECT / "var" / "inbox",
+                        help="folder the agencies' extracts are put in (default var/inbox)")
+    parser.add_argument("--out-root", type=Path, default=flows.PROJECT / "var" / "runs",
+                        help="each run writes a new dated folder here (default var/runs)")
+    parser.add_argument("--rules", default="phase2", help="criteria rule set (name or path)")
+    parser.add_argument("--cron", default=DEFAULT_CRON, help=f"schedule (default '{DEFAULT_CRON}': monthly)")
+    parser.add_argument("--start-server", action="store_true", help="start a Prefect server on loopback first")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    args = parser.parse_args(argv)
+    args.inbox.mkdir(parents=True, exist_ok=True)
+    args.out_root.mkdir(parents=True, exist_ok=True)
+
+    server = None
+    if args.start_server:
+        home = Path(os.environ["PREFECT_HOME"])
+        server = start_server(args.port, home / "server.log")
+        os.environ["PREFECT_API_URL"] = server_url(args.port)
+        print(f"Prefect server starting on {server_url(args.port)} (log: {home / 'server.log'}) ...", flush=True)
+        wait_healthy(server_url(args.port), process=server)
+        print(f"Prefect UI: http://127.0.0.1:{args.port}", flush=True)
+    if not os.environ.get("PREFECT_API_URL"):
+        print("error: no Prefect server: set PREFECT_API_URL to a running server's API, or use --start-server "
+              "(schedules fire only on a real server)", file=sys.stderr)
+        return 1
+    try:
+        from prefect import serve
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings(updates={PREFECT_API_URL: os.environ["PREFECT_API_URL"]}):
+            serve(deployment(args.inbox, args.out_root, args.rules, args.cron), limit=1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The identify_families flow (issue 5): one run as Prefect tasks, and a schedule firing on a real server.
+
+One real Prefect server per test module (it takes ~15 s to start), on a free loopback port, with
+its state in a temporary PREFECT_HOME; the deployment is served by `python -m flows.serve` as a
+research officer would, in a subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.run import RunConfig, execute
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_data" / "extracts"
+COMPARED = ("record_links.parquet", "pairs.parquet", "households.parquet", "evidence.parquet", "quarantine.parquet",
+            "linkage_model.json")
+EVERY_MINUTE = "* * * * *"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    execute(RunConfig(extracts=SAMPLE, out=out))
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from flows.serve import server_url, start_server, wait_healthy
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = _free_port()
+    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_API_SERVICES_SCHEDULER_LOOP_SECONDS="5",
+               PREFECT_UI_ENABLED="false")
+    process = start_server(port, home / "server.log", env)
+    try:
+        wait_healthy(server_url(port), timeout=120, process=process)
+        yield {"url": server_url(port), "home": home, "env": env}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def served(server, tmp_path_factory):
+    """`python -m flows.serve` against the server, scheduled every minute so a scheduled run fires in the test."""
+    out_root = tmp_path_factory.mktemp("runs")
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = dict(server["env"], PREFECT_API_URL=server["url"], PREFECT_RUNNER_POLL_FREQUENCY="2")
+    with open(log, "wb") as fh:
+        process = subprocess.Popen([sys.executable, "-m", "flows.serve", "--inbox", str(SAMPLE), "--out-root",
+                                    str(out_root), "--cron", EVERY_MINUTE], cwd=REPO, env=env, stdout=fh,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield {"out_root": out_root, "log": log, "env": env, "process": process}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _with_api(url: str, coro_fn):
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    async def go():
+        async with get_client() as client:
+            return await coro_fn(client)
+
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        return asyncio.run(go())
+
+
+def _wait_for(predicate, timeout: float, what: str, log: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(2)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out waiting for {what}\n{tail}")
+
+
+def _deployment(client):
+    from prefect.exceptions import ObjectNotFound
+
+    async def read():
+        try:
+            return await client.read_deployment_by_name("identify_families/monthly")
+        except ObjectNotFound:
+            return None
+    return read()
+
+
+def _same_outputs(a: Path, b: Path) -> list[str]:
+    return [name for name in COMPARED if (a / name).read_bytes() != (b / name).read_bytes()]
+
+
+def test_the_flow_run_from_the_command_line_gives_the_same_outputs_as_the_pipeline(cli_run, server, tmp_path):
+    out = tmp_path / "flow"
+    env = dict(server["env"], PREFECT_API_URL=server["url"])
+    done = subprocess.run([sys.executable, "-m", "flows.identify_families", "--extracts", str(SAMPLE), "--out",
+                           str(out)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _same_outputs(out, cli_run) == []
+
+
+def test_the_deployment_is_registered_with_its_schedule_and_parameters(served, server):
+    deployment = _wait_for(lambda: _with_api(server["url"], _deployment), 90, "the deployment", served["log"])
+    assert [(s.schedule.cron, s.active) for s in deployment.schedules] == [(EVERY_MINUTE, True)]
+    assert deployment.parameters == {"extracts": str(SAMPLE), "out_root": str(served["out_root"]),
+                                     "rules": "phase2"}
+
+
+def test_a_scheduled_run_fires_on_the_server_and_publishes_a_dated_folder(served, server, cli_run):
+    async def scheduled_done(client):
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+
+        runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(state=FlowRunFilterState(
+            type=FlowRunFilterStateType(any_=["COMPLETED", "FAILED", "CRASHED"]))))
+        return [r for r in runs if r.auto_scheduled]
+
+    runs = _wait_for(lambda: _with_api(server["url"], scheduled_done), 180, "a scheduled run to finish",
+                     served["log"])
+    assert runs[0].state.type.value == "COMPLETED", runs[0].state.message
+    folders = [p for p in served["out_root"].iterdir() if not p.name.startswith(".")]
+    assert folders and all(p.name.startswith(time.strftime("%Y-%m-%d")) for p in folders)
+    assert _same_outputs(sorted(folders)[0], cli_run) == []
+
+
+def test_run_now_through_the_server_runs_the_deployment_and_leaves_artifacts_without_personal_data(served, server):
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    _wait_for(lambda: _with_api(server["url"], _deployment), 90, "the deployment", served["log"])
+    with temporary_settings(updates={PREFECT_API_URL: server["url"]}):
+        flow_run = run_deployment("identify_families/monthly", timeout=240, poll_interval=2)
+    assert flow_run.state.type.value == "COMPLETED", flow_run.state.message
+
+    async def artifacts(client):
+        return await client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])))
+
+    found = {a.key: a for a in _with_api(server["url"], artifacts)}
+    assert set(found) == {"run-summary", "sources"}
+    summary = str(found["run-summary"].data)
+    assert "Sources" in summary and "eligible" in summary and "police" in summary
+    people = (REPO / "sample_data" / "truth" / "people.csv")
+    if people.exists():
+        import pandas as pd
+
+        names = pd.read_csv(people, dtype=str)
+        for column in [c for c in ("surname", "forename") if c in names.columns]:
+            leaked = [v for v in names[column].dropna().unique() if len(v) > 3 and v in summary]
+            assert leaked == [], f"{column} values in the artifact"
+
+
+def test_no_result_is_persisted_into_prefects_storage(server):
+    storage = Path(server["home"]) / "storage"
+    assert not storage.exists() or not any(storage.rglob("*"))
