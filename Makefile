@@ -12,7 +12,7 @@ export GX_ANALYTICS_ENABLED ?= false
 # The pseudonymisation key lives outside the project; `make run` creates a random one on first use.
 export PIPELINE_KEY_FILE ?= $(HOME)/.config/supporting-families/pipeline.key
 
-.PHONY: setup run test lint lock sample bench clean
+.PHONY: setup run serve test lint lock sample bench clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,18 @@ $(STAMP): requirements.lock
 
 run: setup $(PIPELINE_KEY_FILE)
 	$(PY) -m pipeline run --extracts sample_data/extracts --out out/sample --force
+
+# A Prefect server on 127.0.0.1:$(PORT) (database under var/prefect) serving the monthly deployment
+# of identify_families: extracts from $(INBOX), a new dated folder per run under $(RUNS).
+# Ctrl-C stops both. UI: http://127.0.0.1:$(PORT)
+PORT  ?= 4200
+INBOX ?= var/inbox
+RUNS  ?= var/runs
+RULES ?= phase2
+CRON  ?= 0 6 1 * *
+serve: setup $(PIPELINE_KEY_FILE)
+	$(PY) -m flows.serve --start-server --port $(PORT) --inbox $(INBOX) --out-root $(RUNS) --rules $(RULES) \
+		--cron "$(CRON)"
 
 $(PIPELINE_KEY_FILE):
 	@mkdir -p $(dir $@) && umask 077 && $(PY) -c "import secrets; print(secrets.token_hex(32))" > $@
