@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import signal
 import sys
 from pathlib import Path
 
-from pipeline.run import RULE_SETS, RunConfig, RunError, RunResult, execute
+from pipeline.run import RULE_SETS, RunConfig, RunError, RunResult, Terminated, execute
 
 
 def _date(value: str) -> dt.date:
@@ -152,8 +153,15 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # A service manager or an officer stopping the run sends SIGTERM: fail cleanly (trails record
+    # it, nothing published) instead of dying where it stands.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         return _run(args) if args.command == "run" else _synth(args)
     except RunError as exc:
@@ -162,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; no output folder was published", file=sys.stderr)
         return 130
+    except Terminated:
+        print("error: terminated; no output folder was published", file=sys.stderr)
+        return 143
     except Exception as exc:
         # An unexpected failure: name its type only. Its message may quote data values.
         if os.environ.get("PIPELINE_DEBUG"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -36,13 +37,17 @@ def dated_output(root: Path, day: dt.date) -> Path:
     return candidate
 
 
-def staging_dir(out: Path, force: bool) -> Path:
-    """A fresh staging folder for `out`, on the same file system so the final rename is atomic."""
+def staging_dir(out: Path, force: bool, on_abandoned: Callable[[Path], None] | None = None) -> Path:
+    """A fresh staging folder for `out`, on the same file system so the final rename is atomic.
+
+    Staging folders of killed runs for `out` are removed first, each shown to `on_abandoned`
+    before it goes (so the run can record the killed run in the audit trail).
+    """
     out = Path(out)
     if out.exists() and not force:
         raise OutputExists(f"output folder {out} already exists (use --force to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    remove_abandoned(out)
+    remove_abandoned(out, on_abandoned)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
@@ -60,12 +65,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_abandoned(out: Path) -> list[Path]:
+def remove_abandoned(out: Path, on_abandoned: Callable[[Path], None] | None = None) -> list[Path]:
     """Delete staging folders of earlier runs for `out` whose process is gone (killed runs)."""
     removed = []
     for folder in out.parent.glob(f".{out.name}.partial-*"):
         pid = folder.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _alive(int(pid)):
+            if on_abandoned is not None:
+                on_abandoned(folder)
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

@@ -11,10 +11,12 @@ folder only when the run completes.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import openlineage_events as openlineage
 from pipeline.caseworker import export_rows, to_csv
 from pipeline.contracts import SCHEMAS_DIR, ContractError, Schemas, SourceContract, load_schemas
 from pipeline.criteria.engine import Membership, score
@@ -32,6 +35,7 @@ from pipeline.gateways import agreement_refusal, purpose_refusal
 from pipeline.gx_validation import BackgroundGX
 from pipeline.ingest import SourceRefused, file_sha256, parse_extract
 from pipeline.keys import MissingKey, load_key
+from pipeline.ledger import append_run, ledger_path
 from pipeline.lineage import LineageWriter, sha256_file
 from pipeline.link.settings import LINKAGE_PATH, LinkageSettings, load_linkage
 from pipeline.linkage import Linkage, link_prepared, prepare_source
@@ -49,6 +53,10 @@ class RunError(Exception):
     """The run could not be carried out; the message is the one-line reason for the user."""
 
 
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM): the run fails, recording why, and publishes nothing."""
+
+
 def public_reason(exc: BaseException) -> str:
     """A failure's reason fit to show and log: a RunError's own message, else only the exception's type.
 
@@ -59,6 +67,8 @@ def public_reason(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
+    if isinstance(exc, Terminated):
+        return "terminated (the process was sent SIGTERM)"
     return f"internal error ({type(exc).__name__})"
 
 
@@ -200,6 +210,8 @@ class Session:
     gx: BackgroundGX
     report: Reporter
     started: float
+    run_id: str
+    openlineage: openlineage.OpenLineageSettings
     outcomes: dict[str, SourceOutcome] = field(default_factory=dict)
     quarantines: dict[str, pd.DataFrame] = field(default_factory=dict)
     quarantine: pd.DataFrame | None = None
@@ -241,6 +253,7 @@ def open_run(config: RunConfig, report: Reporter = _silent) -> Session:
         rules = load_rule_set(config.rules, schemas.contracts, config.schemas_root)
         linkage = load_linkage(config.schemas_root / LINKAGE_PATH.name, columns=OUTPUT_COLUMNS,
                                sources=list(schemas.contracts))
+        lineage_events = openlineage.load_openlineage_config(config.schemas_root / "openlineage.yaml")
     except ContractError as exc:
         raise RunError(f"broken configuration: {exc}") from None
     try:
@@ -256,19 +269,23 @@ def open_run(config: RunConfig, report: Reporter = _silent) -> Session:
     if as_of is None:
         raise RunError("no as-of date: no usable extract_date in the supplied files (give --as-of)")
     try:
-        staging = staging_dir(config.out, config.force)
+        staging = staging_dir(config.out, config.force,
+                              on_abandoned=lambda folder: record_abandoned(folder, lineage_events))
     except OutputExists as exc:
         raise RunError(str(exc)) from None
+    run_id = openlineage.new_run_id()
+    parameters = {
+        "extracts": str(config.extracts), "out": str(config.out), "rules": rules.name,
+        "rules_file": str(rules.path), "rules_sha256": sha256_file(rules.path),
+        "caseworker_export": config.caseworker_export,
+        "as_of": as_of, "as_of_given": config.as_of is not None, "purpose": purpose,
+        "allow_missing": list(config.allow_missing), "max_bad_share": config.max_bad_share
+        if config.max_bad_share is not None else schemas.settings.max_bad_share,
+    }
     lineage = LineageWriter(staging / "lineage.jsonl")
     try:
-        lineage.write("run_start", parameters={
-            "extracts": str(config.extracts), "out": str(config.out), "rules": rules.name,
-            "rules_file": str(rules.path), "rules_sha256": sha256_file(rules.path),
-            "caseworker_export": config.caseworker_export,
-            "as_of": as_of, "as_of_given": config.as_of is not None, "purpose": purpose,
-            "allow_missing": list(config.allow_missing), "max_bad_share": config.max_bad_share
-            if config.max_bad_share is not None else schemas.settings.max_bad_share,
-        }, **LineageWriter.run_context())
+        lineage.write("run_start", run_id=run_id, parameters=parameters, **LineageWriter.run_context())
+        openlineage.start(staging, run_id, parameters, settings=lineage_events)
         gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()), staging / "restricted" / ".gx")
     except BaseException:
         lineage.close()
@@ -276,7 +293,7 @@ def open_run(config: RunConfig, report: Reporter = _silent) -> Session:
         raise
     return Session(config=config, schemas=schemas, rules=rules, linkage=linkage, key=key, purpose=purpose,
                    files=files, permitted=permitted, as_of=as_of, staging=staging, lineage=lineage, gx=gx,
-                   report=report, started=started)
+                   report=report, started=started, run_id=run_id, openlineage=lineage_events)
 
 
 def ingest_source(session: Session, source: str, io_errors: str = "record") -> SourceOutcome:
@@ -360,29 +377,92 @@ def publish(session: Session) -> RunResult:
         s.lineage.write("source", **outcome.record)
     for event, fields in s.stages.records:
         s.lineage.write(event, **fields)
-    outputs = {name: sha256_file(s.staging / name) for name in PUBLISHED}
-    if s.config.caseworker_export:
-        outputs[str(CASEWORKER_FILE)] = sha256_file(s.staging / CASEWORKER_FILE)
+    published = [*PUBLISHED, *([str(CASEWORKER_FILE)] if s.config.caseworker_export else [])]
+    outputs = {}
+    for name in published:
+        outputs[name] = sha256_file(s.staging / name)
+        s.lineage.write("output", file=name, sha256=outputs[name], bytes=(s.staging / name).stat().st_size)
     seconds = time.perf_counter() - s.started
     s.lineage.write("run_end", status="completed", seconds=round(seconds, 3), outputs=outputs,
                     sources_used=[o.source for o in outcomes if o.used],
                     sources_refused=[o.source for o in outcomes if not o.used and o.file is not None])
     s.lineage.close()
+    openlineage.complete(s.staging, s.run_id, [o.record for o in outcomes], outputs, s.schemas,
+                         settings=s.openlineage, published_dir=s.config.out)
     assert s.quarantine is not None and s.linked is not None
     counts = s.quarantine.groupby(["source", "column", "reason"], sort=True).size()
     reasons = [(str(src), str(c), str(r), int(n)) for (src, c, r), n in counts.items()]
+    append_run(s.staging)  # names the folder the staging one becomes: a published run is always in the ledger
     promote(s.staging, s.config.out)
     return RunResult(out=s.config.out, as_of=s.as_of, purpose=s.purpose, sources=outcomes,
                      quarantine_rows=len(s.quarantine), seconds=seconds, reasons=reasons, linkage=s.linked.counts,
                      scoring=s.scoring)
 
 
-def abort(session: Session, exc: BaseException) -> None:
-    """A failed run: stop GX, close the lineage, and remove the staging folder (nothing is published)."""
+def abort(session: Session, exc: BaseException) -> Path | None:
+    """A failed run: FAIL with its reason in both trails, nothing published, earlier outputs untouched.
+
+    The run's lineage gets a failed run_end, its OpenLineage trail a FAIL event; both files (no
+    personal data) are kept under the ledger's `failed/<run id>/` folder and the ledger gets a
+    chained summary of the failure, so an auditor sees the failed run too. Then the staging
+    folder, with every partial output, is removed. Each step is guarded: recording a failure
+    must never hide it. Returns the folder the failed trails were kept in.
+    """
     s = session
-    s.gx.close()
-    s.lineage.close()
-    discard(s.staging)
+    reason = public_reason(exc)
+    with contextlib.suppress(Exception):
+        s.gx.close()
+    kept = None
+    try:
+        if not s.lineage.closed:
+            s.lineage.write("run_end", status="failed", reason=reason,
+                            seconds=round(time.perf_counter() - s.started, 3))
+            s.lineage.close()
+        openlineage.fail(s.staging, s.run_id, reason, [o.record for o in s.ordered_outcomes()], s.schemas,
+                         settings=s.openlineage)
+        kept = ledger_path().parent / "failed" / s.run_id
+        kept.mkdir(parents=True, exist_ok=True)
+        for name in ("lineage.jsonl", openlineage.events_path(s.staging).name):
+            if (s.staging / name).exists():
+                shutil.copy2(s.staging / name, kept / name)
+        append_run(kept, status="failed", reason=reason)
+    except Exception as recording:  # the run's own failure is what the caller must see
+        s.report(f"warning: the failure could not be fully recorded ({type(recording).__name__})")
+    finally:
+        discard(s.staging)
+    return kept
+
+
+ABANDONED = "abandoned: the run's process ended before it finished (killed, or the machine stopped)"
+
+
+def record_abandoned(folder: Path, settings: openlineage.OpenLineageSettings) -> Path | None:
+    """Record a killed run, found by the next run for the same output folder, as failed in both trails.
+
+    A killed process records nothing itself; its staging folder (never published) still holds its
+    lineage and OpenLineage START. They are kept as a failed run's trails are (`abort`), each
+    completed with the failure, and the ledger gets the failed run's summary.
+    """
+    lineage_file = folder / "lineage.jsonl"
+    if not lineage_file.exists():
+        return None
+    try:
+        with open(lineage_file, encoding="utf-8") as fh:
+            first = json.loads(fh.readline() or "{}")
+        run_id = first.get("run_id") or openlineage.run_id_from(str(folder))
+        kept = ledger_path().parent / "failed" / run_id
+        kept.mkdir(parents=True, exist_ok=True)
+        for name in ("lineage.jsonl", "openlineage.jsonl"):
+            if (folder / name).exists():
+                shutil.copy2(folder / name, kept / name)
+        writer = LineageWriter(kept / "lineage.jsonl")
+        writer.write("run_end", status="failed", reason=ABANDONED)
+        writer.close()
+        openlineage.fail(kept, run_id, ABANDONED, settings=settings)
+        append_run(kept, status="failed", reason=ABANDONED)
+        return kept
+    except (OSError, ValueError):  # a trail too broken to complete: the folder is removed all the same
+        return None
 
 
 class _Deferred:
