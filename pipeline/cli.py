@@ -1,8 +1,10 @@
-"""Command line: `python -m pipeline run ...` and `python -m pipeline synth ...`.
+"""Command line: `python -m pipeline run ...`, `python -m pipeline synth ...` and `python -m pipeline audit ...`.
 
 Exit status 0 when the run completed (quarantined rows included), 1 with a one-line reason on
 standard error when it could not, 2 for a malformed command. Progress and refusals go to
 standard error, the closing summary to standard output. Nothing printed names a person.
+`audit verify` exits 0 when the trail is intact, 1 naming the first bad record, 2 for a path that
+is neither a run folder nor a ledger (and `audit explain` 2 for an unknown household).
 """
 
 from __future__ import annotations
@@ -72,7 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, required=True)
     synth.add_argument("--out", type=Path, required=True)
     synth.add_argument("--extract-date", type=_date, default=dt.date(2026, 10, 31))
+    _audit_parser(sub)
     return parser
+
+
+def _audit_parser(sub: argparse._SubParsersAction) -> None:
+    """`audit verify|show|explain`: exit 0 intact / answered, 1 tampered, 2 not a run, ledger or household."""
+    audit = sub.add_parser("audit", help="check a run's audit trail or the ledger, and read them")
+    commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = commands.add_parser("verify", help="check a run folder or the ledger: exit 0 intact, 1 with the "
+                                                "first bad record")
+    verify.add_argument("path", type=Path, help="a run folder, or the ledger file (or its folder, var/ledger)")
+    show = commands.add_parser("show", help="a readable account of one run")
+    show.add_argument("run", type=Path, help="the run folder")
+    explain = commands.add_parser("explain", help="why a household is or is not eligible, with its evidence")
+    explain.add_argument("household_key", help="the household's pseudonymous key (H...)")
+    explain.add_argument("--run", type=Path, required=True, help="the run folder")
 
 
 def summary(result: RunResult) -> str:
@@ -157,13 +174,29 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def _audit(args: argparse.Namespace) -> int:
+    """verify exits 1 when the trail was tampered with; 2 when the path or household is not there at all."""
+    from pipeline.audit import USAGE, AuditUsage, explain, show, verify
+
+    try:
+        if args.audit_command == "verify":
+            verdict = verify(args.path)
+            print(verdict)
+            return verdict.code
+        print(show(args.run) if args.audit_command == "show" else explain(args.household_key, args.run))
+        return 0
+    except AuditUsage as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # A service manager or an officer stopping the run sends SIGTERM: fail cleanly (trails record
     # it, nothing published) instead of dying where it stands.
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        return _run(args) if args.command == "run" else _synth(args)
+        return {"run": _run, "synth": _synth, "audit": _audit}[args.command](args)
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

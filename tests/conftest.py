@@ -15,6 +15,8 @@ CORPUS = Path(__file__).resolve().parent / "corpus"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="prefect-home-"))
+# Every run appends to the cross-run ledger: the tests' runs go to a temporary one, never var/.
+os.environ["PIPELINE_LEDGER"] = str(Path(tempfile.mkdtemp(prefix="pipeline-ledger-")) / "ledger.jsonl")
 # A fresh random pseudonymisation key per test session, in a file outside the project (never a
 # real key, never one written in code): keys are compared only within a session.
 _KEY_FILE = Path(tempfile.mkdtemp(prefix="pipeline-key-")) / "pipeline.key"
