@@ -170,9 +170,25 @@ class GXValidator:
 _WORKER: GXValidator | None = None
 
 
-def _start_worker(docs_dir: str, run_time: dt.datetime) -> None:
+def _start_worker(docs_dir: str, run_time: dt.datetime, parent: int) -> None:
     global _WORKER
+    _exit_with_parent(parent)
     _WORKER = GXValidator(Path(docs_dir), run_time)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End the worker when the run's process is gone (killed outright): an orphaned worker would
+    otherwise wait for work for ever, holding the run's memory and its terminal's pipes."""
+    import os
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _validate_spooled(source: str, checks: list[CheckSpec], spool: str) -> list[ExpectationOutcome]:
@@ -239,7 +255,7 @@ class BackgroundGX:
         self._futures: dict[str, Future] = {}
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
                                          initializer=_start_worker,
-                                         initargs=(str(Path(docs_dir).resolve()), run_time))
+                                         initargs=(str(Path(docs_dir).resolve()), run_time, os.getpid()))
         self._ready = self._pool.submit(_started)  # forks now; GX is imported in the worker meanwhile
 
     def submit(self, source: str, checks: list[Check], views: pd.DataFrame) -> None:

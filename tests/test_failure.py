@@ -50,8 +50,9 @@ def _start_and_stop_midway(args: list[str], env: dict[str, str], how: signal.Sig
             process.send_signal(how)
             break
         assert time.monotonic() < deadline, "the run never reached linking"
-    process.stderr.read()
-    return process.wait(timeout=120)
+    status = process.wait(timeout=120)
+    process.stderr.close()
+    return status
 
 
 def _failed_trails(env: dict[str, str], entry: dict) -> tuple[list[dict], list[dict]]:
