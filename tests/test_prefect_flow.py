@@ -180,3 +180,25 @@ def test_run_now_through_the_server_runs_the_deployment_and_leaves_artifacts_wit
 def test_no_result_is_persisted_into_prefects_storage(server):
     storage = Path(server["home"]) / "storage"
     assert not storage.exists() or not any(storage.rglob("*"))
+
+
+def test_a_file_read_that_fails_once_is_retried_and_the_run_completes(server, cli_run, tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.identify_families import identify_families
+
+    real_read = Path.read_bytes
+    attempts = {"police": 0}
+
+    def flaky(self: Path) -> bytes:
+        if self.name == "police.csv":
+            attempts["police"] += 1
+            if attempts["police"] == 1:
+                raise OSError(5, "Input/output error")  # a network share dropping out for a moment
+        return real_read(self)
+
+    monkeypatch.setattr(Path, "read_bytes", flaky)
+    with temporary_settings(updates={PREFECT_API_URL: server["url"]}):
+        out = identify_families(extracts=str(SAMPLE), out=str(tmp_path / "run"))
+    assert attempts["police"] == 2
+    assert _same_outputs(Path(out), cli_run) == []
