@@ -92,7 +92,7 @@ def publish(session: stages.Session) -> stages.RunResult:
 def identify_families(extracts: str, out: str | None = None, out_root: str | None = None, rules: str = "phase2",
                       as_of: dt.date | None = None, purpose: str | None = None, allow_missing: list[str] | None = None,
                       force: bool = False, max_bad_share: float | None = None,
-                      caseworker_export: bool = False) -> str:
+                      caseworker_export: bool = False, reuse_ingest: bool = True) -> str:
     """Identify families from one folder of extracts; returns the output folder.
 
     `out` names the output folder; or `out_root` gets a new folder named for the day (scheduled runs).
@@ -102,7 +102,7 @@ def identify_families(extracts: str, out: str | None = None, out_root: str | Non
     folder = Path(out) if out is not None else dated_output(Path(out_root), dt.date.today())
     config = stages.RunConfig(extracts=Path(extracts), out=folder, rules=rules, as_of=as_of, purpose=purpose,
                               allow_missing=tuple(allow_missing or ()), force=force, max_bad_share=max_bad_share,
-                              caseworker_export=caseworker_export)
+                              caseworker_export=caseworker_export, reuse_ingest=reuse_ingest)
     return str(run_stages(config).out)
 
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         out = identify_families(extracts=str(config.extracts), out=str(config.out), rules=config.rules,
                                 as_of=config.as_of, purpose=config.purpose, allow_missing=list(config.allow_missing),
                                 force=config.force, max_bad_share=config.max_bad_share,
-                                caseworker_export=config.caseworker_export)
+                                caseworker_export=config.caseworker_export, reuse_ingest=config.reuse_ingest)
     except stages.RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

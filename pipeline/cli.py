@@ -51,6 +51,8 @@ def add_run_arguments(run: argparse.ArgumentParser) -> argparse.ArgumentParser:
     run.add_argument("--max-bad-share", type=_share,
                      help="refuse a source when more than this share of rows fail (default 0.2)")
     run.add_argument("--force", action="store_true", help="replace an existing output folder")
+    run.add_argument("--no-reuse", dest="reuse_ingest", action="store_false",
+                     help="read every file again, even one an earlier run ingested unchanged under the same rules")
     run.add_argument("--caseworker-export", action="store_true",
                      help="also write restricted/caseworker_export.csv: eligible families with names, dates of "
                           "birth and addresses (OFFICIAL-SENSITIVE)")
@@ -61,7 +63,8 @@ def add_run_arguments(run: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def config_from(args: argparse.Namespace) -> RunConfig:
     return RunConfig(extracts=args.extracts, out=args.out, rules=args.rules, as_of=args.as_of,
                      purpose=args.purpose, allow_missing=tuple(args.allow_missing), force=args.force,
-                     max_bad_share=args.max_bad_share, caseworker_export=args.caseworker_export)
+                     max_bad_share=args.max_bad_share, caseworker_export=args.caseworker_export,
+                     reuse_ingest=args.reuse_ingest)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -191,10 +191,12 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def _validate_spooled(source: str, checks: list[CheckSpec], spool: str) -> list[ExpectationOutcome]:
+def _validate_spooled(source: str, checks: list[CheckSpec], spool: str, remove: bool = True
+                      ) -> list[ExpectationOutcome]:
     path = Path(spool)
     views = pd.read_pickle(path)
-    path.unlink()
+    if remove:
+        path.unlink()
     assert _WORKER is not None
     outcomes = _WORKER.validate(source, checks, views)
     del views
@@ -263,6 +265,10 @@ class BackgroundGX:
         views.to_pickle(spool)
         specs = [CheckSpec.of(c) for c in checks]
         self._futures[source] = self._pool.submit(_validate_spooled, source, specs, str(spool))
+
+    def submit_file(self, source: str, checks: list[CheckSpec], views: Path) -> None:
+        """Validate check views already pickled at `views` (an ingest cache entry, which stays)."""
+        self._futures[source] = self._pool.submit(_validate_spooled, source, checks, str(views), False)
 
     def finish(self) -> dict[str, list[ExpectationOutcome]]:
         """Every source's outcomes, once all are validated and the Data Docs are built."""

@@ -26,13 +26,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline import ingest_cache
 from pipeline import openlineage_events as openlineage
 from pipeline.caseworker import export_rows, to_csv
 from pipeline.contracts import SCHEMAS_DIR, ContractError, Schemas, SourceContract, load_schemas
 from pipeline.criteria.engine import Membership, score
 from pipeline.criteria.rules import RuleSet, available_rule_sets, load_rule_set
 from pipeline.gateways import agreement_refusal, purpose_refusal
-from pipeline.gx_validation import BackgroundGX
+from pipeline.gx_validation import BackgroundGX, CheckSpec
 from pipeline.ingest import SourceRefused, file_sha256, parse_extract
 from pipeline.keys import MissingKey, load_key
 from pipeline.ledger import append_run, ledger_path
@@ -84,6 +85,7 @@ class RunConfig:
     max_bad_share: float | None = None
     schemas_root: Path = SCHEMAS_DIR
     caseworker_export: bool = False
+    reuse_ingest: bool = True  # take an unchanged file's ingest from an earlier run (pipeline.ingest_cache)
 
 
 @dataclass
@@ -212,6 +214,7 @@ class Session:
     started: float
     run_id: str
     openlineage: openlineage.OpenLineageSettings
+    code_version: str = ""
     outcomes: dict[str, SourceOutcome] = field(default_factory=dict)
     quarantines: dict[str, pd.DataFrame] = field(default_factory=dict)
     quarantine: pd.DataFrame | None = None
@@ -284,7 +287,8 @@ def open_run(config: RunConfig, report: Reporter = _silent) -> Session:
     }
     lineage = LineageWriter(staging / "lineage.jsonl")
     try:
-        lineage.write("run_start", run_id=run_id, parameters=parameters, **LineageWriter.run_context())
+        context = LineageWriter.run_context()
+        lineage.write("run_start", run_id=run_id, parameters=parameters, **context)
         openlineage.start(staging, run_id, parameters, settings=lineage_events)
         gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()), staging / "restricted" / ".gx")
     except BaseException:
@@ -293,7 +297,8 @@ def open_run(config: RunConfig, report: Reporter = _silent) -> Session:
         raise
     return Session(config=config, schemas=schemas, rules=rules, linkage=linkage, key=key, purpose=purpose,
                    files=files, permitted=permitted, as_of=as_of, staging=staging, lineage=lineage, gx=gx,
-                   report=report, started=started, run_id=run_id, openlineage=lineage_events)
+                   report=report, started=started, run_id=run_id, openlineage=lineage_events,
+                   code_version=str(context["code_version"]))
 
 
 def ingest_source(session: Session, source: str, io_errors: str = "record") -> SourceOutcome:
@@ -308,7 +313,8 @@ def ingest_source(session: Session, source: str, io_errors: str = "record") -> S
     t0 = time.perf_counter()
     path = s.files[source]
     outcome, quarantine = _one_source(source, path, s.schemas, s.purpose, s.as_of, s.permitted[source],
-                                      s.config, s.gx, s.staging, raise_io_errors=io_errors == "raise")
+                                      s.config, s.gx, s.staging, raise_io_errors=io_errors == "raise",
+                                      code_version=s.code_version)
     if quarantine is not None and len(quarantine):
         s.quarantines[source] = quarantine
     s.outcomes[source] = outcome
@@ -571,8 +577,12 @@ def _examples(households: pd.DataFrame, evidence: pd.DataFrame, rules: RuleSet, 
 
 def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, as_of: dt.date,
                 refusal: str | None, config: RunConfig, gx: BackgroundGX, staging: Path,
-                raise_io_errors: bool = False) -> tuple[SourceOutcome, pd.DataFrame | None]:
-    """Gateway, ingest, validation and landing of one source; never raises for a bad file."""
+                raise_io_errors: bool = False, code_version: str = "") -> tuple[SourceOutcome, pd.DataFrame | None]:
+    """Gateway, ingest, validation and landing of one source; never raises for a bad file.
+
+    A file an earlier completed run ingested under the same rules and code is reused from that
+    run (`pipeline.ingest_cache`) rather than read again.
+    """
     contract = schemas.contracts[source]
     gateway = schemas.gateways.get(source)
     record: dict = {"source": source, "file": str(path) if path else None, "sha256": None, "bytes": None,
@@ -605,6 +615,11 @@ def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, 
         seconds[stage] = round(now - clock, 3)
         clock = now
 
+    key = ingest_cache.ingest_key(record["sha256"], source, config.schemas_root, config.max_bad_share, code_version)
+    landed = LANDED_DIR / f"{source}.parquet"
+    cached = ingest_cache.find(source, key, ledger_path(), landed) if config.reuse_ingest else None
+    if cached is not None:
+        return _reuse(cached, record, key, gx, staging, landed, seconds, lap)
     try:
         raw = parse_extract(data, path, contract, gateway)
     except SourceRefused as exc:
@@ -614,7 +629,14 @@ def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, 
     lap("read")
     validated = validate(raw, contract, schemas, config.max_bad_share)
     lap("checks")
-    gx.submit(source, validated.checks, validated.views)  # its outcome joins the record at the end
+    # GX's outcome joins the record at the end. The check views of a usable source are kept as its
+    # ingest cache entry, and GX reads them from there.
+    if validated.refused:
+        gx.submit(source, validated.checks, validated.views)
+    else:
+        specs = [CheckSpec.of(c) for c in validated.checks]
+        ingest_cache.store(staging, source, key, specs, validated.views, validated.quarantine)
+        gx.submit_file(source, specs, staging / ingest_cache.CACHE_DIR / source / "views.pkl")
     lap("great_expectations_queued")
     record["seconds"] = seconds
     record.update({
@@ -629,9 +651,29 @@ def _one_source(source: str, path: Path | None, schemas: Schemas, purpose: str, 
         record["reason"] = validated.refused
         return (SourceOutcome(source, path, False, validated.refused, validated.rows_in, 0,
                               validated.rows_quarantined, record), validated.quarantine)
-    land(validated, staging / LANDED_DIR / f"{source}.parquet")
+    land(validated, staging / landed)
     lap("land")
     record["used"] = True
-    record["landed"] = str(LANDED_DIR / f"{source}.parquet")
+    record["landed"] = str(landed)
+    record["ingest"] = {"key": key, "reused_from": None}
     return (SourceOutcome(source, path, True, None, validated.rows_in, validated.rows_accepted,
                           validated.rows_quarantined, record), validated.quarantine)
+
+
+REUSED_FIELDS = ("encoding", "encoding_note", "extra_columns_dropped", "columns_dropped_by_gateway",
+                 "optional_columns_absent", "extract_date", "rows_in", "rows_accepted", "rows_quarantined")
+
+
+def _reuse(cached: ingest_cache.Cached, record: dict, key: str, gx: BackgroundGX, staging: Path, landed: Path,
+           seconds: dict[str, float], lap: Callable[[str], None]) -> tuple[SourceOutcome, pd.DataFrame]:
+    """This source as an earlier run ingested the same file: its landed rows, quarantine and check views."""
+    source = record["source"]
+    ingest_cache.link_or_copy(cached.landed, staging / landed)
+    ingest_cache.carry(cached.folder, staging, source)
+    gx.submit_file(source, cached.checks, staging / ingest_cache.CACHE_DIR / source / "views.pkl")
+    lap("reused")
+    record.update({k: cached.record.get(k) for k in REUSED_FIELDS})
+    record.update({"seconds": seconds, "used": True, "landed": str(landed),
+                   "ingest": {"key": key, "reused_from": str(cached.folder)}})
+    return (SourceOutcome(source, Path(record["file"]), True, None, int(record["rows_in"]),
+                          int(record["rows_accepted"]), int(record["rows_quarantined"]), record), cached.quarantine)

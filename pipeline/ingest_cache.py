@@ -1,0 +1,123 @@
+"""Reuse of an earlier run's ingest when a source's file and the rules that read it are unchanged.
+
+A monthly re-run often gets some extracts again unchanged (an agency that had nothing new), and
+a failed run is re-run with the same files. Reading, checking and landing a file is most of a
+source's ingest time, so a source whose *ingest key* matches one of an earlier completed run is
+taken from that run instead of read again: its landed rows (hard-linked when the file system
+allows, else copied), its quarantined rows, and the check views that Great Expectations
+validates again, so this run's Data Docs and lineage are complete.
+
+The ingest key is the SHA-256 of everything that decides what ingest makes of a file: the file's
+own SHA-256, the source's contract, the formats, settings and gateways files, the share of bad
+rows that refuses a file, and the code's version. Change any of them and the file is read again.
+
+Where the cache lives, and why there: in each run folder's restricted/ingest_cache/<source>/,
+beside the landed rows it serves. The check views and landed rows are identifying; keeping them
+in the run folder means they live and are deleted with the run (a council's retention of runs is
+the retention of this cache), never in a separate store nor in Prefect's result storage. Earlier
+runs are found through the ledger, newest first, and only while their folder is still there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.gx_validation import CheckSpec
+from pipeline.ledger import latest_entries, read_ledger
+
+CACHE_DIR = Path("restricted") / "ingest_cache"
+SHAPING_FILES = ("formats.yaml", "settings.yaml", "gateways.yaml")
+
+
+def ingest_key(file_sha256: str, source: str, schemas_root: Path, max_bad_share: float | None,
+               code_version: str) -> str:
+    """The SHA-256 naming one file as ingest would read it under today's rules and code."""
+    digest = hashlib.sha256()
+    parts = {"file": file_sha256, "source": source, "max_bad_share": max_bad_share, "code": code_version}
+    digest.update(json.dumps(parts, sort_keys=True).encode())
+    for path in (Path(schemas_root) / "sources" / f"{source}.yaml", *(Path(schemas_root) / f for f in SHAPING_FILES)):
+        digest.update(path.name.encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"(absent)")
+    return digest.hexdigest()
+
+
+@dataclass
+class Cached:
+    """What an earlier run's ingest of the same file left: enough to land it and validate it again."""
+
+    folder: Path  # the earlier run's folder
+    record: dict  # its lineage source record
+    checks: list[CheckSpec]
+    quarantine: pd.DataFrame
+    landed: Path
+
+
+def store(staging: Path, source: str, key: str, checks: list[CheckSpec], views: pd.DataFrame,
+          quarantine: pd.DataFrame) -> None:
+    """Keep what a later run needs to reuse this source's ingest, inside this run's restricted folder."""
+    folder = Path(staging) / CACHE_DIR / source
+    folder.mkdir(parents=True, exist_ok=True)
+    views.to_pickle(folder / "views.pkl")
+    quarantine.to_parquet(folder / "quarantine.parquet", index=False)
+    with open(folder / "checks.pkl", "wb") as fh:  # parameters include dates: pickled, not JSON
+        pickle.dump(checks, fh)
+    (folder / "key").write_text(key, encoding="utf-8")  # written last: an entry with a key is complete
+
+
+def find(source: str, key: str, ledger: Path, landed_name: Path) -> Cached | None:
+    """The newest completed run, still on disk, that ingested this source under the same key."""
+    if not Path(ledger).is_file():
+        return None
+    records, _ = read_ledger(ledger)
+    for _, entry in sorted(latest_entries(records).values(), key=lambda e: e[0], reverse=True):
+        folder = Path(entry["run"])
+        entry_dir = folder / CACHE_DIR / source
+        try:
+            if (entry_dir / "key").read_text(encoding="utf-8") != key or not (folder / landed_name).is_file():
+                continue
+            record = _source_record(folder / "lineage.jsonl", source)
+            if record is None or not record.get("used"):
+                continue
+            with open(entry_dir / "checks.pkl", "rb") as fh:
+                checks = pickle.load(fh)
+            if not (entry_dir / "views.pkl").is_file():
+                continue
+            return Cached(folder=folder, record=record, checks=checks,
+                          quarantine=pd.read_parquet(entry_dir / "quarantine.parquet"), landed=folder / landed_name)
+        except (OSError, ValueError, TypeError, KeyError, pickle.UnpicklingError, EOFError):
+            continue  # a half-deleted or damaged entry is simply not reused
+    return None
+
+
+def carry(earlier: Path, staging: Path, source: str) -> None:
+    """Keep a reused entry in this run too (linked), so it outlives the earlier run's folder."""
+    src, dst = Path(earlier) / CACHE_DIR / source, Path(staging) / CACHE_DIR / source
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("views.pkl", "quarantine.parquet", "checks.pkl", "key"):  # key last: the entry is complete
+        link_or_copy(src / name, dst / name)
+
+
+def _source_record(lineage: Path, source: str) -> dict | None:
+    with open(lineage, encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            if record.get("event") == "source" and record.get("source") == source:
+                return record
+    return None
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """The earlier run's landed file in this run: a hard link (no space, instant) where possible."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
