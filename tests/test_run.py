@@ -76,7 +76,10 @@ def test_lineage_has_one_record_per_source_whose_counts_add_up_and_hashes_match(
         assert len(landed) == rec["rows_accepted"]
     events = [r["event"] for r in lineage(out)]
     assert events[0] == "run_start" and events[-1] == "run_end"
-    assert events == ["run_start", *["source"] * len(SOURCES), "stage", "stage", "run_end"]
+    outputs = [r["file"] for r in lineage(out) if r["event"] == "output"]
+    assert events == ["run_start", *["source"] * len(SOURCES), "stage", "stage", *["output"] * len(outputs), "run_end"]
+    assert set(outputs) == set(next(r for r in lineage(out) if r["event"] == "run_end")["outputs"])
+    assert set(outputs) >= {"households.parquet", "evidence.parquet", "record_links.parquet"}
 
 
 def test_great_expectations_reports_on_every_source_and_its_data_docs_list_every_suite(tiny_run):
