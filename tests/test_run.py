@@ -299,7 +299,8 @@ def test_a_crash_mid_run_publishes_nothing_and_leaves_earlier_outputs_intact(tmp
         real_land(validated, path)
 
     monkeypatch.setattr(run_module, "land", land_then_crash)
-    code, _, err = run_cli(capsys, "--extracts", TINY, "--out", out, "--force")
+    # --no-reuse: the files are unchanged, so the run would otherwise take them from the first run, unlanded.
+    code, _, err = run_cli(capsys, "--extracts", TINY, "--out", out, "--force", "--no-reuse")
     assert code == 1 and "internal error (OSError)" in err and "no output folder was published" in err
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
