@@ -54,6 +54,15 @@ def start_server(port: int, log: Path, env: dict[str, str] | None = None) -> sub
                                 start_new_session=True)
 
 
+def stop(process: subprocess.Popen, grace: float = 20.0) -> None:
+    """Ask a server or runner process to stop; kill it if it has not within `grace` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def wait_healthy(url: str, timeout: float = 90.0, process: subprocess.Popen | None = None) -> None:
     """Wait until the server answers its health check; a clear error if it exits or never does."""
     deadline = time.monotonic() + timeout
@@ -106,11 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
     return 0
 
 

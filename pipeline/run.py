@@ -426,16 +426,22 @@ def abort(session: Session, exc: BaseException) -> Path | None:
             s.lineage.close()
         openlineage.fail(s.staging, s.run_id, reason, [o.record for o in s.ordered_outcomes()], s.schemas,
                          settings=s.openlineage)
-        kept = ledger_path().parent / "failed" / s.run_id
-        kept.mkdir(parents=True, exist_ok=True)
-        for name in ("lineage.jsonl", openlineage.events_path(s.staging).name):
-            if (s.staging / name).exists():
-                shutil.copy2(s.staging / name, kept / name)
+        kept = keep_failed_trails(s.staging, s.run_id)
         append_run(kept, status="failed", reason=reason)
     except Exception as recording:  # the run's own failure is what the caller must see
         s.report(f"warning: the failure could not be fully recorded ({type(recording).__name__})")
     finally:
         discard(s.staging)
+    return kept
+
+
+def keep_failed_trails(folder: Path, run_id: str) -> Path:
+    """Copy a failed run's trails (no personal data) out of its staging folder, which is then removed."""
+    kept = ledger_path().parent / "failed" / run_id
+    kept.mkdir(parents=True, exist_ok=True)
+    for name in ("lineage.jsonl", openlineage.events_path(folder).name):
+        if (folder / name).exists():
+            shutil.copy2(folder / name, kept / name)
     return kept
 
 
@@ -456,11 +462,7 @@ def record_abandoned(folder: Path, settings: openlineage.OpenLineageSettings) ->
         with open(lineage_file, encoding="utf-8") as fh:
             first = json.loads(fh.readline() or "{}")
         run_id = first.get("run_id") or openlineage.run_id_from(str(folder))
-        kept = ledger_path().parent / "failed" / run_id
-        kept.mkdir(parents=True, exist_ok=True)
-        for name in ("lineage.jsonl", "openlineage.jsonl"):
-            if (folder / name).exists():
-                shutil.copy2(folder / name, kept / name)
+        kept = keep_failed_trails(folder, run_id)
         writer = LineageWriter(kept / "lineage.jsonl")
         writer.write("run_end", status="failed", reason=ABANDONED)
         writer.close()

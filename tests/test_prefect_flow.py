@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.serve import server_url, start_server, stop, wait_healthy
 from pipeline.run import RunConfig, execute
 
 REPO = Path(__file__).resolve().parent.parent
@@ -41,8 +42,6 @@ def cli_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from flows.serve import server_url, start_server, wait_healthy
-
     home = tmp_path_factory.mktemp("prefect-home")
     port = _free_port()
     env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_API_SERVICES_SCHEDULER_LOOP_SECONDS="5",
@@ -52,11 +51,7 @@ def server(tmp_path_factory):
         wait_healthy(server_url(port), timeout=120, process=process)
         yield {"url": server_url(port), "home": home, "env": env}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +67,7 @@ def served(server, tmp_path_factory):
     try:
         yield {"out_root": out_root, "log": log, "env": env, "process": process}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def _with_api(url: str, coro_fn):
