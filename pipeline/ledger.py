@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from pipeline.keys import PROJECT
-from pipeline.lineage import GENESIS, ChainProblem, dumps, parse_lines, seal, verify_chain
+from pipeline.lineage import ChainProblem, dumps, last_hash_in, parse_lines, seal, verify_chain
 
 LEDGER_ENV = "PIPELINE_LEDGER"
 DEFAULT_LEDGER = PROJECT / "var" / "ledger" / "ledger.jsonl"
@@ -55,10 +55,6 @@ def run_folder(lineage: Path) -> tuple[Path, bool]:
     if staged:
         return folder.parent / staged.group("out"), False
     return folder, True
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _sources(records: list[dict]) -> list[dict]:
@@ -104,7 +100,7 @@ def summarise(lineage: Path, status: str | None = None, reason: str | None = Non
         "rules": params.get("rules"), "rules_file": params.get("rules_file"),
         "rules_sha256": params.get("rules_sha256"), "as_of": params.get("as_of"), "purpose": params.get("purpose"),
         "sources": _sources(records), "outputs": _outputs(records),
-        "lineage_sha256": _sha256(data) if data is not None else None,
+        "lineage_sha256": hashlib.sha256(data).hexdigest() if data is not None else None,
         "lineage_records": len(records),
         "lineage_last_hash": records[-1].get("hash") if records else None,
         "lineage_intact": data is not None and problem is None,
@@ -126,7 +122,7 @@ def append_run(run_dir: Path, ledger: Path | None = None, status: str | None = N
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             fh.seek(0)
-            prev = _last_hash(fh.read(), path)
+            prev = last_hash_in(fh.read(), path)
             record = seal({"event": "run", "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                            **summary}, prev)
             fh.seek(0, os.SEEK_END)
@@ -136,18 +132,6 @@ def append_run(run_dir: Path, ledger: Path | None = None, status: str | None = N
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     return record
-
-
-def _last_hash(text: str, path: Path) -> str:
-    """The hash the next ledger record follows; an unreadable last line stops the append rather than fork the chain."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        return GENESIS
-    records, problem = parse_lines(lines[-1])
-    if problem is not None or not isinstance(records[0].get("hash"), str):
-        raise ValueError(f"{path}: its last line is not a chained record; the ledger needs checking "
-                         f"(python -m pipeline audit verify {path})")
-    return records[0]["hash"]
 
 
 def read_ledger(path: Path) -> tuple[list[dict], ChainProblem | None]:

@@ -90,17 +90,28 @@ def dumps(record: dict) -> str:
 def last_hash(path: Path) -> str:
     """The hash a record appended to `path` must follow: its last record's, or GENESIS when empty or absent."""
     try:
-        lines = [line for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return GENESIS
+    return last_hash_in(text, path)
+
+
+def last_hash_in(text: str, where: Path) -> str:
+    """The hash the next record of the chained file `where`, holding `text`, must follow.
+
+    An unreadable or hashless last line stops the append rather than fork the chain.
+    The ledger reads its text under a lock, so it passes the text rather than the path.
+    """
+    lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return GENESIS
     try:
         last = json.loads(lines[-1])
     except json.JSONDecodeError:
-        raise ValueError(f"{path}: its last line is not a JSON record, so its chain cannot be continued") from None
+        last = None
     if not isinstance(last, dict) or not isinstance(last.get("hash"), str):
-        raise ValueError(f"{path}: its last record has no hash, so its chain cannot be continued")
+        raise ValueError(f"{where}: its last line is not a chained record, so its chain cannot be continued "
+                         f"(check it: python -m pipeline audit verify {where})")
     return last["hash"]
 
 

@@ -123,6 +123,21 @@ def test_a_writer_opened_on_an_existing_trail_continues_its_chain(tmp_path):
     assert record["prev_hash"] == records[0]["hash"] and verify_chain(records) is None
 
 
+@pytest.mark.parametrize("last_line", ["{not json", '{"event": "run_end"}'])
+def test_neither_the_lineage_nor_the_ledger_extends_a_chain_whose_last_line_is_damaged(tmp_path, sample_run,
+                                                                                         last_line):
+    lineage = tmp_path / "lineage.jsonl"
+    ledger = tmp_path / "ledger.jsonl"
+    for path in (lineage, ledger):
+        path.write_text(lines_of(sample_run / "lineage.jsonl")[0] + "\n" + last_line + "\n")
+    before = ledger.read_bytes()
+    with pytest.raises(ValueError, match="its last line is not a chained record"):
+        LineageWriter(lineage)
+    with pytest.raises(ValueError, match=f"{re.escape(str(ledger))}: its last line is not a chained record"):
+        append_run(sample_run, ledger)
+    assert ledger.read_bytes() == before  # nothing appended after the damage
+
+
 # --------------------------------------------------------------------------- verify a run folder
 def test_an_intact_run_folder_verifies_with_exit_zero(run_copy, capsys):
     code, out, _ = audit(capsys, "verify", run_copy)
