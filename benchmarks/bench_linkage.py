@@ -150,7 +150,7 @@ def main() -> None:
     if args.run:
         targets = [(args.run, args.truth or args.run.parent / "truth", None)]
     else:
-        from pipeline.synth import generate
+        from synth import generate
 
         targets = []
         for seed in args.seeds:

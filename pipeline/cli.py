@@ -165,7 +165,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from pipeline.synth import generate
+    from synth import generate
 
     stats = generate(households=args.households, seed=args.seed, out=args.out, extract_date=args.extract_date)
     print(f"Synthetic authority written to {args.out}: " + ", ".join(f"{k} {v}" for k, v in stats.items()

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from pipeline.cli import main
-from pipeline.synth import generate
+from synth import generate
 from tests.conftest import REPO
 
 SAMPLE = REPO / "sample_data"

@@ -1,4 +1,4 @@
-"""Tests of the synthetic authority generator (pipeline.synth).
+"""Tests of the synthetic authority generator (synth).
 
 Small runs (300 households) check the file contract, determinism, tokens and truth; one
 2,000-household run checks that every hard case of domain.md is really present in the
@@ -18,13 +18,13 @@ import re
 import pandas as pd
 import pytest
 
-from pipeline.synth import criteria_truth, generate
-from pipeline.synth.identifiers import normalise_identifier, token_key
-from pipeline.synth.names import load_tables
+from synth import criteria_truth, generate
+from synth.identifiers import normalise_identifier, token_key
+from synth.names import load_tables
 
 R = dt.date(2026, 10, 31)
 
-# Copied from shared/spec/extracts.md, deliberately not imported from pipeline.synth.schema.
+# Copied from shared/spec/extracts.md, deliberately not imported from synth.schema.
 SPEC_COLUMNS = {
     "police": "source_record_id nominal_token surname forename dob sex address postcode event_date "
     "event_type outcome role extract_date",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.synth.names import DATA
+from synth.names import DATA
 
 # Inward-code unit letters exclude C, I, K, M, O, V in real postcodes.
 _UNIT_LETTERS = list("ABDEFGHJLNPQRSTUWXYZ")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.synth import identifiers
-from pipeline.synth.population import CHILD
-from pipeline.synth.randomness import pick
-from pipeline.synth.sources import Context, Extract, finish
+from synth import identifiers
+from synth.population import CHILD
+from synth.randomness import pick
+from synth.sources import Context, Extract, finish
 
 SOURCE = "children_social_care"
 CATEGORIES = ["EARLY_HELP", "CIN", "CP", "LAC"]

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipeline.synth import dates, identifiers
-from pipeline.synth.addresses import Dwellings
-from pipeline.synth.config import SynthConfig
-from pipeline.synth.corrupt import PROFILES
-from pipeline.synth.population import Population
-from pipeline.synth.randomness import stage_rng
-from pipeline.synth.render import Renderer
-from pipeline.synth.schema import COLUMNS, DMY_SOURCES, RECORD_ID_PREFIX
+from synth import dates, identifiers
+from synth.addresses import Dwellings
+from synth.config import SynthConfig
+from synth.corrupt import PROFILES
+from synth.population import Population
+from synth.randomness import stage_rng
+from synth.render import Renderer
+from synth.schema import COLUMNS, DMY_SOURCES, RECORD_ID_PREFIX
 
 
 @dataclass

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.synth.addresses import all_localities
-from pipeline.synth.sources import Context, Extract, finish
+from synth.addresses import all_localities
+from synth.sources import Context, Extract, finish
 
 SOURCE = "electoral_register"
 # Share eligible for the local government register, by naming tradition (names.GROUPS order):

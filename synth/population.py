@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.synth import dates, identifiers, names
-from pipeline.synth.addresses import Dwellings
-from pipeline.synth.config import GROUP_SHARES, HH, HOUSEHOLD_TYPES, SynthConfig
+from synth import dates, identifiers, names
+from synth.addresses import Dwellings
+from synth.config import GROUP_SHARES, HH, HOUSEHOLD_TYPES, SynthConfig
 
 ROLES: tuple[str, ...] = ("HRP", "PARTNER", "GRANDPARENT", "ADULT_CHILD", "CHILD", "SHARER")
 HRP, PARTNER, GRANDPARENT, ADULT_CHILD, CHILD, SHARER = range(6)

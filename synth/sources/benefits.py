@@ -14,10 +14,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from pipeline.synth import dates, identifiers
-from pipeline.synth.population import CHILD, GRANDPARENT, HRP, PARTNER
-from pipeline.synth.randomness import pick
-from pipeline.synth.sources import Context, Extract, finish
+from synth import dates, identifiers
+from synth.population import CHILD, GRANDPARENT, HRP, PARTNER
+from synth.randomness import pick
+from synth.sources import Context, Extract, finish
 
 SOURCE = "benefits"
 UC_START = dates.day_number(dt.date(2016, 1, 1))

@@ -24,14 +24,14 @@ import pathlib
 
 import pandas as pd
 
-from pipeline.synth import criteria_truth, identifiers, truth
-from pipeline.synth.addresses import build_dwellings
-from pipeline.synth.config import SynthConfig
-from pipeline.synth.defects import inject
-from pipeline.synth.population import build_population
-from pipeline.synth.randomness import stage_rng
-from pipeline.synth.schema import DEFECT_COLUMNS, HARD_CASE_COLUMNS, SOURCES, TRUTH_COLUMNS
-from pipeline.synth.sources import (
+from synth import criteria_truth, identifiers, truth
+from synth.addresses import build_dwellings
+from synth.config import SynthConfig
+from synth.defects import inject
+from synth.population import build_population
+from synth.randomness import stage_rng
+from synth.schema import DEFECT_COLUMNS, HARD_CASE_COLUMNS, SOURCES, TRUTH_COLUMNS
+from synth.sources import (
     Context,
     benefits,
     children_social_care,
@@ -40,7 +40,7 @@ from pipeline.synth.sources import (
     police,
     schools,
 )
-from pipeline.synth.write import TRUTH_LINE_END, write_csv
+from synth.write import TRUTH_LINE_END, write_csv
 
 __all__ = ["SOURCES", "SynthConfig", "generate"]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.synth import dates
-from pipeline.synth.addresses import Dwellings
-from pipeline.synth.names import GROUPS
-from pipeline.synth.population import NO_DATE, ROLES, Population
-from pipeline.synth.sources import Extract
+from synth import dates
+from synth.addresses import Dwellings
+from synth.names import GROUPS
+from synth.population import NO_DATE, ROLES, Population
+from synth.sources import Extract
 
 
 def truth_rows(ex: Extract, pop: Population) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from pipeline.synth.dates import EPOCH, ymd
+from synth.dates import EPOCH, ymd
 
 BLANK = np.iinfo("int64").min  # day number of a blank (unknown) date
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.synth.schema import DMY_SOURCES
+from synth.schema import DMY_SOURCES
 
 Defect = tuple[str, str, object]  # (kind, column, argument)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.synth import identifiers
-from pipeline.synth.addresses import all_localities
-from pipeline.synth.sources import Context, Extract, finish, fresh_ids
+from synth import identifiers
+from synth.addresses import all_localities
+from synth.sources import Context, Extract, finish, fresh_ids
 
 SOURCE = "health"
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.synth import dates, identifiers
-from pipeline.synth.population import CHILD, HRP, PARTNER
-from pipeline.synth.randomness import pick
-from pipeline.synth.sources import Context, Extract, finish, fresh_ids
+from synth import dates, identifiers
+from synth.population import CHILD, HRP, PARTNER
+from synth.randomness import pick
+from synth.sources import Context, Extract, finish, fresh_ids
 
 SOURCE = "police"
 WINDOW_DAYS = 3 * 365

@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.synth import corrupt, dates
-from pipeline.synth.addresses import Dwellings
-from pipeline.synth.corrupt import Profile
-from pipeline.synth.names import GROUP_INDEX, load_tables
-from pipeline.synth.population import Population
+from synth import corrupt, dates
+from synth.addresses import Dwellings
+from synth.corrupt import Profile
+from synth.names import GROUP_INDEX, load_tables
+from synth.population import Population
 
 # Columns of per-person uniforms drawn once per source (see Renderer.u).
 _U_UPPER, _U_LOWER, _U_ACCENT, _U_PUNCT, _U_VARIANT, _U_NICK, _U_BIRTH, _U_SWAP, _U_PICK = range(9)

@@ -12,10 +12,10 @@ import datetime as dt
 
 import numpy as np
 
-from pipeline.synth import dates, identifiers
-from pipeline.synth.addresses import all_localities, load_towns
-from pipeline.synth.names import load_tables
-from pipeline.synth.sources import Context, Extract, finish
+from synth import dates, identifiers
+from synth.addresses import all_localities, load_towns
+from synth.names import load_tables
+from synth.sources import Context, Extract, finish
 
 SOURCE = "schools"
 MAINSTREAM, PRU, AP, EHE, NOR = range(5)
