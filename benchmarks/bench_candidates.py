@@ -25,9 +25,10 @@ def main() -> None:
 
     import pandas as pd
 
-    from pipeline.contracts import load_schemas
-    from pipeline.link.candidates import candidate_pairs, completeness, load_blocking
-    from pipeline.standardise import OUTPUT_COLUMNS, standardise_records
+    from pipeline.config import load_schemas
+    from pipeline.link.candidates import candidate_pairs, completeness
+    from pipeline.link.settings import load_linkage
+    from pipeline.link.standardise import standardise_records
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True)
@@ -44,7 +45,7 @@ def main() -> None:
     keys = records[["source", "source_record_id"]].astype(str)
     person = keys.merge(truth, how="left", on=["source", "source_record_id"])["person_id"].to_numpy()
 
-    passes = load_blocking(columns=OUTPUT_COLUMNS)
+    passes = load_linkage().blocking
     start = time.perf_counter()
     pairs = candidate_pairs(records, passes)
     blocked = time.perf_counter() - start

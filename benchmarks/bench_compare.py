@@ -27,14 +27,14 @@ def main() -> None:
     import pandas as pd
     import recordlinkage as rl
 
-    from pipeline.contracts import load_schemas
-    from pipeline.link.candidates import candidate_pairs, load_blocking
+    from pipeline.config import load_schemas
+    from pipeline.link.candidates import candidate_pairs
     from pipeline.link.compare import compare_pairs, encode_records
     from pipeline.link.identity import token_agreement
     from pipeline.link.model import comparison_levels, score, train
     from pipeline.link.people import effective_tokens, training_labels
     from pipeline.link.settings import load_linkage
-    from pipeline.standardise import OUTPUT_COLUMNS, standardise_records
+    from pipeline.link.standardise import standardise_records
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, required=True)
@@ -42,7 +42,7 @@ def main() -> None:
     schemas = load_schemas()
     records = pd.concat([standardise_records(pd.read_parquet(p), schemas.contracts[p.stem])
                          for p in sorted((args.run / "restricted" / "landed").glob("*.parquet"))], ignore_index=True)
-    pairs = candidate_pairs(records, load_blocking(columns=OUTPUT_COLUMNS))
+    pairs = candidate_pairs(records, load_linkage().blocking)
 
     start = time.perf_counter()
     encoded = encode_records(records)
@@ -52,7 +52,7 @@ def main() -> None:
     ours = time.perf_counter() - start
     start = time.perf_counter()
     levels = comparison_levels(features)
-    settings = load_linkage(columns=OUTPUT_COLUMNS)
+    settings = load_linkage()
     tokens = records.assign(person_token=effective_tokens(records, settings.identity.one_row_per_person))
     both, same = token_agreement(pairs, tokens)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()

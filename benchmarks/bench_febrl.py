@@ -9,7 +9,7 @@ A record has exactly one corrupted copy in B (rec-N-org / rec-N-dup-0), no file 
 
 Flow (the lower-level functions of pipeline/link; `link_people` itself needs UK-shaped records):
 1. Standardise: A rows then B rows in one frame with the columns `compare_pairs` reads, mapped from
-   FEBRL by `standardise_febrl` (names cleaned with pipeline.standardise.clean_name; nickname
+   FEBRL by `standardise_febrl` (names cleaned with pipeline.link.standardise.clean_name; nickname
    canonical forms from the project's table; phonetic keys jellyfish.metaphone). FEBRL is not UK
    data, so place columns are built here: postcode = the 4-digit postcode, postcode_sector = suburb
    (a postcode typo with the suburb right is "same sector"), address_key = number|street|postcode
@@ -98,7 +98,7 @@ def standardise_febrl(frame: pd.DataFrame, source: str, *, swap_aware: bool = Tr
     """FEBRL rows as the standardised columns `compare_pairs` reads, plus blocking keys (see module doc)."""
     import jellyfish
 
-    from pipeline.standardise import STREET_TYPES, clean_name, load_equivalents
+    from pipeline.link.standardise import STREET_TYPES, clean_name, load_equivalents
 
     equivalents = load_equivalents()
     fmap, smap = equivalents["forename"], equivalents["surname"]

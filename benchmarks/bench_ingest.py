@@ -72,11 +72,11 @@ def gx_complete_comparison(extracts: Path) -> None:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    from pipeline.checks import failing
-    from pipeline.contracts import load_schemas
-    from pipeline.gx_validation import RESULT_FORMAT, _skip_frame_fingerprint, expectation_for
-    from pipeline.ingest import read_extract
-    from pipeline.validate import validate
+    from pipeline.config import load_schemas
+    from pipeline.ingest.checks import failing
+    from pipeline.ingest.gx import RESULT_FORMAT, _skip_frame_fingerprint, expectation_for
+    from pipeline.ingest.read import read_extract
+    from pipeline.ingest.validate import validate
 
     schemas = load_schemas()
     sizes = {p.stem: p.stat().st_size for p in extracts.glob("*.csv")}

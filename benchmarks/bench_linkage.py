@@ -69,9 +69,9 @@ def household_ceiling(run: Path, truth: Path) -> dict[str, float]:
     """
     import pandas as pd
 
-    from pipeline.contracts import load_schemas
-    from pipeline.households import address_ids
-    from pipeline.link.people import records_from_landed
+    from pipeline.config import load_schemas
+    from pipeline.link.addresses import address_ids
+    from pipeline.link.standardise import records_from_landed
 
     schemas = load_schemas()
     landed = {p.stem: pd.read_parquet(p) for p in sorted((run / "restricted" / "landed").glob("*.parquet"))}
@@ -99,7 +99,7 @@ def household_ceiling(run: Path, truth: Path) -> dict[str, float]:
 def token_check(run: Path, truth: Path) -> list[str]:
     import pandas as pd
 
-    from pipeline.contracts import load_schemas
+    from pipeline.config import load_schemas
 
     schemas = load_schemas()
     true = pd.read_csv(truth / "truth.csv", dtype=str)

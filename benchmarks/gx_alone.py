@@ -30,10 +30,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from pipeline.contracts import load_schemas
-    from pipeline.ingest import parse_extract
+    from pipeline.config import load_schemas
+    from pipeline.ingest.read import parse_extract
+    from pipeline.ingest.validate import validate
     from pipeline.run import execute  # noqa: F401  (a run has imported this much before its GX worker forks)
-    from pipeline.validate import validate
 
     schemas = load_schemas()
     views = {}
@@ -51,7 +51,7 @@ def main() -> None:
     start = time.perf_counter()
     import great_expectations  # noqa: F401
 
-    from pipeline.gx_validation import GXValidator
+    from pipeline.ingest.gx import GXValidator
 
     figures["import"] = time.perf_counter() - start
     with tempfile.TemporaryDirectory(prefix="gx_alone_") as tmp:

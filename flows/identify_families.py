@@ -3,7 +3,7 @@
     python -m flows.identify_families --extracts DIR --out DIR [options of `python -m pipeline run`]
     python -m flows.identify_families --extracts DIR --out-root DIR   # a new dated folder under DIR
 
-The tasks call the stage functions of `pipeline.run` over one session, exactly as the command
+The tasks call the stage steps of `pipeline.run.stages` over one session, exactly as the command
 line does, so outputs are byte-identical; the flow only orders them, runs the sources' ingest
 side by side, retries file reads, and leaves a summary and a table of sources as artifacts.
 
@@ -25,10 +25,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 import flows  # noqa: F401  (PREFECT_HOME under var/ before Prefect is imported)
-from pipeline import run as stages
 from pipeline.cli import add_run_arguments, config_from
+from pipeline.ingest.source import SourceOutcome
 from pipeline.publish import dated_output
-from pipeline.run_summary import sources_table, summary_markdown
+from pipeline.report.markdown import sources_table, summary_markdown
+from pipeline.run import RunConfig, RunError, RunResult, public_reason, stages
+from pipeline.run.failure import abort
+from pipeline.run.session import Session
+from pipeline.run.session import open_run as open_session
 
 READ_RETRIES = 2
 
@@ -57,34 +61,34 @@ def _task(name: str, **options):
 
 
 @_task("open run")
-def open_run(config: stages.RunConfig) -> stages.Session:
-    return stages.open_run(config, report)
+def open_run(config: RunConfig) -> Session:
+    return open_session(config, report)
 
 
 @_task("ingest", task_run_name="ingest {source}", retries=READ_RETRIES, retry_delay_seconds=2,
        retry_condition_fn=_retry_on_io_error)
-def ingest(session: stages.Session, source: str) -> dict:
+def ingest(session: Session, source: str) -> SourceOutcome:
     last_try = runtime.task_run.run_count > READ_RETRIES
-    return stages.ingest_source(session, source, io_errors="record" if last_try else "raise").record
+    return stages.ingest(session, source, io_errors="record" if last_try else "raise")
 
 
 @_task("finish ingest")
-def finish_ingest(session: stages.Session) -> dict:
+def finish_ingest(session: Session) -> int:
     return stages.finish_ingest(session)
 
 
 @_task("link")
-def link(session: stages.Session) -> dict:
-    return stages.link(session)
+def link(session: Session) -> None:
+    stages.link(session)
 
 
 @_task("households and criteria")
-def score(session: stages.Session) -> dict:
-    return stages.score_households(session)
+def score(session: Session) -> None:
+    stages.score_households(session)
 
 
 @_task("publish")
-def publish(session: stages.Session) -> stages.RunResult:
+def publish(session: Session) -> RunResult:
     return stages.publish(session)
 
 
@@ -96,22 +100,21 @@ def identify_families(extracts: str, out: str | None = None, out_root: str | Non
     """Identify families from one folder of extracts; returns the output folder.
 
     `out` names the output folder; or `out_root` gets a new folder named for the day (scheduled runs).
+    The other parameters are `python -m pipeline run`'s options (`pipeline.run.config.RunConfig`).
     """
+    parameters = dict(locals())
     if (out is None) == (out_root is None):
-        raise stages.RunError("give exactly one of out (the output folder) and out_root (a dated folder under it)")
-    folder = Path(out) if out is not None else dated_output(Path(out_root), dt.date.today())
-    config = stages.RunConfig(extracts=Path(extracts), out=folder, rules=rules, as_of=as_of, purpose=purpose,
-                              allow_missing=tuple(allow_missing or ()), force=force, max_bad_share=max_bad_share,
-                              caseworker_export=caseworker_export, reuse_ingest=reuse_ingest)
-    return str(run_stages(config).out)
+        raise RunError("give exactly one of out (the output folder) and out_root (a dated folder under it)")
+    parameters["out"] = out if out is not None else dated_output(Path(out_root), dt.date.today())
+    return str(run_stages(RunConfig.from_parameters(parameters)).out)
 
 
-def run_stages(config: stages.RunConfig) -> stages.RunResult:
+def run_stages(config: RunConfig) -> RunResult:
     """The stages as tasks over one session; on any failure the session is aborted (nothing published)."""
     try:
         session = open_run(config)
     except Exception as exc:
-        raise stages.RunError(stages.public_reason(exc)) from None
+        raise RunError(public_reason(exc)) from None
     try:
         for future in [ingest.submit(session, source) for source in session.sources]:
             future.result()
@@ -120,8 +123,8 @@ def run_stages(config: stages.RunConfig) -> stages.RunResult:
         score(session)
         result = publish(session)
     except BaseException as exc:
-        stages.abort(session, exc)
-        raise stages.RunError(stages.public_reason(exc)) from None
+        abort(session, exc)
+        raise RunError(public_reason(exc)) from None
     create_markdown_artifact(key="run-summary", markdown=summary_markdown(result),
                              description="Sources and gateways, refusals, quarantine, people, households, "
                                          "eligible families by criterion (no personal data)")
@@ -134,13 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = add_run_arguments(argparse.ArgumentParser(prog="python -m flows.identify_families",
                                                        description="One run of the identify_families flow."))
     args = parser.parse_args(argv)
-    config = config_from(args)
     try:
-        out = identify_families(extracts=str(config.extracts), out=str(config.out), rules=config.rules,
-                                as_of=config.as_of, purpose=config.purpose, allow_missing=list(config.allow_missing),
-                                force=config.force, max_bad_share=config.max_bad_share,
-                                caseworker_export=config.caseworker_export, reuse_ingest=config.reuse_ingest)
-    except stages.RunError as exc:
+        out = identify_families(**config_from(args).parameters())
+    except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"Run complete: {out}")

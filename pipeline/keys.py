@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-PROJECT = Path(__file__).resolve().parent.parent
+from pipeline.config.files import PROJECT
+
 MIN_KEY_BYTES = 16
 KEY_HEX_CHARS = 20  # 80 bits: no collision among millions of people
 

@@ -22,6 +22,29 @@ class OutputExists(Exception):
     """The output folder is already there and the run was not told to replace it."""
 
 
+# A run for `out` stages in `.<out name>.partial-<pid>` beside it; this is the one place that knows.
+_STAGING_PREFIX, _STAGING_MARK = ".", ".partial-"
+
+
+def staging_path(out: Path, pid: int) -> Path:
+    """The staging folder of the run with process id `pid` that is writing for `out`."""
+    return out.parent / f"{_STAGING_PREFIX}{out.name}{_STAGING_MARK}{pid}"
+
+
+def stagings_of(out: Path) -> list[Path]:
+    """Every staging folder, of any run, for `out`."""
+    return sorted(out.parent.glob(f"{_STAGING_PREFIX}{out.name}{_STAGING_MARK}*"))
+
+
+def staged_for(folder: Path) -> tuple[Path, int] | None:
+    """The output folder a staging folder is writing for, and its run's process id; None for any other folder."""
+    name = folder.name
+    if not name.startswith(_STAGING_PREFIX) or _STAGING_MARK not in name:
+        return None
+    out, _, pid = name[len(_STAGING_PREFIX):].rpartition(_STAGING_MARK)
+    return (folder.parent / out, int(pid)) if out and pid.isdigit() else None
+
+
 def dated_output(root: Path, day: dt.date) -> Path:
     """A new output folder under `root` named for the day of the run: 2026-11-01, then 2026-11-01-2, ...
 
@@ -31,7 +54,7 @@ def dated_output(root: Path, day: dt.date) -> Path:
     root = Path(root)
     candidate = root / day.isoformat()
     n = 1
-    while candidate.exists() or any(root.glob(f".{candidate.name}.partial-*")):
+    while candidate.exists() or stagings_of(candidate):
         n += 1
         candidate = root / f"{day.isoformat()}-{n}"
     return candidate
@@ -48,7 +71,7 @@ def staging_dir(out: Path, force: bool, on_abandoned: Callable[[Path], None] | N
         raise OutputExists(f"output folder {out} already exists (use --force to replace it)")
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned(out, on_abandoned)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    staging = staging_path(out, os.getpid())
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
@@ -68,9 +91,9 @@ def _alive(pid: int) -> bool:
 def remove_abandoned(out: Path, on_abandoned: Callable[[Path], None] | None = None) -> list[Path]:
     """Delete staging folders of earlier runs for `out` whose process is gone (killed runs)."""
     removed = []
-    for folder in out.parent.glob(f".{out.name}.partial-*"):
-        pid = folder.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+    for folder in stagings_of(out):
+        staged = staged_for(folder)
+        if staged is not None and not _alive(staged[1]):
             if on_abandoned is not None:
                 on_abandoned(folder)
             shutil.rmtree(folder, ignore_errors=True)

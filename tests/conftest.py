@@ -27,6 +27,6 @@ os.environ["PIPELINE_KEY_FILE"] = str(_KEY_FILE)
 
 @pytest.fixture(scope="session")
 def schemas():
-    from pipeline.contracts import load_schemas
+    from pipeline.config import load_schemas
 
     return load_schemas()

@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.audit import ledger_entry
+from pipeline.audit.ledger import append_run
+from pipeline.audit.lineage import GENESIS, LineageWriter, seal, verify_chain
+from pipeline.audit.trail import ledger_entry
 from pipeline.cli import main
-from pipeline.ledger import append_run
-from pipeline.lineage import GENESIS, LineageWriter, seal, verify_chain
 from pipeline.run import RunConfig, execute
 from tests.conftest import REPO
 

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.contracts import ContractError
-from pipeline.link.candidates import BlockingPass, candidate_pairs, completeness, load_blocking
-from pipeline.standardise import OUTPUT_COLUMNS
+from pipeline.config import ContractError
+from pipeline.link.candidates import candidate_pairs, completeness
+from pipeline.link.settings import LINKAGE_PATH, BlockingPass, load_linkage
+from pipeline.link.standardise import OUTPUT_COLUMNS
 
 
 def records(rows: list[dict]) -> pd.DataFrame:
@@ -26,22 +27,26 @@ HEALTH_ROBERT = {"source": "health", "forename_phonetic": "RBRT", "forename_cano
 
 
 def test_the_configured_passes_load_and_name_known_columns():
-    passes = load_blocking(columns=OUTPUT_COLUMNS)
+    passes = load_linkage().blocking
     assert len(passes) >= 5 and all(isinstance(p, BlockingPass) for p in passes)
+    assert all(set(p.columns) <= set(OUTPUT_COLUMNS) for p in passes)
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("blocking: []\n", "blocking: expected a non-empty list"),
-    ("blocking:\n  - [dob, shoe_size]\n", "blocking.0: unknown column(s) shoe_size"),
-    ("blocking:\n  - {columns: [dob], max_block: 1}\n", "blocking.0.max_block"),
-    ("blocking:\n  - {columns: [dob], limit: 3}\n", "blocking.0: unknown key(s) limit"),
+@pytest.mark.parametrize(("blocking", "words"), [
+    ("blocking: []", "blocking: List should have at least 1 item"),
+    ("blocking:\n  - [dob, shoe_size]", "blocking.0: unknown column(s) shoe_size"),
+    ("blocking:\n  - {columns: [dob], max_block: 1}", "blocking.0.max_block"),
+    ("blocking:\n  - {columns: [dob], limit: 3}", "blocking.0.limit"),
 ])
-def test_a_broken_linkage_file_names_the_file_and_key(tmp_path, text, words):
+def test_a_broken_blocking_pass_names_the_file_and_key(tmp_path, blocking, words):
+    text = LINKAGE_PATH.read_text(encoding="utf-8")
+    start = text.index("\nblocking:") + 1
+    end = text.index("\n\n", start)
     path = tmp_path / "linkage.yaml"
-    path.write_text(text)
+    path.write_text(text[:start] + blocking + text[end:], encoding="utf-8")
     with pytest.raises(ContractError) as err:
-        load_blocking(path, columns=OUTPUT_COLUMNS)
-    assert str(path) in str(err.value) and words in str(err.value)
+        load_linkage(path)
+    assert str(path) in str(err.value) and words in str(err.value), str(err.value)
 
 
 def test_an_elector_without_a_date_of_birth_is_compared_by_name_and_postcode_sector():

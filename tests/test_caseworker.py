@@ -7,7 +7,7 @@ import io
 
 import pandas as pd
 
-from pipeline.caseworker import COLUMNS, MARKING, neutralise, to_csv
+from pipeline.criteria.caseworker import COLUMNS, MARKING, neutralise, to_csv
 
 
 def test_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised():

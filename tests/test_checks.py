@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from pipeline.checks import calendar_regex
+from pipeline.ingest.checks import calendar_regex
 
 
 @pytest.mark.parametrize("fmt", ["%Y-%m-%d", "%d/%m/%Y"])

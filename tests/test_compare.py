@@ -6,9 +6,9 @@ import math
 
 import pandas as pd
 
-from pipeline.contracts import load_schemas
+from pipeline.config import load_schemas
 from pipeline.link.compare import compare_pairs
-from pipeline.standardise import standardise_records
+from pipeline.link.standardise import standardise_records
 
 HEADER = ["source_record_id", "nhs_number_token", "forename", "surname", "dob", "sex", "address_line_1",
           "address_line_2", "address_line_3", "postcode", "gp_practice_code", "mental_health", "substance_misuse",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.contracts import ContractError, load_schemas
+from pipeline.config import ContractError, load_schemas
 from tests.conftest import REPO, SPEC
 
 SOURCES = ["police", "schools", "health", "electoral_register", "benefits", "children_social_care"]

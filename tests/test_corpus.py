@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.ingest import SourceRefused, read_extract
-from pipeline.validate import validate
+from pipeline.ingest.read import SourceRefused, read_extract
+from pipeline.ingest.validate import validate
 from tests.conftest import CORPUS
 
 CASES = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))
@@ -102,7 +102,7 @@ def test_reasons_never_repeat_identifying_values(schemas):
 
 
 def _both_paths(path, schemas, source):
-    from pipeline.ingest import parse_extract
+    from pipeline.ingest.read import parse_extract
 
     data = path.read_bytes()
     contract, gateway = schemas.contracts[source], schemas.gateways[source]
@@ -131,7 +131,7 @@ def test_the_fast_reader_agrees_on_the_whole_sample(schemas):
 @pytest.mark.parametrize(("case", "fast"), [("valid", True), ("crlf", True), ("bom", True), ("extra_column", True),
                                             ("quoted_newlines", False), ("ragged", False)])
 def test_the_fast_reader_takes_only_files_it_can_number_exactly(case, fast):
-    from pipeline.ingest import _fast_columns
+    from pipeline.ingest.read import _fast_columns
 
     body = (CORPUS / case / "police.csv").read_bytes().removeprefix(b"\xef\xbb\xbf")
     width = len(body.split(b"\n", 1)[0].split(b","))

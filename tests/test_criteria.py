@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline.contracts import ContractError
+from pipeline.config import ContractError
 from pipeline.criteria.engine import Membership, age_on, months_before, score, terms_text
 from pipeline.criteria.rules import load_rule_set
 from tests.conftest import REPO

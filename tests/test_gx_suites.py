@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from pipeline.gx_validation import GXValidator
+from pipeline.ingest.gx import GXValidator
 from tests.test_corpus import CASES, ingest
 
 

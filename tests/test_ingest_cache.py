@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ingest_cache import ingest_key
+from pipeline.ingest.cache import ingest_key
 from pipeline.run import RunConfig, execute
 
 REPO = Path(__file__).resolve().parent.parent

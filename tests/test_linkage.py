@@ -14,12 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.contracts import load_schemas
+from pipeline.config import load_schemas
 from pipeline.link.cluster import cluster_records, encode_exclusive
 from pipeline.link.settings import load_linkage
-from pipeline.linkage import link_and_house
+from pipeline.link.stage import link_and_house
 from pipeline.run import RunConfig, execute
-from pipeline.standardise import OUTPUT_COLUMNS
 from tests.conftest import REPO
 
 AS_OF = dt.date(2026, 10, 31)
@@ -146,7 +145,7 @@ def linked(sample_landed):
     """All hard cases linked together with the sample, once."""
     landed, schemas, _ = sample_landed
     cases = [c for group in CASES.values() for c in group]
-    settings = load_linkage(columns=OUTPUT_COLUMNS)
+    settings = load_linkage()
     result = link_and_house(with_cases(landed, cases), schemas.contracts, settings, AS_OF, KEY)
     return result.record_links.set_index("source_record_id")
 
@@ -239,7 +238,7 @@ def test_records_sharing_an_agency_token_are_one_person_without_any_link():
 # --------------------------------------------------------------------------- determinism
 def test_the_same_input_twice_gives_identical_keys_and_tables(sample_landed):
     landed, schemas, _ = sample_landed
-    settings = load_linkage(columns=OUTPUT_COLUMNS)
+    settings = load_linkage()
     first = link_and_house(landed, schemas.contracts, settings, AS_OF, KEY)
     second = link_and_house(landed, schemas.contracts, settings, AS_OF, KEY)
     pd.testing.assert_frame_equal(first.record_links, second.record_links)
@@ -248,7 +247,7 @@ def test_the_same_input_twice_gives_identical_keys_and_tables(sample_landed):
 
 def test_keys_do_not_depend_on_the_order_of_rows_in_a_file(sample_landed):
     landed, schemas, _ = sample_landed
-    settings = load_linkage(columns=OUTPUT_COLUMNS)
+    settings = load_linkage()
     shuffled = {s: f.sample(frac=1.0, random_state=7).reset_index(drop=True) for s, f in landed.items()}
     a = link_and_house(landed, schemas.contracts, settings, AS_OF, KEY).record_links
     b = link_and_house(shuffled, schemas.contracts, settings, AS_OF, KEY).record_links
@@ -261,7 +260,7 @@ def test_keys_do_not_depend_on_the_order_of_rows_in_a_file(sample_landed):
 
 def test_a_different_key_gives_different_keys_for_the_same_people(sample_landed):
     landed, schemas, _ = sample_landed
-    settings = load_linkage(columns=OUTPUT_COLUMNS)
+    settings = load_linkage()
     a = link_and_house(landed, schemas.contracts, settings, AS_OF, KEY).record_links
     b = link_and_house(landed, schemas.contracts, settings, AS_OF, b"another key, also only for tests").record_links
     assert not set(a["person_key"]) & set(b["person_key"])

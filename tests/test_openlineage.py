@@ -22,8 +22,8 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.validators import validator_for
 
-from pipeline import openlineage_events as ol
-from pipeline.contracts import ContractError
+from pipeline.audit import openlineage as ol
+from pipeline.config import ContractError
 from pipeline.run import RunConfig, execute
 from tests.conftest import REPO
 

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from pipeline import run as run_module
 from pipeline.cli import main
+from pipeline.ingest import source as ingest_source_module
 from pipeline.run import RunConfig, RunError, execute
 from tests.conftest import REPO
 
@@ -290,7 +290,7 @@ def test_a_crash_mid_run_publishes_nothing_and_leaves_earlier_outputs_intact(tmp
     assert run_cli(capsys, "--extracts", TINY, "--out", out)[0] == 0
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     calls = {"n": 0}
-    real_land = run_module.land
+    real_land = ingest_source_module.land
 
     def land_then_crash(validated, path):
         calls["n"] += 1
@@ -298,7 +298,7 @@ def test_a_crash_mid_run_publishes_nothing_and_leaves_earlier_outputs_intact(tmp
             raise OSError("disk full")
         real_land(validated, path)
 
-    monkeypatch.setattr(run_module, "land", land_then_crash)
+    monkeypatch.setattr(ingest_source_module, "land", land_then_crash)
     # --no-reuse: the files are unchanged, so the run would otherwise take them from the first run, unlanded.
     code, _, err = run_cli(capsys, "--extracts", TINY, "--out", out, "--force", "--no-reuse")
     assert code == 1 and "internal error (OSError)" in err and "no output folder was published" in err

@@ -68,7 +68,7 @@ def identifying_values() -> set[str]:
                 values |= {v for v in frame[column] if len(v) >= 6}
     # Dates that are also the run's own facts (agreement dates, the extract date) are not
     # personal wherever they appear in the trail; a child born on one of them is a coincidence.
-    from pipeline.contracts import load_schemas
+    from pipeline.config import load_schemas
 
     agreements = {d.isoformat() for g in load_schemas().gateways.values()
                   for d in (g.agreement.start, g.agreement.expires)}

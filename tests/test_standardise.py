@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from pipeline.contracts import load_schemas
-from pipeline.standardise import (
+from pipeline.config import load_schemas
+from pipeline.link.standardise import (
     OUTPUT_COLUMNS,
     EquivalentsError,
     load_equivalents,

@@ -29,6 +29,8 @@ from pipeline.criteria.rules import AtLeast, Indicator, RowFilter, Rule, RuleNod
 ADULT_AGE = 18
 TERM_ORDER = {"AUTUMN": 0, "SPRING": 1, "SUMMER": 2}
 EVIDENCE_COLUMNS = ["household_key", "criterion", "person_key", "source", "source_record_id", "detail"]
+# households.parquet's columns besides one per criterion (which stand between members/children and problems)
+HOUSEHOLD_FIELDS = ("household_key", "members", "children", "problems", "eligible", "rule_set", "not_assessed")
 
 
 @dataclass
@@ -227,15 +229,23 @@ def indicator_hits(ind: Indicator, frame: pd.DataFrame, ctx: _Context) -> pd.Dat
 
 
 # --------------------------------------------------------------------------- the household rule
+def counted(node: Rule, problems: list[str]) -> list[str]:
+    """The criteria an `at_least` node counts: those it names, else every criterion that is a problem."""
+    return node.of or problems
+
+
+def criteria_met(node: Rule, met: pd.DataFrame, problems: list[str]) -> np.ndarray:
+    """Per household, how many of the criteria an `at_least` node counts are met (null counts as not met)."""
+    return np.asarray(sum(met[n].fillna(False).to_numpy(int) for n in counted(node, problems)))
+
+
 def evaluate(node: RuleNode, met: pd.DataFrame, problems: list[str]) -> np.ndarray:
     """One node of the eligibility rule over all households; null criteria count as not met."""
     if isinstance(node, str):
         return met[node].fillna(False).to_numpy(bool)
     assert isinstance(node, Rule)
     if node.at_least is not None:
-        names = node.of or problems
-        count = sum(met[n].fillna(False).to_numpy(int) for n in names)
-        return np.asarray(count >= node.at_least)
+        return np.asarray(criteria_met(node, met, problems) >= node.at_least)
     children = [evaluate(c, met, problems) for c in (node.all_of or node.any_of or [])]
     return np.logical_and.reduce(children) if node.all_of else np.logical_or.reduce(children)
 

@@ -20,19 +20,16 @@ import string
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from pipeline.contracts import SCHEMAS_DIR, ContractError, SourceContract, _read_yaml
+from pipeline.config.contracts import SourceContract
+from pipeline.config.files import SCHEMAS_DIR, ContractError, Strict, mapping, read_yaml, validation_error
 
 CRITERIA_DIR = SCHEMAS_DIR / "criteria"
 DEFINITIONS = "definitions.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class AtLeast(_Strict):
+class AtLeast(Strict):
     at_least: float
 
 
@@ -41,7 +38,7 @@ RowFilter = dict[str, Condition]
 
 
 # --------------------------------------------------------------------------- windows
-class EventWindow(_Strict):
+class EventWindow(Strict):
     """Rows whose `date` falls in the last `months` months: R - months < date <= R."""
 
     kind: Literal["event"]
@@ -49,7 +46,7 @@ class EventWindow(_Strict):
     months: int = Field(gt=0, le=120)
 
 
-class EpisodeWindow(_Strict):
+class EpisodeWindow(Strict):
     """Episodes that started by R and were open at some point in the last `months` months."""
 
     kind: Literal["episode"]
@@ -58,7 +55,7 @@ class EpisodeWindow(_Strict):
     months: int = Field(gt=0, le=120)
 
 
-class LiveWindow(_Strict):
+class LiveWindow(Strict):
     """Claims live at R: start <= R and (end blank or end > R)."""
 
     kind: Literal["live"]
@@ -66,7 +63,7 @@ class LiveWindow(_Strict):
     end: str
 
 
-class TermsWindow(_Strict):
+class TermsWindow(Strict):
     """Rows in the `count` most recent school terms present in the extract."""
 
     kind: Literal["terms"]
@@ -77,12 +74,12 @@ Window = Annotated[EventWindow | EpisodeWindow | LiveWindow | TermsWindow, Field
 
 
 # --------------------------------------------------------------------------- members and totals
-class Member(_Strict):
+class Member(Strict):
     who: Literal["any", "child", "adult"] = "any"
     age_at: Literal["as_of", "event"] = "as_of"  # "event": the window's date column
 
 
-class SumPerPerson(_Strict):
+class SumPerPerson(Strict):
     """The person's rows in the window, `columns` added up, at least `at_least`."""
 
     kind: Literal["sum"]
@@ -90,7 +87,7 @@ class SumPerPerson(_Strict):
     at_least: float
 
 
-class RatioPerPerson(_Strict):
+class RatioPerPerson(Strict):
     """Sum of `numerator` columns over sum of `denominator` across the person's rows, at least `at_least`."""
 
     kind: Literal["ratio"]
@@ -99,7 +96,7 @@ class RatioPerPerson(_Strict):
     at_least: float = Field(ge=0)
 
 
-class LatestTermPerPerson(_Strict):
+class LatestTermPerPerson(Strict):
     """The person's rows in their most recent term, any of which passes `where`."""
 
     kind: Literal["latest_term"]
@@ -109,7 +106,7 @@ class LatestTermPerPerson(_Strict):
 PerPerson = Annotated[SumPerPerson | RatioPerPerson | LatestTermPerPerson, Field(discriminator="kind")]
 
 
-class Indicator(_Strict):
+class Indicator(Strict):
     source: str
     description: str = ""
     where: RowFilter | list[RowFilter] = Field(default_factory=dict)  # a list: any of the filters
@@ -164,7 +161,7 @@ class Indicator(_Strict):
         return {f for _, f, _, _ in string.Formatter().parse(self.detail) if f}
 
 
-class Criterion(_Strict):
+class Criterion(Strict):
     description: str = ""
     assessable: bool = True  # False: cannot be assessed from these sources; always null
     counts_as_problem: bool = True  # False: a filter the eligibility rule uses, not one of the problems
@@ -181,7 +178,7 @@ class Criterion(_Strict):
         return sorted({i.source for i in self.met_by})
 
 
-class Rule(_Strict):
+class Rule(Strict):
     """A node of the household rule; exactly one of its fields is set."""
 
     at_least: int | None = Field(None, ge=1)
@@ -203,12 +200,12 @@ RuleNode = str | Rule
 Rule.model_rebuild()
 
 
-class Eligibility(_Strict):
+class Eligibility(Strict):
     family_required: bool = True
     rule: Rule
 
 
-class RuleSet(_Strict):
+class RuleSet(Strict):
     name: str
     title: str
     path: Path
@@ -245,21 +242,6 @@ def rule_set_path(rules: str, root: Path = SCHEMAS_DIR) -> Path:
     return root / "criteria" / f"{rules}.yaml"
 
 
-def _error(path: Path, exc: ValidationError, prefix: tuple) -> ContractError:
-    first = exc.errors()[0]
-    loc = [str(p) for p in (*prefix, *first["loc"]) if not str(p).startswith(("function-", "tagged-union"))]
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return ContractError(f"{path}: {'.'.join(loc) or '(top level)'}: {first['msg']}{more}")
-
-
-def _mapping(value: object, path: Path, key: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ContractError(f"{path}: {key}: expected a mapping")
-    return value
-
-
 def _resolve(item: object, library: dict[str, dict], path: Path, key: str) -> dict:
     """An indicator given by name, as `use: name` with overrides, or written out in full."""
     if isinstance(item, str):
@@ -288,18 +270,18 @@ def load_rule_set(rules: str, contracts: dict[str, SourceContract], root: Path =
         known = ", ".join(available_rule_sets(root))
         raise ContractError(f"{path}: rule set not found (shipped rule sets: {known}; or give a path to a .yaml file)")
     definitions_path = root / "criteria" / DEFINITIONS
-    shared = _mapping(_read_yaml(definitions_path), definitions_path, "(top level)") \
+    shared = mapping(read_yaml(definitions_path), definitions_path, "(top level)") \
         if definitions_path.is_file() else {}
-    data = _mapping(_read_yaml(path), path, "(top level)")
-    library = {**_mapping(shared.get("indicators"), definitions_path, "indicators"),
-               **_mapping(data.get("indicators"), path, "indicators")}
+    data = mapping(read_yaml(path), path, "(top level)")
+    library = {**mapping(shared.get("indicators"), definitions_path, "indicators"),
+               **mapping(data.get("indicators"), path, "indicators")}
     unknown = sorted(set(data) - {"title", "description", "indicators", "criteria", "eligibility"})
     if unknown:
         raise ContractError(f"{path}: {unknown[0]}: unknown key (expected title, description, indicators, "
                             f"criteria, eligibility)")
     criteria = {}
-    for name, spec in _mapping(data.get("criteria"), path, "criteria").items():
-        spec = dict(_mapping(spec, path, f"criteria.{name}"))
+    for name, spec in mapping(data.get("criteria"), path, "criteria").items():
+        spec = dict(mapping(spec, path, f"criteria.{name}"))
         met_by = spec.get("met_by") or []
         if not isinstance(met_by, list):
             raise ContractError(f"{path}: criteria.{name}.met_by: expected a list")
@@ -307,7 +289,7 @@ def load_rule_set(rules: str, contracts: dict[str, SourceContract], root: Path =
         try:
             criteria[name] = Criterion.model_validate(spec)
         except ValidationError as exc:
-            raise _error(path, exc, ("criteria", name)) from None
+            raise validation_error(path, exc, ("criteria", name)) from None
     if not criteria:
         raise ContractError(f"{path}: criteria: a rule set needs at least one criterion")
     try:
@@ -315,7 +297,7 @@ def load_rule_set(rules: str, contracts: dict[str, SourceContract], root: Path =
         rule_set = RuleSet(name=path.stem, title=str(data.get("title") or path.stem), path=path,
                            criteria=criteria, eligibility=eligibility)
     except ValidationError as exc:
-        raise _error(path, exc, ("eligibility",)) from None
+        raise validation_error(path, exc, ("eligibility",)) from None
     _check(rule_set, contracts)
     return rule_set
 

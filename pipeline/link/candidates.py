@@ -8,52 +8,11 @@ Pairs are (i, j) with i < j over the positions of one combined, standardised fra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import recordlinkage as rl
-import yaml
 
-from pipeline.contracts import SCHEMAS_DIR, ContractError
-
-LINKAGE_PATH = SCHEMAS_DIR / "linkage.yaml"
-
-
-@dataclass(frozen=True)
-class BlockingPass:
-    columns: tuple[str, ...]
-    max_block: int | None = None  # blocks with more records than this propose no pairs
-
-
-def load_blocking(path: Path = LINKAGE_PATH, columns: list[str] | None = None) -> list[BlockingPass]:
-    """The blocking passes, checked against the standardised columns when given.
-
-    A pass is a list of columns, or {columns: [...], max_block: N} for a pass whose blocks
-    can grow without bound (names alone): a common name shared by hundreds of records gives
-    no evidence to link on, so its block is skipped rather than compared in full.
-    """
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    raw = data.get("blocking")
-    if not isinstance(raw, list) or not raw:
-        raise ContractError(f"{path}: blocking: expected a non-empty list of passes")
-    passes = []
-    for i, item in enumerate(raw):
-        spec = item if isinstance(item, dict) else {"columns": item}
-        cols, limit = spec.get("columns"), spec.get("max_block")
-        extra = sorted(set(spec) - {"columns", "max_block"})
-        if extra:
-            raise ContractError(f"{path}: blocking.{i}: unknown key(s) {', '.join(extra)}")
-        if not isinstance(cols, list) or not cols or not all(isinstance(c, str) for c in cols):
-            raise ContractError(f"{path}: blocking.{i}: expected a list of column names")
-        if limit is not None and (not isinstance(limit, int) or limit < 2):
-            raise ContractError(f"{path}: blocking.{i}.max_block: expected a whole number of 2 or more")
-        unknown = [c for c in cols if columns is not None and c not in columns]
-        if unknown:
-            raise ContractError(f"{path}: blocking.{i}: unknown column(s) {', '.join(unknown)}")
-        passes.append(BlockingPass(tuple(cols), limit))
-    return passes
+from pipeline.link.settings import BlockingPass
 
 
 def _codes(column: pd.Series) -> np.ndarray:

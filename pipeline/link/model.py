@@ -35,6 +35,8 @@ _SURNAME = ("different", "a shared part", "close (JW >= 0.92)", "same or equival
 _DOB = ("different", "two of three parts", "day and month swapped", "same")
 _PLACE = ("different area", "same sector", "same postcode, other address", "other flat of one building",
           "same address")
+# The place levels by name (their index in _PLACE).
+PLACE_DIFFERENT_AREA, PLACE_SAME_SECTOR, PLACE_SAME_POSTCODE, PLACE_OTHER_FLAT, PLACE_SAME_ADDRESS = range(len(_PLACE))
 
 
 def _joint(a: tuple[str, ...], b: tuple[str, ...], a_name: str, b_name: str) -> tuple[str, ...]:
@@ -81,7 +83,9 @@ def comparison_levels(features: pd.DataFrame) -> pd.DataFrame:
     dob = cut(d, [d == 3, d == 2, d == 1], [3, 2, 1], 0)
     pc, ad, up = (features[c].to_numpy() for c in ("postcode", "address", "uprn"))
     # UPRN decides where both sides hold one; otherwise the parsed address and the postcode.
-    place = np.select([up == 1, up == 0, ad == 2, ad == -1, pc == 2, pc == 1], [4, 0, 4, 3, 2, 1], default=0)
+    place = np.select([up == 1, up == 0, ad == 2, ad == -1, pc == 2, pc == 1],
+                      [PLACE_SAME_ADDRESS, PLACE_DIFFERENT_AREA, PLACE_SAME_ADDRESS, PLACE_OTHER_FLAT,
+                       PLACE_SAME_POSTCODE, PLACE_SAME_SECTOR], default=PLACE_DIFFERENT_AREA)
     place = np.where(np.isnan(pc) & np.isnan(up), MISSING, place)
     sex = features["sex"].to_numpy()
     out = pd.DataFrame(index=features.index)
@@ -207,10 +211,9 @@ class _Joint:
 IDENTITY = _Joint(len(_FORENAME), len(_DOB))
 FAMILY = _Joint(len(_SURNAME), len(_PLACE))
 SAME_PERSON_DETAILS = 3 * (len(_DOB) + 1) + 3  # identity: forename same, birth date same
-SAME_SURNAME_ADDRESS = 3 * (len(_PLACE) + 1) + 4  # family: surname same, same address
-SAME_ADDRESS = 4  # place level
 PLACE_WIDTH = len(_PLACE) + 1  # family level = surname level * PLACE_WIDTH + place level
-OTHER_FLAT_LEVELS = [s * (len(_PLACE) + 1) + 3 for s in range(len(_SURNAME) + 1)]  # family: place other flat
+SAME_SURNAME_ADDRESS = 3 * PLACE_WIDTH + PLACE_SAME_ADDRESS  # family: surname same, same address
+OTHER_FLAT_LEVELS = [s * PLACE_WIDTH + PLACE_OTHER_FLAT for s in range(len(_SURNAME) + 1)]  # family: other flat
 # Identity levels (within the both-known block) that one slip between agencies explains: a
 # forename spelt a little differently with the birth date right, or the birth date swapped or one
 # part off with the forename right. Their m is learnt from cross-agency pairs; the rest of m keeps

@@ -15,16 +15,18 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
-from pipeline.households import address_ids
+from pipeline.link.addresses import address_ids
 from pipeline.link.candidates import candidate_pairs
 from pipeline.link.cluster import cluster_records, encode_exclusive, group_first
 from pipeline.link.compare import compare_pairs
+from pipeline.link.decisions import LABELS, decide
 from pipeline.link.identity import token_agreement, token_groups
 from pipeline.link.model import (
     LEVELS,
     OTHER_FLAT_LEVELS,
+    PLACE_OTHER_FLAT,
+    PLACE_SAME_ADDRESS,
     PLACE_WIDTH,
-    SAME_ADDRESS,
     SAME_PERSON_DETAILS,
     FSModel,
     comparison_levels,
@@ -33,10 +35,8 @@ from pipeline.link.model import (
     train,
 )
 from pipeline.link.settings import LinkageSettings
-from pipeline.standardise import standardise_records
 
-DECISIONS = ("linked", "same person through other links", "clerical review", "refused: agency tokens differ",
-             "refused: would join two different people", "not linked")
+MOVER_MAX_ADDRESSES = 6  # a person with records at more addresses than this tells of no one move
 
 
 @dataclass
@@ -60,7 +60,7 @@ def _adult_conflict(records: pd.DataFrame, i: np.ndarray, j: np.ndarray, setting
     """Pairs where an undated record of an adults-only source meets a child: not one person.
 
     The register lists adults without a birth date, so a blank date there means "an adult",
-    and a record of a child under `adult_age` at that extract's date cannot be them.
+    and a record of anyone under `undated_min_age` at that extract's date cannot be them.
     """
     sources = settings.identity.undated_means_adult
     if not sources:
@@ -68,25 +68,13 @@ def _adult_conflict(records: pd.DataFrame, i: np.ndarray, j: np.ndarray, setting
     undated = (records["source"].isin(sources) & records["dob"].isna()).to_numpy()
     extract = pd.to_datetime(records["extract_date"]).to_numpy("datetime64[D]")
     dob = pd.to_datetime(records["dob"]).to_numpy("datetime64[D]")
-    years = settings.identity.adult_age
+    years = settings.identity.undated_min_age
 
     def child_at(child: np.ndarray, when: np.ndarray) -> np.ndarray:
         born = dob[child]
         return ~np.isnat(born) & ~np.isnat(when) & (born > when - np.timedelta64(round(years * 365.25), "D"))
 
     return (undated[i] & child_at(j, extract[i])) | (undated[j] & child_at(i, extract[j]))
-
-
-def records_from_landed(landed: dict[str, pd.DataFrame], contracts: dict) -> pd.DataFrame:
-    """One standardised frame of every source's accepted rows (sources in name order), with each
-    row's extract date."""
-    frames = []
-    for source in sorted(landed):
-        frame, contract = landed[source], contracts[source]
-        std = standardise_records(frame, contract)
-        std["extract_date"] = pd.to_datetime(frame[contract.extract_date]).to_numpy() if len(frame) else []
-        frames.append(std)
-    return pd.concat(frames, ignore_index=True)
 
 
 def training_labels(both: np.ndarray, same: np.ndarray, distinct: np.ndarray, levels: pd.DataFrame) -> np.ndarray:
@@ -107,20 +95,41 @@ def record_ident(records: pd.DataFrame) -> np.ndarray:
     return (records["source"].astype(str) + "\x1f" + records["source_record_id"].astype(str)).to_numpy()
 
 
-def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
-    """Link standardised records (with an `extract_date` column) into people."""
-    records = records.reset_index(drop=True)
+@dataclass
+class _Compared:
+    """Candidate pairs, compared and scored by the trained model, with what the decisions need."""
+
+    pairs: pd.DataFrame  # i, j, passes
+    levels: pd.DataFrame  # the model's feature levels per pair
+    model: FSModel
+    extra: dict[str, np.ndarray]  # further contributions to the match weight (name frequency)
+    both: np.ndarray  # per pair: both records of one agency, each with a token
+    same: np.ndarray  # per pair: ... and the token is the same
+    exclusive_pair: np.ndarray  # per pair: two tokens of an agency that holds no duplicates
+    other_flat: np.ndarray  # per pair: two flats of one building, never one person (if the settings say so)
+    groups: np.ndarray  # per record: its agency-token group
+    exclusive: np.ndarray  # per record: its token id where its agency holds no duplicates
+
+    @property
+    def i(self) -> np.ndarray:
+        return self.pairs["i"].to_numpy()
+
+    @property
+    def j(self) -> np.ndarray:
+        return self.pairs["j"].to_numpy()
+
+
+def _compare(records: pd.DataFrame, settings: LinkageSettings) -> _Compared:
+    """Candidates, their comparison levels, the model trained on agency tokens, the tokens' verdicts."""
     token = effective_tokens(records, settings.identity.one_row_per_person)
     pairs = candidate_pairs(records, settings.blocking)
     features = compare_pairs(records, pairs)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    conflict = _adult_conflict(records, i, j, settings)
-    features.loc[conflict, "dob"] = 0.0
+    features.loc[_adult_conflict(records, i, j, settings), "dob"] = 0.0
     levels = comparison_levels(features)
     del features  # the levels carry what the model needs; at millions of pairs this frees gigabytes
 
     source = records["source"].astype(str).to_numpy()
-    tok = token.fillna("").astype(str).to_numpy()
     both, same = token_agreement(pairs, records.assign(person_token=token))
     distinct = np.isin(source[i], settings.identity.distinct_tokens)
     label = training_labels(both, same, distinct, levels)
@@ -131,58 +140,76 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
         full = (records["forename_canonical"].astype(object) + " " + records["surname_canonical"].astype(object))
         extra["name_frequency"] = name_frequency_weight(full.to_numpy(dtype=object), groups, i, j, label,
                                                         settings.model.name_frequency_cap)
-    scored = score(model, levels, extra=extra)
-    p = scored["match_probability"].to_numpy()
-
-    m = settings.model
-    exclusive_pair = both & ~same & distinct
     # Two flats of one building are two homes: records there are never one person (a rule, not
     # left to the model, whose weight for this rare level rests on few training pairs).
-    other_flat = np.isin(levels["family"].to_numpy(), OTHER_FLAT_LEVELS) if m.other_flat_is_another_person \
-        else np.zeros(len(p), dtype=bool)
-    exclusive = encode_exclusive(source, tok, set(settings.identity.distinct_tokens))
+    other_flat = np.isin(levels["family"].to_numpy(), OTHER_FLAT_LEVELS) \
+        if settings.model.other_flat_is_another_person else np.zeros(len(pairs), dtype=bool)
+    exclusive = encode_exclusive(source, token.fillna("").astype(str).to_numpy(),
+                                 set(settings.identity.distinct_tokens))
+    return _Compared(pairs, levels, model, extra, both, same, both & ~same & distinct, other_flat, groups, exclusive)
 
-    ident = record_ident(records)
+
+@dataclass
+class _Clustered:
+    label: np.ndarray  # per record: its person (anchor position)
+    scored: pd.DataFrame  # per pair: contributions, match weight and probability
+    moved: np.ndarray  # per pair: compared as if at one address, across a known move
+    links: pd.DataFrame  # the links (i, j, p) clustering was offered
+
+
+def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ident: np.ndarray) -> _Clustered:
+    """People from the strong links, then again for each pass that finds pairs split by a move."""
+    m = settings.model
+    i, j = c.i, c.j
 
     def links_at(p: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~exclusive_pair & ~other_flat]
+        return pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~c.exclusive_pair & ~c.other_flat]
 
     def cluster(p: np.ndarray) -> np.ndarray:
-        cannot = pd.DataFrame({"i": i, "j": j})[(p < m.cannot_link_below) | other_flat]
-        return anchor_labels(ident, cluster_records(len(records), groups, exclusive, links_at(p), cannot))
+        cannot = pd.DataFrame({"i": i, "j": j})[(p < m.cannot_link_below) | c.other_flat]
+        return anchor_labels(ident, cluster_records(len(records), c.groups, c.exclusive, links_at(p), cannot))
 
-    label_ = cluster(p)
-    moved = np.zeros(len(p), dtype=bool)
+    scored = score(c.model, c.levels, extra=c.extra)
+    label = cluster(scored["match_probability"].to_numpy())
+    moved = np.zeros(len(c.pairs), dtype=bool)
     ids = address_ids(records) if m.follow_moves else None
     for _ in range(m.follow_moves):  # each pass may reveal further moves
-        found = moved_between(ids, label_, i, j, levels["family"].to_numpy()) & ~moved
+        found = moved_between(ids, label, i, j, c.levels["family"].to_numpy()) & ~moved
         if not found.any():
             break
         moved |= found
-        family = levels["family"].to_numpy().copy()
-        family[found] = (family[found] // PLACE_WIDTH) * PLACE_WIDTH + SAME_ADDRESS
-        levels["family"] = family.astype(levels["family"].dtype)
-        scored = score(model, levels, extra=extra)
-        p = scored["match_probability"].to_numpy()
-        label_ = cluster(p)
-    links = links_at(p)
+        family = c.levels["family"].to_numpy().copy()
+        family[found] = (family[found] // PLACE_WIDTH) * PLACE_WIDTH + PLACE_SAME_ADDRESS
+        c.levels["family"] = family.astype(c.levels["family"].dtype)
+        scored = score(c.model, c.levels, extra=c.extra)
+        label = cluster(scored["match_probability"].to_numpy())
+    return _Clustered(label, scored, moved, links_at(scored["match_probability"].to_numpy()))
 
-    together = label_[i] == label_[j]
-    decision = np.select(
-        [same | (together & (p >= m.match_threshold)), together,
-         p >= m.match_threshold,
-         p >= m.review_threshold],
-        [0, 1, 4, 2], default=5)
-    decision = np.where((exclusive_pair | other_flat) & (p >= m.match_threshold) & ~together, 3 + other_flat, decision)
-    out = pairs.copy()
+
+def _pairs_table(c: _Compared, done: _Clustered, settings: LinkageSettings) -> pd.DataFrame:
+    """Every scored candidate pair: passes, levels, contributions, probability, agency ids and decision."""
+    p = done.scored["match_probability"].to_numpy()
+    together = done.label[c.i] == done.label[c.j]
+    decision = decide(p, c.same, together, c.exclusive_pair, c.other_flat, settings.model)
+    out = c.pairs.copy()
     for f in LEVELS:
-        out[f"{f}_level"] = pd.Categorical.from_codes(levels[f].to_numpy().clip(-1), categories=list(LEVELS[f]))
-    out = pd.concat([out, scored], axis=1)
-    out["agency_id_relation"] = np.select([same, both], ["same", "different"], default="none")
-    out["decision"] = pd.Categorical.from_codes(decision, categories=list(DECISIONS))
-    out["compared_across_a_move"] = moved
-    probability = _joining_probability(len(records), label_, groups, links)
-    return People(label=label_, probability=probability, pairs=out, model=model, ident=ident)
+        out[f"{f}_level"] = pd.Categorical.from_codes(c.levels[f].to_numpy().clip(-1), categories=list(LEVELS[f]))
+    out = pd.concat([out, done.scored], axis=1)
+    out["agency_id_relation"] = np.select([c.same, c.both], ["same", "different"], default="none")
+    out["decision"] = pd.Categorical.from_codes(decision, categories=list(LABELS))
+    out["compared_across_a_move"] = done.moved
+    return out
+
+
+def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
+    """Link standardised records (with an `extract_date` column) into people."""
+    records = records.reset_index(drop=True)
+    ident = record_ident(records)
+    compared = _compare(records, settings)
+    done = _cluster(records, compared, settings, ident)
+    probability = _joining_probability(len(records), done.label, compared.groups, done.links)
+    return People(label=done.label, probability=probability, pairs=_pairs_table(compared, done, settings),
+                  model=compared.model, ident=ident)
 
 
 def moved_between(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarray, family: np.ndarray) -> np.ndarray:
@@ -198,14 +225,14 @@ def moved_between(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarr
     frame = pd.DataFrame({"c": label, "a": codes})
     frame = frame[frame["a"] >= 0].drop_duplicates()
     several = frame.groupby("c")["a"].transform("size")
-    frame = frame[(several >= 2) & (several <= 6)]  # a person seen at a handful of addresses
+    frame = frame[(several >= 2) & (several <= MOVER_MAX_ADDRESSES)]  # a person seen at a handful of addresses
     both = frame.merge(frame, on="c")
     both = both[both["a_x"] < both["a_y"]]
     width = np.int64(max(int(codes.max(initial=0)) + 1, 1))
     known = np.unique(both["a_x"].to_numpy(np.int64) * width + both["a_y"].to_numpy(np.int64))
     place = family % PLACE_WIDTH
     ci, cj = codes[i], codes[j]
-    candidate = (place < 3) & (ci >= 0) & (cj >= 0) & (ci != cj)
+    candidate = (place < PLACE_OTHER_FLAT) & (ci >= 0) & (cj >= 0) & (ci != cj)  # two addresses, not two flats
     key = np.minimum(ci, cj) * width + np.maximum(ci, cj)
     return candidate & np.isin(key, known)
 

@@ -1,26 +1,57 @@
-"""Linkage settings from schemas/linkage.yaml, checked on load (errors name the file and key)."""
+"""Linkage settings: `schemas/linkage.yaml`, the one reader of it, checked on load.
+
+Blocking passes, within-agency identity, the model's thresholds and household placement, each a
+typed model; a mistake fails at start naming the file and key (`linkage.yaml: blocking.3: unknown
+column(s) shoe_size`), as every file under schemas/ does (`pipeline.config.files`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.dataclasses import dataclass
 
-from pipeline.contracts import SCHEMAS_DIR, ContractError, _parse, _read_yaml, _Strict
-from pipeline.link.candidates import BlockingPass, load_blocking
+from pipeline.config.files import SCHEMAS_DIR, ContractError, Strict, load
+from pipeline.link.standardise import OUTPUT_COLUMNS
 
-LINKAGE_PATH = SCHEMAS_DIR / "linkage.yaml"
+LINKAGE_FILE = "linkage.yaml"
+LINKAGE_PATH = SCHEMAS_DIR / LINKAGE_FILE
 
 
-class Identity(_Strict):
+@dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class BlockingPass:
+    """Records agreeing exactly on every one of `columns` are compared.
+
+    `max_block` is for a pass whose blocks can grow without bound (names alone): a common name
+    shared by hundreds of records gives no evidence to link on, so a block larger than this
+    proposes no pairs rather than being compared in full.
+    """
+
+    columns: tuple[str, ...] = Field(min_length=1)
+    max_block: int | None = Field(None, ge=2)
+
+
+def _pass_shorthand(value: object) -> object:
+    """A pass written as a plain list of columns."""
+    return {"columns": value} if isinstance(value, list) else value
+
+
+class Identity(Strict):
+    """What agencies' own person tokens say (see `pipeline.link.identity`)."""
+
     distinct_tokens: list[str] = Field(default_factory=list)
     one_row_per_person: list[str] = Field(default_factory=list)
     undated_means_adult: list[str] = Field(default_factory=list)
-    adult_age: int = Field(16, ge=0, le=30)
+    # An undated record of those sources is of someone at least this old at its extract date: a
+    # record of anyone younger cannot be them. Not the programme's "adult" (18, pipeline.criteria).
+    undated_min_age: int = Field(16, ge=0, le=30)
 
 
-class Model(_Strict):
+class Model(Strict):
+    """Decisions on a pair's match probability."""
+
     match_threshold: float = Field(gt=0, lt=1)
     review_threshold: float = Field(gt=0, lt=1)
     cannot_link_below: float = Field(ge=0, lt=1)
@@ -35,60 +66,62 @@ class Model(_Strict):
         return self
 
 
-class Evidence(_Strict):
+class Evidence(Strict):
     weight: float = Field(gt=0)
     date: str | None = None  # a date column, or "academic_term"; none = the extract date
 
 
-class ClaimUnit(_Strict):
+class ClaimUnit(Strict):
     source: str
     unit_end: str
     claimant: str
     claim_weight: float = Field(gt=0)
 
 
-class Households(_Strict):
+class Households(Strict):
+    """Where each person lives at the as-of date (see `pipeline.link.households`)."""
+
     half_life_days: float = Field(gt=0)
     evidence: dict[str, Evidence]
     claim_unit: ClaimUnit | None = None
     follow_family_from: list[str] = Field(default_factory=list)
 
 
-class LinkageSettings(_Strict):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
-    blocking: list[BlockingPass]
-    identity: Identity
-    model: Model
-    households: Households
+class LinkageSettings(Strict):
+    """The whole of linkage.yaml."""
 
-
-class _File(_Strict):
-    blocking: list[object]
+    blocking: list[Annotated[BlockingPass, BeforeValidator(_pass_shorthand)]] = Field(min_length=1)
     identity: Identity
     model: Model
     households: Households
     kind: Literal["linkage"] = "linkage"
 
-
-def load_linkage(path: Path = LINKAGE_PATH, columns: list[str] | None = None,
-                 sources: list[str] | None = None) -> LinkageSettings:
-    """All linkage settings; source names are checked against the contracts when given."""
-    data = _read_yaml(Path(path))
-    parsed = _parse(_File, Path(path), data)
-    assert isinstance(parsed, _File)
-    if sources is not None:
+    def sources_named(self) -> dict[str, list[str]]:
+        """Every key that names sources, and the sources it names."""
         named = {
-            "identity.distinct_tokens": parsed.identity.distinct_tokens,
-            "identity.one_row_per_person": parsed.identity.one_row_per_person,
-            "identity.undated_means_adult": parsed.identity.undated_means_adult,
-            "households.evidence": list(parsed.households.evidence),
-            "households.follow_family_from": parsed.households.follow_family_from,
+            "identity.distinct_tokens": self.identity.distinct_tokens,
+            "identity.one_row_per_person": self.identity.one_row_per_person,
+            "identity.undated_means_adult": self.identity.undated_means_adult,
+            "households.evidence": list(self.households.evidence),
+            "households.follow_family_from": self.households.follow_family_from,
         }
-        if parsed.households.claim_unit:
-            named["households.claim_unit.source"] = [parsed.households.claim_unit.source]
-        for key, names in named.items():
+        if self.households.claim_unit:
+            named["households.claim_unit.source"] = [self.households.claim_unit.source]
+        return named
+
+
+def load_linkage(path: Path = LINKAGE_PATH, sources: list[str] | None = None) -> LinkageSettings:
+    """All linkage settings; blocking columns are checked against the standardised columns, and
+    source names against the contracts when `sources` is given."""
+    path = Path(path)
+    settings = load(LinkageSettings, path)
+    for i, block in enumerate(settings.blocking):
+        unknown = [c for c in block.columns if c not in OUTPUT_COLUMNS]
+        if unknown:
+            raise ContractError(f"{path}: blocking.{i}: unknown column(s) {', '.join(unknown)}")
+    if sources is not None:
+        for key, names in settings.sources_named().items():
             unknown = sorted(set(names) - set(sources))
             if unknown:
                 raise ContractError(f"{path}: {key}: unknown source(s) {', '.join(unknown)}")
-    return LinkageSettings(blocking=load_blocking(Path(path), columns), identity=parsed.identity,
-                           model=parsed.model, households=parsed.households)
+    return settings

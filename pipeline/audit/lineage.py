@@ -7,7 +7,7 @@ The records form a hash chain: each carries `prev_hash` (the previous record's `
 GENESIS for the first) and `hash`, the SHA-256 of its own canonical JSON without `hash`. Editing,
 deleting, inserting or reordering a record therefore breaks the chain at the first record
 affected, which `verify_chain` names. Whoever can rewrite the whole file can recompute the
-chain, so the last hash is also kept in the cross-run ledger (pipeline.ledger).
+chain, so the last hash is also kept in the cross-run ledger (pipeline.audit.ledger).
 """
 
 from __future__ import annotations

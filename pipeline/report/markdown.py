@@ -8,23 +8,16 @@ folder, not the orchestrator, is where household-level detail lives.
 
 from __future__ import annotations
 
-from pipeline.run import RunResult
+from pipeline.run.result import RunResult
 
 
 def sources_table(result: RunResult) -> list[dict]:
-    """One row per source: status, rows, gateway and agreement, refusal reason."""
-    rows = []
-    for o in result.sources:
-        gateway = o.record.get("gateway") or {}
-        rows.append({
-            "source": o.source,
-            "status": "used" if o.used else ("absent" if o.file is None else "refused"),
-            "file": o.file.name if o.file else "",
-            "rows_in": o.rows_in, "accepted": o.rows_accepted, "quarantined": o.rows_quarantined,
-            "gateway": gateway.get("citation", ""), "agreement": gateway.get("agreement", ""),
-            "reason": o.reason or "",
-        })
-    return rows
+    """One row per source (the rows of Prefect's table artifact): status, rows, gateway and agreement, reason."""
+    return [{"source": o.source, "status": o.status, "file": o.file.name if o.file else "",
+             "rows_in": o.rows_in, "accepted": o.rows_accepted, "quarantined": o.rows_quarantined,
+             "gateway": o.gateway.citation if o.gateway else "",
+             "agreement": o.gateway.agreement.reference if o.gateway else "", "reason": o.reason or ""}
+            for o in result.sources]
 
 
 def _cell(value: object) -> str:
@@ -37,27 +30,28 @@ def summary_markdown(result: RunResult) -> str:
              f"As-of date **{result.as_of.isoformat()}**, purpose **{result.purpose}**, {result.seconds:.1f} s.", "",
              "## Sources", "", "| source | status | rows | accepted | quarantined | gateway | agreement | reason |",
              "|---|---|---:|---:|---:|---|---|---|"]
-    for r in sources_table(result):
+    table = sources_table(result)
+    for r in table:
         lines.append("| " + " | ".join(_cell(r[k]) for k in ("source", "status", "rows_in", "accepted", "quarantined",
                                                                 "gateway", "agreement", "reason")) + " |")
-    refused = [r for r in sources_table(result) if r["status"] == "refused"]
+    refused = [r for r in table if r["status"] == "refused"]
     lines += ["", f"Refused: {len(refused)}" + (": " + "; ".join(f"{r['source']} ({r['reason']})" for r in refused)
                                                 if refused else "."),
               f"Rows quarantined: {result.quarantine_rows:,} (quarantine.parquet gives file, row, column and reason)."]
     if result.linkage:
         c = result.linkage
         lines += ["", "## People and households", "",
-                  f"{c['records']:,} records → {c['people']:,} people in {c['households']:,} households; "
-                  f"{c['review_pairs']:,} pairs for clerical review."]
+                  f"{c.records:,} records → {c.people:,} people in {c.households:,} households; "
+                  f"{c.review_pairs:,} pairs for clerical review."]
     if result.scoring:
         s = result.scoring
-        lines += ["", f"## Eligibility: {s['title']} (`{s['rule_set']}`)", "",
-                  f"{s['families']:,} families (households with a child) of {s['households']:,} households; "
-                  f"**{s['eligible']:,} eligible**.", "",
+        lines += ["", f"## Eligibility: {s.title} (`{s.rule_set}`)", "",
+                  f"{s.families:,} families (households with a child) of {s.households:,} households; "
+                  f"**{s.eligible:,} eligible**.", "",
                   "| criterion | households meeting it | eligible families meeting it |", "|---|---:|---:|"]
-        for name, c in s["by_criterion"].items():
-            if c["assessed"]:
-                lines.append(f"| {name} | {c['households']:,} | {c['eligible_families']:,} |")
+        for name, c in s.by_criterion.items():
+            if c.assessed:
+                lines.append(f"| {name} | {c.households:,} | {c.eligible_families:,} |")
             else:
                 lines.append(f"| {name} | not assessed | not assessed |")
     return "\n".join(lines) + "\n"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from pipeline.contracts import (
+from pipeline.config.contracts import (
     AllowedWhenRule,
     BlankUnlessRule,
     Column,
@@ -72,6 +72,28 @@ class Check:
     @property
     def view2_name(self) -> str:
         return f"{self.name.split('.', 1)[1].replace('.', '__')}__value"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A `Check` without its view functions: what Great Expectations and the ingest cache need.
+
+    The view functions are closures, which cannot cross to the GX worker process nor be kept in a
+    later run's cache; the views they built travel as a frame beside the specs.
+    """
+
+    name: str
+    column: str
+    reason: str
+    kind: str
+    params: dict
+    view_name: str
+    view2_name: str | None
+
+    @classmethod
+    def of(cls, check: Check) -> CheckSpec:
+        return cls(check.name, check.column, check.reason, check.kind, dict(check.params), check.view_name,
+                   check.view2_name if check.view2 is not None else None)
 
 
 def failing(check: Check, view: pd.Series, view2: pd.Series | None = None) -> pd.Series:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from pipeline.checks import Check, bind_constants, compile_checks, failing, parse_typed
-from pipeline.contracts import Schemas, SourceContract
-from pipeline.ingest import RAGGED, RawExtract
+from pipeline.config.contracts import SourceContract
+from pipeline.config.schemas import Schemas
+from pipeline.ingest.checks import Check, bind_constants, compile_checks, failing, parse_typed
+from pipeline.ingest.read import RAGGED, RawExtract
 
 QUARANTINE_COLUMNS = ["source", "row_number", "source_record_id", "column", "reason"]
 WHOLE_SOURCE = "(source)"  # the quarantine `column` for rows refused with their whole file

@@ -30,11 +30,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.gx_validation import CheckSpec
-from pipeline.ledger import latest_entries, read_ledger
+from pipeline.audit.ledger import latest_entries, read_ledger
+from pipeline.ingest.checks import CheckSpec
 
 CACHE_DIR = Path("restricted") / "ingest_cache"
 SHAPING_FILES = ("formats.yaml", "settings.yaml", "gateways.yaml")
+
+
+def views_file(source: str) -> Path:
+    """A source's check views in its cache entry, relative to the run folder (what GX validates)."""
+    return CACHE_DIR / source / "views.pkl"
 
 
 def ingest_key(file_sha256: str, source: str, schemas_root: Path, max_bad_share: float | None,
@@ -65,16 +70,16 @@ def store(staging: Path, source: str, key: str, checks: list[CheckSpec], views: 
     """Keep what a later run needs to reuse this source's ingest, inside this run's restricted folder."""
     folder = Path(staging) / CACHE_DIR / source
     folder.mkdir(parents=True, exist_ok=True)
-    views.to_pickle(folder / "views.pkl")
+    views.to_pickle(Path(staging) / views_file(source))
     quarantine.to_parquet(folder / "quarantine.parquet", index=False)
     with open(folder / "checks.pkl", "wb") as fh:  # parameters include dates: pickled, not JSON
         pickle.dump(checks, fh)
     (folder / "key").write_text(key, encoding="utf-8")  # written last: an entry with a key is complete
 
 
-def find(source: str, key: str, ledger: Path, landed_name: Path) -> Cached | None:
+def find(source: str, key: str, ledger: Path | None, landed_name: Path) -> Cached | None:
     """The newest completed run, still on disk, that ingested this source under the same key."""
-    if not Path(ledger).is_file():
+    if ledger is None or not Path(ledger).is_file():
         return None
     records, _ = read_ledger(ledger)
     for _, entry in sorted(latest_entries(records).values(), key=lambda e: e[0], reverse=True):
@@ -88,12 +93,13 @@ def find(source: str, key: str, ledger: Path, landed_name: Path) -> Cached | Non
                 continue
             with open(entry_dir / "checks.pkl", "rb") as fh:
                 checks = pickle.load(fh)
-            if not (entry_dir / "views.pkl").is_file():
+            if not (folder / views_file(source)).is_file():
                 continue
             return Cached(folder=folder, record=record, checks=checks,
                           quarantine=pd.read_parquet(entry_dir / "quarantine.parquet"), landed=folder / landed_name)
-        except (OSError, ValueError, TypeError, KeyError, pickle.UnpicklingError, EOFError):
-            continue  # a half-deleted or damaged entry is simply not reused
+        except (OSError, ValueError, TypeError, KeyError, ImportError, AttributeError, pickle.UnpicklingError,
+                EOFError):
+            continue  # a half-deleted, damaged or out-of-date entry is simply not reused
     return None
 
 

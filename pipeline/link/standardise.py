@@ -34,9 +34,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
-from pipeline.contracts import SCHEMAS_DIR, SourceContract
+from pipeline.config.contracts import SourceContract
+from pipeline.config.files import SCHEMAS_DIR, ContractError, read_yaml
 
 EQUIVALENTS_PATH = SCHEMAS_DIR / "name_equivalents.yaml"
 STRING = pd.StringDtype("pyarrow")
@@ -79,7 +79,7 @@ _NOT_AN_ADDRESS = r"(?:NO FIXED (?:ABODE|ADDRESS)|NFA|UNKNOWN|NOT KNOWN|ADDRESS 
 _POSTCODE_RE = r"^(?:[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}|GIR0AA)$"
 
 
-class EquivalentsError(ValueError):
+class EquivalentsError(ContractError):
     """The name equivalents file is unreadable or maps one name to two canonical forms."""
 
 
@@ -117,10 +117,7 @@ def load_equivalents(path: Path = EQUIVALENTS_PATH) -> dict[str, dict[str, str]]
     by whichever line happened to come later.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise EquivalentsError(f"{path}: cannot read name equivalents: {exc}") from exc
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise EquivalentsError(f"{path}: expected a mapping with nicknames and transliterations")
     unknown = set(raw) - {"nicknames", "transliterations", "ambiguous"}
@@ -315,6 +312,38 @@ def standardise_dob(values: pd.Series | None, index: pd.Index) -> pd.DataFrame:
     }, index=index)
 
 
+def _names(text: Callable[[str], pd.Series], has_middle_names: bool, equivalents: dict[str, dict[str, str]],
+           index: pd.Index) -> dict[str, object]:
+    """The name columns of OUTPUT_COLUMNS from a source's name roles (`text(role)` gives a role's values).
+
+    The first forename word is the forename; later words are middle names when the source has none.
+    """
+    fmap, smap = equivalents["forename"], equivalents["surname"]
+    fore_words = _map_distinct(text("forename"), _name_words)
+    forename = _strings([w[0] if w else None for w in fore_words], index)
+    extra = _strings([" ".join(w[1:]) if w and len(w) > 1 else None for w in fore_words], index)
+    if has_middle_names:
+        middle = _strings(_map_distinct(text("middle_names"), lambda v: " ".join(_name_words(v)) or None), index)
+        middle = middle.fillna(extra)  # "Mary Jane" in the forename column with middle names blank
+    else:
+        middle = extra
+    preferred = _strings(_map_distinct(text("preferred_forename"), lambda v: (_name_words(v) or (None,))[0]),
+                         index)
+    canon_f = _strings(_map_distinct(forename, lambda v: fmap.get(v, v)), index)
+    alt = preferred.where(preferred.notna() & (preferred != forename))
+    alt = alt.fillna(canon_f.where(canon_f != forename))
+    surname = _strings(_map_distinct(text("surname"), lambda v: " ".join(_name_words(v)) or None), index)
+    return {
+        "forename": forename, "forename_alt": alt.astype(STRING), "middle_names": middle, "surname": surname,
+        # tuples, not lists: rows with one surname share one object, which must not be mutable
+        "surname_parts": _map_distinct(surname, lambda v: tuple(v.split())),
+        "forename_canonical": canon_f,
+        "surname_canonical": _strings(_map_distinct(surname, lambda v: smap.get(v, v)), index),
+        "forename_phonetic": _strings(_map_distinct(forename, _phonetic), index),
+        "surname_phonetic": _strings(_map_distinct(surname, _phonetic), index),
+    }
+
+
 # --------------------------------------------------------------------------- records
 def standardise_records(frame: pd.DataFrame, contract: SourceContract,
                         equivalents_path: Path = EQUIVALENTS_PATH) -> pd.DataFrame:
@@ -323,7 +352,6 @@ def standardise_records(frame: pd.DataFrame, contract: SourceContract,
     Columns the source does not supply are null, so every source yields the same shape.
     """
     equivalents = _cached_equivalents(str(Path(equivalents_path).resolve()))
-    fmap, smap = equivalents["forename"], equivalents["surname"]
     frame = frame.reset_index(drop=True)
     index = frame.index
     n = len(frame)
@@ -345,32 +373,8 @@ def standardise_records(frame: pd.DataFrame, contract: SourceContract,
     out["unit_token"] = text("unit_token")
     out["unit_role"] = text("unit_role").str.upper()
 
-    # forenames: first word is the forename; later words are middle names if the source has none
-    fore_words = _map_distinct(text("forename"), _name_words)
-    forename = _strings([w[0] if w else None for w in fore_words], index)
-    extra = _strings([" ".join(w[1:]) if w and len(w) > 1 else None for w in fore_words], index)
-    if role("middle_names") is not None:
-        middle = _strings(_map_distinct(text("middle_names"), lambda v: " ".join(_name_words(v)) or None), index)
-        middle = middle.fillna(extra)  # "Mary Jane" in the forename column with middle names blank
-    else:
-        middle = extra
-    preferred = _strings(_map_distinct(text("preferred_forename"), lambda v: (_name_words(v) or (None,))[0]),
-                         index)
-    canon_f = _strings(_map_distinct(forename, lambda v: fmap.get(v, v)), index)
-    alt = preferred.where(preferred.notna() & (preferred != forename))
-    alt = alt.fillna(canon_f.where(canon_f != forename))
-    surname = _strings(_map_distinct(text("surname"), lambda v: " ".join(_name_words(v)) or None), index)
-
-    out["forename"] = forename
-    out["forename_alt"] = alt.astype(STRING)
-    out["middle_names"] = middle
-    out["surname"] = surname
-    # tuples, not lists: rows with one surname share one object, which must not be mutable
-    out["surname_parts"] = _map_distinct(surname, lambda v: tuple(v.split()))
-    out["forename_canonical"] = canon_f
-    out["surname_canonical"] = _strings(_map_distinct(surname, lambda v: smap.get(v, v)), index)
-    out["forename_phonetic"] = _strings(_map_distinct(forename, _phonetic), index)
-    out["surname_phonetic"] = _strings(_map_distinct(surname, _phonetic), index)
+    for column, values in _names(text, role("middle_names") is not None, equivalents, index).items():
+        out[column] = values
 
     out = pd.concat([out, standardise_dob(role("dob"), index)], axis=1)
     sex = text("sex").str.upper()
@@ -386,3 +390,15 @@ def standardise_records(frame: pd.DataFrame, contract: SourceContract,
     addr = standardise_address(frame[line_cols], postcode)
     out = pd.concat([out, addr], axis=1)
     return out[OUTPUT_COLUMNS]
+
+
+def records_from_landed(landed: dict[str, pd.DataFrame], contracts: dict[str, SourceContract]) -> pd.DataFrame:
+    """One standardised frame of every source's accepted rows (sources in name order), with each
+    row's extract date."""
+    frames = []
+    for source in sorted(landed):
+        frame, contract = landed[source], contracts[source]
+        std = standardise_records(frame, contract)
+        std["extract_date"] = pd.to_datetime(frame[contract.extract_date]).to_numpy() if len(frame) else []
+        frames.append(std)
+    return pd.concat(frames, ignore_index=True)

@@ -3,7 +3,7 @@
 A run's own `lineage.jsonl` proves nothing once the whole run folder is gone or swapped for
 another, and whoever rewrites a whole lineage file can recompute its chain. The ledger, kept
 outside the run folders, records each run's folder, status, inputs, outputs and the SHA-256 and
-last hash of its lineage, chained exactly as the lineage is (pipeline.lineage). `audit verify`
+last hash of its lineage, chained exactly as the lineage is (pipeline.audit.lineage). `audit verify`
 checks it and every completed run it lists.
 
 Like the lineage, the ledger holds no personal data: paths, hashes, counts, names of sources
@@ -17,16 +17,15 @@ import datetime as dt
 import fcntl
 import hashlib
 import os
-import re
 from pathlib import Path
 
-from pipeline.keys import PROJECT
-from pipeline.lineage import ChainProblem, dumps, last_hash_in, parse_lines, seal, verify_chain
+from pipeline.audit.lineage import ChainProblem, dumps, last_hash_in, parse_lines, seal, verify_chain
+from pipeline.config.files import PROJECT
+from pipeline.publish import staged_for
 
 LEDGER_ENV = "PIPELINE_LEDGER"
 DEFAULT_LEDGER = PROJECT / "var" / "ledger" / "ledger.jsonl"
 LINEAGE = "lineage.jsonl"
-_STAGING = re.compile(r"\.(?P<out>.+)\.partial-\d+")  # pipeline.publish.staging_dir's naming
 
 
 def ledger_path(environ: dict[str, str] | None = None) -> Path:
@@ -51,10 +50,8 @@ def run_folder(lineage: Path) -> tuple[Path, bool]:
     published, so the ledger names the folder the run was writing for instead.
     """
     folder = Path(lineage).resolve().parent
-    staged = _STAGING.fullmatch(folder.name)
-    if staged:
-        return folder.parent / staged.group("out"), False
-    return folder, True
+    staged = staged_for(folder)
+    return (staged[0], False) if staged else (folder, True)
 
 
 def _sources(records: list[dict]) -> list[dict]:

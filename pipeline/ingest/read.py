@@ -13,6 +13,7 @@ at the row a quarantine entry names. Values are kept as text here; typing happen
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 from dataclasses import dataclass, field
@@ -22,7 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.contracts import Gateway, SourceContract
+from pipeline.config.contracts import SourceContract
+from pipeline.config.gateways import Gateway
 
 # A single cell may be large (a pasted document); the contract's max_length then quarantines
 # the row. Beyond this the file is refused rather than read into memory unbounded.
@@ -243,3 +245,35 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
         encoding_note=note, frame=frame, extra_columns=extra, dropped_by_gateway=dropped,
         missing_optional=missing_optional, ragged=ragged,
     )
+
+
+PEEK_BYTES = 256 * 1024
+
+
+def peek_extract_date(path: Path, contract: SourceContract) -> dt.date | None:
+    """The most common extract_date among a file's first records, without reading it all.
+
+    Every row carries the same extract_date (a contract rule checks it in full later); the run
+    needs the date before it decides which agreements are in force, so before any file is read.
+    The head is decoded and split as `parse_extract` would; its last record may be cut short and
+    is left out.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(PEEK_BYTES)
+    except OSError:
+        return None
+    text, _, _ = decode(head)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    if len(rows) < 2:
+        return None
+    header = [h.strip().lower() for h in rows[0]]
+    column = contract.extract_date
+    if column not in header:
+        return None
+    i = header.index(column)
+    values = pd.Series([r[i].strip() for r in rows[1:-1] or rows[1:] if len(r) > i])
+    dates = pd.to_datetime(values, format=contract.columns[column].date_format, errors="coerce").dropna()
+    if dates.empty:
+        return None
+    return dates.mode().min().date()

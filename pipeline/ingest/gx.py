@@ -1,6 +1,6 @@
 """Great Expectations owns the suites, the validation results and the Data Docs.
 
-The suite of each source is generated from its contract's checks (pipeline/checks.py) and run
+The suite of each source is generated from its contract's checks (pipeline/ingest/checks.py) and run
 in summary mode over the check views, with no unexpected values kept: GX's default result
 formats copy sample values into the results and the HTML, and those values are names, dates
 of birth and tokens. Row-level failures are found by the vectorised twins of these
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.checks import Check
+from pipeline.ingest.checks import Check, CheckSpec
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -47,21 +47,16 @@ class ExpectationOutcome:
 
 
 @dataclass(frozen=True)
-class CheckSpec:
-    """What GX needs of a `Check`, without its view functions (which cannot cross to a worker process)."""
+class ValidationJob:
+    """What Great Expectations is to validate for a source: its checks over its check views.
 
-    name: str
-    column: str
-    reason: str
-    kind: str
-    params: dict
-    view_name: str
-    view2_name: str | None
+    The views are in a file (`views_file`, an ingest cache entry that stays) or, for a refused
+    source whose views are not cached, in memory (`views`).
+    """
 
-    @classmethod
-    def of(cls, check: Check) -> CheckSpec:
-        return cls(check.name, check.column, check.reason, check.kind, dict(check.params), check.view_name,
-                   check.view2_name if check.view2 is not None else None)
+    checks: list[CheckSpec]
+    views: pd.DataFrame | None = None
+    views_file: Path | None = None
 
 
 def expectation_for(check: Check | CheckSpec):
@@ -260,11 +255,19 @@ class BackgroundGX:
                                          initargs=(str(Path(docs_dir).resolve()), run_time, os.getpid()))
         self._ready = self._pool.submit(_started)  # forks now; GX is imported in the worker meanwhile
 
-    def submit(self, source: str, checks: list[Check], views: pd.DataFrame) -> None:
+    def submit(self, source: str, checks: list[CheckSpec], views: pd.DataFrame) -> None:
+        """Validate check views held in memory: spooled to a file the worker reads and removes."""
         spool = self.spool_dir / f"{source}.views.pkl"
         views.to_pickle(spool)
-        specs = [CheckSpec.of(c) for c in checks]
-        self._futures[source] = self._pool.submit(_validate_spooled, source, specs, str(spool))
+        self._futures[source] = self._pool.submit(_validate_spooled, source, checks, str(spool))
+
+    def submit_job(self, source: str, job: ValidationJob) -> None:
+        """Validate one source's checks over its views (kept in a file, or in memory and spooled)."""
+        if job.views_file is not None:
+            self.submit_file(source, job.checks, job.views_file)
+        else:
+            assert job.views is not None
+            self.submit(source, job.checks, job.views)
 
     def submit_file(self, source: str, checks: list[CheckSpec], views: Path) -> None:
         """Validate check views already pickled at `views` (an ingest cache entry, which stays)."""

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.contracts import SourceContract
+from pipeline.config.contracts import SourceContract
+from pipeline.link.addresses import address_ids
 from pipeline.link.settings import Households
 
 TERM_END = {"AUTUMN": (0, 12, 31), "SPRING": (1, 4, 30), "SUMMER": (1, 7, 31)}  # year offset, month, day
@@ -66,22 +67,6 @@ def evidence_dates(frame: pd.DataFrame, contract: SourceContract, date: str | No
     out = values.to_numpy("datetime64[D]")
     current = np.isnat(out) | (out > as_of64) if date not in (None, "academic_term") else np.zeros(len(out), bool)
     return np.where(np.isnat(out) | (out > as_of64), as_of64, out), current
-
-
-def address_ids(records: pd.DataFrame) -> np.ndarray:
-    """Per record: an address id, 'U:<uprn>' or 'A:<address key>', None when unusable."""
-    uprn = records["uprn"].astype(object).where(records["uprn"].notna(), None)
-    key = records["address_key"].astype(object).where(records["address_key"].notna(), None)
-    both = pd.DataFrame({"key": key, "uprn": uprn}).dropna()
-    if len(both):
-        counts = both.groupby(["key", "uprn"]).size().reset_index(name="n")
-        counts = counts.sort_values(["key", "n", "uprn"], ascending=[True, False, True]).drop_duplicates("key")
-        borrowed = key.map(dict(zip(counts["key"], counts["uprn"], strict=True)))
-    else:
-        borrowed = pd.Series(None, index=records.index, dtype=object)
-    best = uprn.where(uprn.notna(), borrowed)
-    ids = np.where(pd.notna(best), "U:" + best.astype(str), np.where(pd.notna(key), "A:" + key.astype(str), None))
-    return ids.astype(object)
 
 
 def assign_households(records: pd.DataFrame, person: np.ndarray, evidence_date: np.ndarray, current: np.ndarray,

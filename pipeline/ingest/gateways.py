@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline.contracts import Gateway
+from pipeline.config.gateways import Gateway
 
 
 def purpose_refusal(gateway: Gateway | None, purpose: str) -> str | None:

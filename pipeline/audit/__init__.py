@@ -1,0 +1,6 @@
+"""The audit trail: what went into each run, under which gateway, and that the record is unaltered.
+
+`lineage` writes a run's hash-chained `lineage.jsonl`; `ledger` keeps one chained summary per run
+across runs; `openlineage` says the same in the OpenLineage standard. `trail` reads them back;
+`verify`, `show` and `explain` are the `python -m pipeline audit` commands.
+"""

@@ -1,0 +1,97 @@
+"""`audit show`: a plain-text account of one run for an auditor, from its lineage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.audit.lineage import sha256_file
+from pipeline.audit.trail import first, listed_outputs, output_status, run_records
+from pipeline.audit.verify import verify_run
+
+
+def _n(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def _gateway_lines(gateway: dict | None) -> list[str]:
+    if not gateway:
+        return ["    gateway: none declared"]
+    return [f"    gateway: {gateway.get('citation')} ({gateway.get('statute')}, {gateway.get('section')})",
+            f"      agreement {gateway.get('agreement')}, in force {gateway.get('agreement_start')} to "
+            f"{gateway.get('agreement_expires')}; controller: {gateway.get('controller')}",
+            f"      purposes permitted: {', '.join(gateway.get('purposes') or [])}",
+            f"      basis: {gateway.get('basis')}"]
+
+
+def _source_lines(r: dict) -> list[str]:
+    state = "used" if r.get("used") else ("absent" if r.get("file") is None else "refused")
+    lines = [f"  {r.get('source')}: {state}" + (f": {r.get('reason')}" if r.get("reason") else "")]
+    if r.get("file") is not None:
+        lines.append(f"    file {r.get('file')} ({_n(r.get('bytes'))} bytes), SHA-256 {r.get('sha256')}")
+    lines.extend(_gateway_lines(r.get("gateway")))
+    if r.get("file") is not None:
+        lines.append(f"    rows: {_n(r.get('rows_in'))} in, {_n(r.get('rows_accepted'))} accepted, "
+                     f"{_n(r.get('rows_quarantined'))} quarantined")
+    v = r.get("validation")
+    if v:
+        failed = ", ".join(v.get("failed") or []) or "none"
+        lines.append(f"    validation: suite {v.get('suite')}, {v.get('expectations')} expectations; "
+                     f"failed: {failed} (Data Docs: {v.get('data_docs')})")
+    dropped = r.get("columns_dropped_by_gateway")
+    if dropped:
+        lines.append(f"    columns dropped by the gateway: {', '.join(dropped)}")
+    return lines
+
+
+def _stage_lines(r: dict) -> list[str]:
+    skip = {"event", "at", "hash", "prev_hash", "stage", "seconds", "inputs", "outputs"}
+    counts = "; ".join(f"{k} {_n(v) if not isinstance(v, list) else ', '.join(map(str, v)) or 'none'}"
+                       for k, v in sorted(r.items()) if k not in skip)
+    return [f"  {r.get('stage')}: {r.get('seconds')}s; {counts}",
+            f"    in: {', '.join(r.get('inputs') or []) or 'none'}",
+            f"    out: {', '.join(r.get('outputs') or []) or 'none'}"]
+
+
+def _rules_lines(params: dict) -> list[str]:
+    path = Path(str(params.get("rules_file")))
+    now = "the file is gone"
+    if path.is_file():
+        now = "the file is unchanged" if sha256_file(path) == params.get("rules_sha256") \
+            else "the file has CHANGED since the run"
+    return [f"  {params.get('rules')}: {path}", f"    SHA-256 {params.get('rules_sha256')} ({now})"]
+
+
+def show(run_dir: Path, ledger: Path | None = None) -> str:
+    """A plain-text account of one run for an auditor: who, when, what went in, what came out, and whether it holds."""
+    run_dir = Path(run_dir)
+    records = run_records(run_dir)
+    start, end = first(records, "run_start"), first(records, "run_end")
+    params = start.get("parameters") or {}
+    verdict = verify_run(run_dir, ledger)
+    lines = [f"Run {run_dir.resolve()}",
+             f"  audit trail: {verdict}",
+             f"  started {start.get('at')}, ended {end.get('at')} ({end.get('seconds')}s), "
+             f"status {end.get('status', 'no run_end')}",
+             f"  run by {start.get('user')} on {start.get('host')}; code version {start.get('code_version')}; "
+             f"Python {start.get('python')}",
+             "Parameters"]
+    lines += [f"  {k}: {v}" for k, v in sorted(params.items()) if k not in ("rules", "rules_file", "rules_sha256")]
+    lines += ["Rule set", *_rules_lines(params), "Sources"]
+    for r in records:
+        if r.get("event") == "source":
+            lines += _source_lines(r)
+    lines.append("Stages")
+    for r in records:
+        if r.get("event") == "stage":
+            lines += _stage_lines(r)
+    lines.append("Outputs")
+    shown: set[str] = set()
+    for line, name, sha in listed_outputs(records):
+        if name in shown:
+            continue
+        shown.add(name)
+        lines.append(f"  {name}  SHA-256 {sha}  ({output_status(run_dir, name, sha)}; lineage line {line})")
+    lines += ["End",
+              f"  status {end.get('status', 'no run_end')}; sources used: {', '.join(end.get('sources_used') or [])};"
+              f" refused: {', '.join(end.get('sources_refused') or []) or 'none'}"]
+    return "\n".join(lines)

@@ -1,0 +1,14 @@
+"""Run-wide settings: `schemas/settings.yaml` (default purpose, bad-row share, text length limit)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pipeline.config.files import Strict
+from pipeline.config.gateways import Purpose
+
+
+class Settings(Strict):
+    default_purpose: Purpose = "identification"
+    max_bad_share: float = Field(0.2, ge=0, le=1)
+    text_max_length: int = Field(200, gt=0)

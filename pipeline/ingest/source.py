@@ -1,0 +1,247 @@
+"""One source's ingest: gateway, read, checks, landing; a bad file stops only its own source.
+
+`ingest_source` never raises for a bad file: whatever is wrong (no file, unreadable, refused by
+its gateway, not the contracted extract, too many bad rows) becomes the outcome's reason, and the
+other sources go on. Its result is typed: the outcome (what the lineage records of the source),
+the quarantined rows, and the Great Expectations job the run hands to its validator.
+
+A file an earlier completed run ingested under the same rules and code is taken from that run
+(`pipeline.ingest.cache`) rather than read again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from pipeline.config.gateways import Gateway
+from pipeline.config.schemas import Schemas
+from pipeline.ingest import cache
+from pipeline.ingest.checks import CheckSpec
+from pipeline.ingest.gateways import agreement_refusal
+from pipeline.ingest.gx import ValidationJob
+from pipeline.ingest.read import RawExtract, SourceRefused, file_sha256, parse_extract
+from pipeline.ingest.validate import Validated, validate
+from pipeline.publish import write_table
+
+LANDED_DIR = Path("restricted") / "landed"  # identifying data: kept apart from pseudonymous outputs
+
+
+def landed_path(source: str) -> Path:
+    """Where a source's accepted rows are landed, relative to the run folder."""
+    return LANDED_DIR / f"{source}.parquet"
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What reading the file found; absent from an outcome whose file was never parsed."""
+
+    encoding: str | None
+    encoding_note: str | None
+    extra_columns_dropped: list[str]
+    columns_dropped_by_gateway: list[str]
+    optional_columns_absent: list[str]
+    extract_date: dt.date | None
+
+    @classmethod
+    def of(cls, raw: RawExtract, validated: Validated) -> FileFacts:
+        date = validated.extract_date.date() if validated.extract_date is not None else None
+        return cls(raw.encoding, raw.encoding_note, raw.extra_columns, raw.dropped_by_gateway,
+                   raw.missing_optional, date)
+
+    @classmethod
+    def from_record(cls, record: dict) -> FileFacts:
+        """The facts an earlier run's lineage recorded for the same file (reused ingest)."""
+        date = record.get("extract_date")
+        return cls(record.get("encoding"), record.get("encoding_note"), list(record.get("extra_columns_dropped") or []),
+                   list(record.get("columns_dropped_by_gateway") or []),
+                   list(record.get("optional_columns_absent") or []),
+                   dt.date.fromisoformat(date) if isinstance(date, str) else date)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Great Expectations' verdict on the source's suite, joined to the outcome once GX is done."""
+
+    suite: str
+    expectations: int
+    failed: list[str]
+    data_docs: str
+
+
+@dataclass
+class SourceOutcome:
+    """One source of a run as the lineage records it: used, or absent or refused with the reason."""
+
+    source: str
+    file: Path | None
+    gateway: Gateway | None
+    used: bool = False
+    reason: str | None = None
+    sha256: str | None = None
+    bytes: int | None = None
+    rows_in: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    facts: FileFacts | None = None
+    seconds: dict[str, float] | None = None
+    landed: Path | None = None
+    ingest_key: str | None = None
+    reused_from: Path | None = None
+    validation: Validation | None = None
+
+    @property
+    def status(self) -> str:
+        """'used', 'absent' (no file supplied) or 'refused' (a file, not used)."""
+        return "used" if self.used else ("absent" if self.file is None else "refused")
+
+    def lineage_record(self) -> dict:
+        """The lineage's `source` record: facts, counts, gateway and reason; never a cell's value."""
+        record: dict = {"source": self.source, "file": str(self.file) if self.file else None, "sha256": self.sha256,
+                        "bytes": self.bytes, "rows_in": self.rows_in, "rows_accepted": self.rows_accepted,
+                        "rows_quarantined": self.rows_quarantined, "used": self.used, "reason": self.reason,
+                        "gateway": self.gateway.record() if self.gateway else None}
+        if self.facts is not None:
+            record.update(vars(self.facts))
+        if self.seconds is not None:
+            record["seconds"] = self.seconds
+        if self.landed is not None:
+            record["landed"] = str(self.landed)
+        if self.ingest_key is not None:
+            record["ingest"] = {"key": self.ingest_key,
+                                "reused_from": str(self.reused_from) if self.reused_from else None}
+        if self.validation is not None:
+            record["validation"] = vars(self.validation)
+        return record
+
+
+@dataclass
+class Ingested:
+    """The result of one source's ingest."""
+
+    outcome: SourceOutcome
+    quarantine: pd.DataFrame | None = None
+    validation: ValidationJob | None = None
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """What every source's ingest in one run shares."""
+
+    schemas: Schemas
+    as_of: dt.date
+    staging: Path  # the run's staging folder, where accepted rows are landed
+    max_bad_share: float | None = None
+    reuse: bool = True
+    code_version: str = ""
+    ledger: Path | None = None  # where earlier runs are found for reuse
+
+
+@dataclass
+class _Laps:
+    """Seconds per step of one source's ingest, for the lineage."""
+
+    clock: float = field(default_factory=time.perf_counter)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self.clock, 3)
+        self.clock = now
+
+
+def land(validated: Validated, path: Path) -> None:
+    """Accepted rows as typed Parquet: dates as date32, counts as int64, flags as bool."""
+    table = pa.Table.from_pandas(validated.accepted, preserve_index=False)
+    fields = [pa.field(f.name, pa.date32()) if pa.types.is_timestamp(f.type) else f for f in table.schema]
+    write_table(table.cast(pa.schema(fields, metadata=table.schema.metadata)), path)
+
+
+def ingest_source(source: str, path: Path | None, refusal: str | None, options: IngestOptions,
+                  raise_io_errors: bool = False) -> Ingested:
+    """Gateway, ingest, validation and landing of one source; never raises for a bad file.
+
+    `refusal` is the gateway's purpose refusal, decided before the as-of date was known. A file
+    that cannot be read is recorded as refused, or with `raise_io_errors` its OSError is raised
+    so an orchestrator can retry (a network share that is briefly away).
+    """
+    schemas = options.schemas
+    contract = schemas.contracts[source]
+    gateway = schemas.gateways.get(source)
+    outcome = SourceOutcome(source, path, gateway)
+    if path is None:
+        outcome.reason = "no file supplied (allowed missing)" if contract.required_source \
+            else "no file supplied (optional source)"
+        return Ingested(outcome)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        if raise_io_errors:
+            raise
+        outcome.reason = f"file could not be read: {exc.strerror}"
+        return Ingested(outcome)
+    outcome.sha256, outcome.bytes = file_sha256(data), len(data)
+    if refusal is None and gateway is not None:
+        refusal = agreement_refusal(gateway, options.as_of)
+    if refusal is not None:
+        outcome.reason = refusal
+        return Ingested(outcome)
+    laps = _Laps()
+    key = cache.ingest_key(outcome.sha256, source, schemas.root, options.max_bad_share, options.code_version)
+    cached = cache.find(source, key, options.ledger, landed_path(source)) if options.reuse else None
+    if cached is not None:
+        return _reuse(cached, outcome, key, options.staging, laps)
+    try:
+        raw = parse_extract(data, path, contract, gateway)
+    except SourceRefused as exc:
+        outcome.reason = f"unreadable file: {exc}"
+        return Ingested(outcome)
+    del data
+    laps.lap("read")
+    return _checked(raw, outcome, key, options, laps)
+
+
+def _checked(raw: RawExtract, outcome: SourceOutcome, key: str, options: IngestOptions, laps: _Laps) -> Ingested:
+    """Validate a parsed file, then land it and keep its cache entry, or refuse it whole."""
+    source = outcome.source
+    validated = validate(raw, options.schemas.contracts[source], options.schemas, options.max_bad_share)
+    laps.lap("checks")
+    specs = [CheckSpec.of(c) for c in validated.checks]
+    if validated.refused:
+        job = ValidationJob(specs, views=validated.views)
+    else:  # the check views of a usable source are kept as its cache entry, and GX reads them from there
+        cache.store(options.staging, source, key, specs, validated.views, validated.quarantine)
+        job = ValidationJob(specs, views_file=options.staging / cache.views_file(source))
+    laps.lap("great_expectations_queued")
+    outcome.seconds = laps.seconds
+    outcome.facts = FileFacts.of(raw, validated)
+    outcome.rows_in, outcome.rows_quarantined = validated.rows_in, validated.rows_quarantined
+    if validated.refused:
+        outcome.reason = validated.refused
+        return Ingested(outcome, validated.quarantine, job)
+    land(validated, options.staging / landed_path(source))
+    laps.lap("land")
+    outcome.used, outcome.rows_accepted = True, validated.rows_accepted
+    outcome.landed, outcome.ingest_key = landed_path(source), key
+    return Ingested(outcome, validated.quarantine, job)
+
+
+def _reuse(cached: cache.Cached, outcome: SourceOutcome, key: str, staging: Path, laps: _Laps) -> Ingested:
+    """This source as an earlier run ingested the same file: its landed rows, quarantine and check views."""
+    source = outcome.source
+    cache.link_or_copy(cached.landed, staging / landed_path(source))
+    cache.carry(cached.folder, staging, source)
+    laps.lap("reused")
+    record = cached.record
+    outcome.facts = FileFacts.from_record(record)
+    outcome.rows_in, outcome.rows_accepted = int(record["rows_in"]), int(record["rows_accepted"])
+    outcome.rows_quarantined = int(record["rows_quarantined"])
+    outcome.seconds, outcome.used, outcome.landed = laps.seconds, True, landed_path(source)
+    outcome.ingest_key, outcome.reused_from = key, cached.folder
+    job = ValidationJob(cached.checks, views_file=staging / cache.views_file(source))
+    return Ingested(outcome, cached.quarantine, job)

@@ -1,0 +1,130 @@
+"""The linkage stage: landed rows in, people and households with keyed ids out.
+
+`prepare_source` standardises one landed source (so the run holds one landed frame at a time);
+`link_sources` links the prepared sources into people (`pipeline.link.people`), places people in
+households (`pipeline.link.households`), keys both (`pipeline.keys`) and returns the tables the
+run publishes (`pipeline.link.tables`) with the stage's counts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config.contracts import SourceContract
+from pipeline.keys import keyed
+from pipeline.link.decisions import Decision
+from pipeline.link.households import HouseholdAssignment, assign_households, evidence_dates
+from pipeline.link.model import FSModel
+from pipeline.link.people import People, link_people
+from pipeline.link.settings import LinkageSettings
+from pipeline.link.standardise import records_from_landed
+from pipeline.link.tables import household_addresses, pairs_table, person_details, review_table
+
+
+@dataclass(frozen=True)
+class LinkCounts:
+    """What the stage made, for the lineage, the summary and the Prefect artifacts."""
+
+    records: int
+    people: int
+    households: int
+    candidate_pairs: int
+    linked_pairs: int
+    review_pairs: int
+    people_without_address: int
+
+
+@dataclass
+class Linkage:
+    """The stage's result: the published tables, the model, the counts, and two identifying frames
+    kept in memory for scoring and the caseworker export."""
+
+    record_links: pd.DataFrame
+    pairs: pd.DataFrame
+    review: pd.DataFrame
+    model: FSModel
+    counts: LinkCounts
+    people: pd.DataFrame  # see `person_details`; names only with `identities`, never published
+    addresses: pd.DataFrame | None = None  # identifying, only with `identities`: see `household_addresses`
+
+
+@dataclass
+class Prepared:
+    """One source's rows as linkage needs them: standardised identity, and address evidence dates."""
+
+    records: pd.DataFrame
+    evidence_date: np.ndarray
+    current: np.ndarray
+
+
+def prepare_source(source: str, frame: pd.DataFrame, contract: SourceContract, settings: LinkageSettings,
+                   as_of: dt.date) -> Prepared:
+    """Standardise one landed source; the landed frame can be dropped afterwards (memory at scale)."""
+    records = records_from_landed({source: frame}, {source: contract})
+    rule = settings.households.evidence.get(source)
+    dates, current = evidence_dates(frame, contract, rule.date if rule else None, as_of)
+    return Prepared(records, dates, current)
+
+
+def link_and_house(landed: dict[str, pd.DataFrame], contracts: dict[str, SourceContract],
+                   settings: LinkageSettings, as_of: dt.date, key: bytes) -> Linkage:
+    """People and households from the landed rows of every used source."""
+    prepared = [prepare_source(s, landed[s], contracts[s], settings, as_of) for s in sorted(landed)]
+    return link_sources(prepared, settings, as_of, key)
+
+
+def _household_ids(people: People, anchors: np.ndarray, homes: HouseholdAssignment) -> np.ndarray:
+    """Per person, what the household key is made of: the address, or for a person without one the
+    person's anchor (a household of one)."""
+    return np.where(homes.basis == "no_address", "alone\x1f" + people.ident[anchors].astype(str),
+                    homes.household.astype(str))
+
+
+def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.date, key: bytes,
+                 identities: bool = False) -> Linkage:
+    """People and households from prepared sources (in source-name order); with `identities`, each
+    person's name and each household's address too (for the caseworker export only: each costs a
+    pass over every record, seconds at a million residents)."""
+    records = pd.concat([p.records for p in prepared], ignore_index=True)
+    evidence_date = np.concatenate([p.evidence_date for p in prepared])
+    current = np.concatenate([p.current for p in prepared])
+    prepared.clear()
+    people = link_people(records, settings)
+    person_number, anchors = pd.factorize(people.label, sort=True)
+    person_keys = keyed(key, "person", people.ident[anchors], "P")
+    homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
+    household_key = keyed(key, "household", _household_ids(people, anchors, homes), "H")
+
+    links = pd.DataFrame({
+        "source": records["source"].astype("string"),
+        "source_record_id": records["source_record_id"].astype("string"),
+        "person_key": pd.array(person_keys[person_number], dtype="string"),
+        "household_key": pd.array(household_key[person_number], dtype="string"),
+        "match_probability": people.probability.astype(np.float64),
+        "household_basis": pd.array(homes.basis[person_number], dtype="string"),
+    })
+    pairs = pairs_table(people.pairs, links, settings.model.review_threshold)
+    review = review_table(people.pairs, records, person_keys[person_number])
+    decisions = people.pairs["decision"]
+    counts = LinkCounts(
+        records=len(records), people=int(person_number.max()) + 1 if len(records) else 0,
+        households=int(pd.Series(household_key).nunique()), candidate_pairs=len(people.pairs),
+        linked_pairs=int((decisions == Decision.LINKED.label).sum()), review_pairs=len(review),
+        people_without_address=int((homes.basis == "no_address").sum()))
+    return Linkage(
+        record_links=links, pairs=pairs, review=review, model=people.model, counts=counts,
+        people=person_details(records, person_number, person_keys, household_key, settings, names=identities),
+        addresses=household_addresses(records, person_number, homes, household_key) if identities else None)
+
+
+def model_document(model: FSModel, settings: LinkageSettings) -> str:
+    """`linkage_model.json`: every level's m, u and weight, the prior, the thresholds, the training pairs."""
+    document = {"prior": model.prior, "thresholds": settings.model.model_dump(), "training_pairs": model.labelled,
+                "levels": model.table().to_dict(orient="records")}
+    return json.dumps(document, indent=1, sort_keys=True) + "\n"
+

@@ -1,0 +1,75 @@
+"""The closing summary on the terminal: sources with their gateways, counts, refusals, eligibility.
+
+Counts, gateways, reasons and a few eligible families' pseudonymous keys with one piece of
+evidence each; no name, date of birth or address.
+"""
+
+from __future__ import annotations
+
+from pipeline.criteria.stage import ScoreCounts
+from pipeline.ingest.source import SourceOutcome
+from pipeline.run.result import RunResult
+
+REASONS_SHOWN = 12
+
+
+def gateway_text(o: SourceOutcome) -> str:
+    """'[statute section; agreement]', or '[no gateway]'."""
+    return f"[{o.gateway.citation}; {o.gateway.agreement.reference}]" if o.gateway else "[no gateway]"
+
+
+def _source_line(o: SourceOutcome) -> str:
+    if o.status == "used":
+        return (f"  used     {o.source:<21} {o.rows_in:>9,} rows  {o.rows_accepted:>9,} accepted  "
+                f"{o.rows_quarantined:>7,} quarantined   {gateway_text(o)}")
+    if o.status == "absent":
+        return f"  absent   {o.source:<21} {o.reason}"
+    return f"  refused  {o.source:<21} {o.reason}   {gateway_text(o)}"
+
+
+def summary(result: RunResult) -> str:
+    """The closing summary of a completed run."""
+    lines = [f"Run complete: {result.out}  (as-of {result.as_of.isoformat()}, purpose {result.purpose}, "
+             f"{result.seconds:.1f}s)"]
+    lines += [_source_line(o) for o in result.sources]
+    lines.append(f"  quarantine.parquet: {result.quarantine_rows:,} entries;  lineage.jsonl;  "
+                 f"data_docs/index.html")
+    if result.linkage:
+        c = result.linkage
+        lines.append(f"  linkage: {c.records:,} records -> {c.people:,} people in {c.households:,} households "
+                     f"({c.people_without_address:,} people without a usable address, each a household of one)")
+        lines.append(f"    record_links.parquet; pairs.parquet ({c.linked_pairs:,} linked pairs); "
+                     f"linkage_model.json; restricted/clerical_review.parquet ({c.review_pairs:,} pairs to review)")
+    if result.scoring:
+        lines.extend(scoring_lines(result.scoring))
+    if result.reasons:
+        lines.append("  quarantined, by source, column and reason (rows):")
+        ranked = sorted(result.reasons, key=lambda r: (-r.rows, r.source, r.column, r.reason))
+        lines += [f"    {r.rows:>7,}  {r.source}.{r.column}: {r.reason}" for r in ranked[:REASONS_SHOWN]]
+        if len(result.reasons) > REASONS_SHOWN:
+            lines.append(f"    ... and {len(result.reasons) - REASONS_SHOWN} more kinds: see quarantine.parquet")
+    return "\n".join(lines)
+
+
+def scoring_lines(s: ScoreCounts) -> list[str]:
+    """Eligibility by criterion, and a few eligible families with one piece of evidence per criterion."""
+    lines = [f"  criteria: {s.title} [{s.rule_set}]: {s.families:,} families (households with a child) "
+             f"of {s.households:,} households; {s.eligible:,} eligible",
+             f"    {'criterion':<22} {'households':>10} {'eligible families':>18}"]
+    for name, c in s.by_criterion.items():
+        if c.assessed:
+            lines.append(f"    {name:<22} {c.households:>10,} {c.eligible_families:>18,}")
+        else:
+            lines.append(f"    {name:<22} {'not assessed':>10}   (its source was absent or refused, or it cannot be "
+                         f"assessed from these sources)")
+    if s.examples:
+        lines.append("    for example (evidence.parquet has every row; pseudonymous keys only):")
+    for ex in s.examples:
+        lines.append(f"      {ex.household_key}: {ex.members} members, {ex.children} children, {ex.problems} problems")
+        for e in ex.evidence:
+            more = f" (+{e.rows - 1} more)" if e.rows > 1 else ""
+            lines.append(f"        {e.criterion:<20} {e.source:<21} {e.detail}{more}")
+    export = (f"; restricted/caseworker_export.csv ({s.caseworker_rows:,} people, OFFICIAL-SENSITIVE)"
+              if s.caseworker_rows is not None else "")
+    lines.append(f"    households.parquet; evidence.parquet ({s.evidence_rows:,} evidence rows){export}")
+    return lines

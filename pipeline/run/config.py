@@ -1,0 +1,126 @@
+"""What one run is asked to do: `RunConfig`, the single definition of a run's options.
+
+The command line's options (`python -m pipeline run`, `python -m flows.identify_families`) are
+generated from its fields, and the Prefect flow's parameters map onto them one to one
+(`from_parameters`, `parameters`), so an option is added here once and appears everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from pipeline.config.files import SCHEMAS_DIR
+from pipeline.criteria.rules import available_rule_sets
+
+RULE_SETS = tuple(available_rule_sets())  # shipped: phase1, phase2, supporting_families; or a rule file's path
+
+
+def iso_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date in the form YYYY-MM-DD: {value!r}") from None
+
+
+def share(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 1:
+        raise argparse.ArgumentTypeError(f"not a share between 0 and 1: {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Option:
+    """How a RunConfig field is given on the command line and as a flow parameter."""
+
+    help: str
+    parse: Callable[[str], Any] = str
+    kind: Literal["value", "switch", "negated", "repeated"] = "value"  # negated: a --no-... switch
+    flag: str | None = None  # default: --field-name
+    metavar: str | None = None
+
+
+def _option(help: str, **how: Any) -> dict[str, Option]:
+    return {"option": Option(help, **how)}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    extracts: Path = field(metadata=_option("folder with one <source>.csv per source", parse=Path))
+    out: Path = field(metadata=_option("output folder (must not exist unless --force)", parse=Path))
+    rules: str = field(default="phase2", metadata=_option(
+        f"criteria rule set: {'|'.join(RULE_SETS)} (default phase2), or the path of a council's own rule file "
+        "(a copy of one in schemas/criteria/)", metavar="RULES"))
+    as_of: dt.date | None = field(default=None, metadata=_option(
+        "reference date (default: latest extract_date)", parse=iso_date))
+    purpose: str | None = field(default=None, metadata=_option(
+        "the run's purpose, checked against each gateway (default from schemas/settings.yaml: identification)"))
+    allow_missing: tuple[str, ...] = field(default=(), metadata=_option(
+        "go on without this required source (its criteria are not assessed)", kind="repeated", metavar="SOURCE"))
+    force: bool = field(default=False, metadata=_option("replace an existing output folder", kind="switch"))
+    max_bad_share: float | None = field(default=None, metadata=_option(
+        "refuse a source when more than this share of rows fail (default 0.2)", parse=share))
+    schemas_root: Path = SCHEMAS_DIR  # not an option: tests and benchmarks point it at a copy
+    caseworker_export: bool = field(default=False, metadata=_option(
+        "also write restricted/caseworker_export.csv: eligible families with names, dates of birth and addresses "
+        "(OFFICIAL-SENSITIVE)", kind="switch"))
+    reuse_ingest: bool = field(default=True, metadata=_option(
+        "read every file again, even one an earlier run ingested unchanged under the same rules",
+        kind="negated", flag="--no-reuse"))
+
+    @classmethod
+    def options(cls) -> list[tuple[str, Option, Any]]:
+        """(field name, option, default) of every field that is an option, in declaration order."""
+        return [(f.name, f.metadata["option"], f.default) for f in fields(cls) if "option" in f.metadata]
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        """The run's options on a command line."""
+        for name, option, default in cls.options():
+            flag = option.flag or "--" + name.replace("_", "-")
+            how: dict[str, Any] = {"dest": name, "help": option.help}
+            if option.metavar:
+                how["metavar"] = option.metavar
+            if option.kind == "switch":
+                how["action"] = "store_true"
+            elif option.kind == "negated":
+                how["action"] = "store_false"
+            elif option.kind == "repeated":
+                how.update(action="append", default=[], type=option.parse)
+            else:
+                how.update(type=option.parse, required=default is MISSING)
+                if default is not MISSING:
+                    how["default"] = default
+            parser.add_argument(flag, **how)
+        return parser
+
+    @classmethod
+    def from_parameters(cls, parameters: dict[str, Any]) -> RunConfig:
+        """A config from options by name, as parsed from a command line or given to the flow."""
+        given = {}
+        for name, option, _ in cls.options():
+            if name not in parameters:
+                continue
+            value = parameters[name]
+            if option.kind == "repeated":
+                value = tuple(value or ())
+            elif value is not None and option.parse is Path:
+                value = Path(value)
+            given[name] = value
+        return cls(**given)
+
+    def parameters(self) -> dict[str, Any]:
+        """The options as flow parameters (paths as text, lists for repeated options)."""
+        out: dict[str, Any] = {}
+        for name, option, _ in self.options():
+            value = getattr(self, name)
+            out[name] = list(value) if option.kind == "repeated" else str(value) if isinstance(value, Path) else value
+        return out

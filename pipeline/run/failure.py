@@ -1,0 +1,116 @@
+"""When a run cannot finish: the one-line reason, and both trails completed with it; nothing published.
+
+A failed run (an error, SIGTERM, Ctrl-C) ends its lineage with a failed `run_end` and its
+OpenLineage trail with FAIL; both are kept under the ledger's `failed/<run id>/` folder and the
+ledger gets the failed run's summary. A run killed outright records nothing itself: the next run
+for the same output folder finds its staging folder and records it (`record_abandoned`).
+Earlier runs' folders are never touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline.audit import openlineage
+from pipeline.audit.ledger import append_run, ledger_path
+from pipeline.audit.lineage import LineageWriter
+from pipeline.publish import discard
+
+if TYPE_CHECKING:
+    from pipeline.run.session import Session
+
+
+class RunError(Exception):
+    """The run could not be carried out; the message is the one-line reason for the user."""
+
+
+class Terminated(BaseException):
+    """The process was asked to stop (SIGTERM): the run fails, recording why, and publishes nothing."""
+
+
+def public_reason(exc: BaseException) -> str:
+    """A failure's reason fit to show and log: a RunError's own message, else only the exception's type.
+
+    An unexpected exception's message may quote a data value (a name, a date of birth), and a
+    reason is printed, logged by Prefect and kept in the audit trail.
+    """
+    if isinstance(exc, RunError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, Terminated):
+        return "terminated (the process was sent SIGTERM)"
+    return f"internal error ({type(exc).__name__})"
+
+
+def abort(session: Session, exc: BaseException) -> Path | None:
+    """A failed run: FAIL with its reason in both trails, nothing published, earlier outputs untouched.
+
+    The run's lineage gets a failed run_end, its OpenLineage trail a FAIL event; both files (no
+    personal data) are kept under the ledger's `failed/<run id>/` folder and the ledger gets a
+    chained summary of the failure, so an auditor sees the failed run too. Then the staging
+    folder, with every partial output, is removed. Each step is guarded: recording a failure
+    must never hide it. Returns the folder the failed trails were kept in.
+    """
+    s = session
+    reason = public_reason(exc)
+    with contextlib.suppress(Exception):
+        s.gx.close()
+    kept = None
+    try:
+        if not s.lineage.closed:
+            s.lineage.write("run_end", status="failed", reason=reason,
+                            seconds=round(time.perf_counter() - s.started, 3))
+            s.lineage.close()
+        openlineage.fail(s.staging, s.run_id, reason, [o.lineage_record() for o in s.ordered_outcomes()], s.schemas,
+                         settings=s.configuration.openlineage)
+        kept = keep_failed_trails(s.staging, s.run_id)
+        append_run(kept, status="failed", reason=reason)
+    except Exception as recording:  # the run's own failure is what the caller must see
+        s.report(f"warning: the failure could not be fully recorded ({type(recording).__name__})")
+    finally:
+        discard(s.staging)
+    return kept
+
+
+def keep_failed_trails(folder: Path, run_id: str) -> Path:
+    """Copy a failed run's trails (no personal data) out of its staging folder, which is then removed."""
+    kept = ledger_path().parent / "failed" / run_id
+    kept.mkdir(parents=True, exist_ok=True)
+    for name in ("lineage.jsonl", openlineage.events_path(folder).name):
+        if (folder / name).exists():
+            shutil.copy2(folder / name, kept / name)
+    return kept
+
+
+ABANDONED = "abandoned: the run's process ended before it finished (killed, or the machine stopped)"
+
+
+def record_abandoned(folder: Path, settings: openlineage.OpenLineageSettings) -> Path | None:
+    """Record a killed run, found by the next run for the same output folder, as failed in both trails.
+
+    A killed process records nothing itself; its staging folder (never published) still holds its
+    lineage and OpenLineage START. They are kept as a failed run's trails are (`abort`), each
+    completed with the failure, and the ledger gets the failed run's summary.
+    """
+    lineage_file = folder / "lineage.jsonl"
+    if not lineage_file.exists():
+        return None
+    try:
+        with open(lineage_file, encoding="utf-8") as fh:
+            first = json.loads(fh.readline() or "{}")
+        run_id = first.get("run_id") or openlineage.run_id_from(str(folder))
+        kept = keep_failed_trails(folder, run_id)
+        writer = LineageWriter(kept / "lineage.jsonl")
+        writer.write("run_end", status="failed", reason=ABANDONED)
+        writer.close()
+        openlineage.fail(kept, run_id, ABANDONED, settings=settings)
+        append_run(kept, status="failed", reason=ABANDONED)
+        return kept
+    except (OSError, ValueError):  # a trail too broken to complete: the folder is removed all the same
+        return None

@@ -1,0 +1,34 @@
+"""A finished run, typed: what the closing summary, the Prefect artifacts and callers are told."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.criteria.stage import ScoreCounts
+from pipeline.ingest.source import SourceOutcome
+from pipeline.link.stage import LinkCounts
+
+
+@dataclass(frozen=True)
+class QuarantineReason:
+    """Rows of one source quarantined for one reason in one column."""
+
+    source: str
+    column: str
+    reason: str
+    rows: int
+
+
+@dataclass
+class RunResult:
+    out: Path
+    as_of: dt.date
+    purpose: str
+    sources: list[SourceOutcome]
+    quarantine_rows: int
+    seconds: float
+    reasons: list[QuarantineReason] = field(default_factory=list)
+    linkage: LinkCounts | None = None
+    scoring: ScoreCounts | None = None

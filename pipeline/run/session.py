@@ -1,0 +1,209 @@
+"""One run in progress: what its stages share, from opening the staging folder to publishing it.
+
+`open_run` loads and checks everything the run depends on (schemas/, the rule set, the key, the
+extracts folder) before anything is written, decides the as-of date, opens the staging folder,
+the lineage, the OpenLineage trail and the Great Expectations worker, and returns the `Session`
+the stages of `pipeline.run.stages` work over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.audit import openlineage
+from pipeline.audit.ledger import ledger_path
+from pipeline.audit.lineage import LineageWriter, sha256_file
+from pipeline.config.files import ContractError
+from pipeline.config.schemas import Schemas, load_schemas
+from pipeline.criteria.rules import RuleSet, load_rule_set
+from pipeline.criteria.stage import Scoring
+from pipeline.ingest.gateways import purpose_refusal
+from pipeline.ingest.gx import BackgroundGX
+from pipeline.ingest.read import peek_extract_date
+from pipeline.ingest.source import IngestOptions, SourceOutcome
+from pipeline.keys import MissingKey, load_key
+from pipeline.link.settings import LINKAGE_FILE, LinkageSettings, load_linkage
+from pipeline.link.stage import Linkage
+from pipeline.publish import OutputExists, discard, staging_dir
+from pipeline.run.config import RunConfig
+from pipeline.run.failure import RunError, record_abandoned
+
+DOCS_DIR = "data_docs"
+
+Reporter = Callable[[str], None]
+
+
+def silent(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """Everything under schemas/ a run reads, loaded and cross-checked once at its start."""
+
+    schemas: Schemas
+    rules: RuleSet
+    linkage: LinkageSettings
+    openlineage: openlineage.OpenLineageSettings
+
+
+def load_configuration(config: RunConfig) -> Configuration:
+    """schemas/, the run's rule set, linkage and OpenLineage settings; RunError naming the file and key."""
+    root = config.schemas_root
+    try:
+        schemas = load_schemas(root)
+        return Configuration(schemas=schemas, rules=load_rule_set(config.rules, schemas.contracts, root),
+                             linkage=load_linkage(root / LINKAGE_FILE, sources=list(schemas.contracts)),
+                             openlineage=openlineage.load_openlineage_config(root / "openlineage.yaml"))
+    except ContractError as exc:
+        raise RunError(f"broken configuration: {exc}") from None
+
+
+class Deferred:
+    """Lineage records held back so the trail stays in order: run start, sources, stages, run end."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, dict]] = []
+
+    def write(self, event: str, **fields: object) -> None:
+        self.records.append((event, fields))
+
+
+@dataclass
+class Session:
+    """One run in progress. Every entry point (the command line's `execute`, the Prefect flow's tasks)
+    drives the same stage functions over a session: `open_run`, `ingest` for each source (any
+    order, or at once from several threads), `finish_ingest`, `link`, `score_households`,
+    `publish`; `abort` on failure."""
+
+    config: RunConfig
+    configuration: Configuration
+    key: bytes
+    purpose: str
+    files: dict[str, Path | None]
+    permitted: dict[str, str | None]  # per source, its gateway's purpose refusal (None: permitted)
+    as_of: dt.date
+    staging: Path
+    lineage: LineageWriter
+    gx: BackgroundGX
+    report: Reporter
+    started: float
+    run_id: str
+    code_version: str
+    outcomes: dict[str, SourceOutcome] = field(default_factory=dict)
+    quarantines: dict[str, pd.DataFrame] = field(default_factory=dict)
+    quarantine: pd.DataFrame | None = None
+    stages: Deferred = field(default_factory=Deferred)
+    linked: Linkage | None = None
+    scoring: Scoring | None = None
+
+    @property
+    def schemas(self) -> Schemas:
+        return self.configuration.schemas
+
+    @property
+    def sources(self) -> list[str]:
+        return list(self.files)
+
+    @property
+    def ingest_options(self) -> IngestOptions:
+        c = self.config
+        return IngestOptions(schemas=self.schemas, as_of=self.as_of, staging=self.staging,
+                             max_bad_share=c.max_bad_share, reuse=c.reuse_ingest, code_version=self.code_version,
+                             ledger=ledger_path())
+
+    def ordered_outcomes(self) -> list[SourceOutcome]:
+        return [self.outcomes[s] for s in self.files if s in self.outcomes]
+
+    def elapsed(self) -> str:
+        """The progress lines' clock: seconds since the run started."""
+        return f"[{time.perf_counter() - self.started:6.1f}s]"
+
+
+def source_files(config: RunConfig, schemas: Schemas, report: Reporter) -> dict[str, Path | None]:
+    """Each source's file in the extracts folder (None when absent); RunError when a required one is missing."""
+    if not config.extracts.is_dir():
+        raise RunError(f"extracts folder {config.extracts} does not exist")
+    files: dict[str, Path | None] = {}
+    missing_required = []
+    for source, contract in sorted(schemas.contracts.items()):
+        path = config.extracts / f"{source}.csv"
+        files[source] = path if path.is_file() else None
+        if files[source] is None and contract.required_source and source not in config.allow_missing:
+            missing_required.append(source)
+    if missing_required:
+        names = ", ".join(f"{s}.csv" for s in missing_required)
+        flags = " ".join(f"--allow-missing {s}" for s in missing_required)
+        raise RunError(f"required extract(s) missing from {config.extracts}: {names} "
+                       f"(to go on without them and leave their criteria not assessed: {flags})")
+    for name in sorted(p.name for p in config.extracts.glob("*.csv") if p.stem not in schemas.contracts):
+        report(f"warning: {name} is not a known source and was ignored")
+    return files
+
+
+def as_of_date(config: RunConfig, schemas: Schemas, files: dict[str, Path | None],
+               permitted: dict[str, str | None]) -> dt.date:
+    """The given as-of date, else the latest extract date of the files a gateway permits."""
+    peeked = [peek_extract_date(p, schemas.contracts[s]) for s, p in files.items()
+              if p is not None and permitted[s] is None]
+    as_of = config.as_of or max((d for d in peeked if d is not None), default=None)
+    if as_of is None:
+        raise RunError("no as-of date: no usable extract_date in the supplied files (give --as-of)")
+    return as_of
+
+
+def run_parameters(config: RunConfig, configuration: Configuration, as_of: dt.date, purpose: str) -> dict:
+    """The run's parameters as its run_start record and OpenLineage START event give them."""
+    rules = configuration.rules
+    return {
+        "extracts": str(config.extracts), "out": str(config.out), "rules": rules.name,
+        "rules_file": str(rules.path), "rules_sha256": sha256_file(rules.path),
+        "caseworker_export": config.caseworker_export,
+        "as_of": as_of, "as_of_given": config.as_of is not None, "purpose": purpose,
+        "allow_missing": list(config.allow_missing), "max_bad_share": config.max_bad_share
+        if config.max_bad_share is not None else configuration.schemas.settings.max_bad_share,
+    }
+
+
+def open_run(config: RunConfig, report: Reporter = silent) -> Session:
+    """Load and check the configuration, key and files, open the staging folder and the trails.
+
+    Raises RunError before anything is written when the run cannot start.
+    """
+    started = time.perf_counter()
+    configuration = load_configuration(config)
+    schemas = configuration.schemas
+    try:
+        key = load_key()
+    except MissingKey as exc:
+        raise RunError(str(exc)) from None
+    purpose = config.purpose or schemas.settings.default_purpose
+    files = source_files(config, schemas, report)
+    permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
+    as_of = as_of_date(config, schemas, files, permitted)
+    try:
+        staging = staging_dir(config.out, config.force,
+                              on_abandoned=lambda folder: record_abandoned(folder, configuration.openlineage))
+    except OutputExists as exc:
+        raise RunError(str(exc)) from None
+    run_id = openlineage.new_run_id()
+    lineage = LineageWriter(staging / "lineage.jsonl")
+    try:
+        context = LineageWriter.run_context()
+        parameters = run_parameters(config, configuration, as_of, purpose)
+        lineage.write("run_start", run_id=run_id, parameters=parameters, **context)
+        openlineage.start(staging, run_id, parameters, settings=configuration.openlineage)
+        gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()), staging / "restricted" / ".gx")
+    except BaseException:
+        lineage.close()
+        discard(staging)
+        raise
+    return Session(config=config, configuration=configuration, key=key, purpose=purpose, files=files,
+                   permitted=permitted, as_of=as_of, staging=staging, lineage=lineage, gx=gx, report=report,
+                   started=started, run_id=run_id, code_version=str(context["code_version"]))

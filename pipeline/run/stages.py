@@ -1,0 +1,209 @@
+"""The order of a run's stages, each a step over the session: ingest, link, score, publish.
+
+This is the single implementation behind every entry point (command line, Prefect flow,
+schedule). The stages themselves are plain functions over data (`pipeline.ingest.source`,
+`pipeline.link.stage`, `pipeline.criteria.stage`); a step here reads its inputs from the staging
+folder, calls its stage, writes the stage's tables, keeps its lineage record and reports progress.
+
+Sources are ingested one at a time (or side by side from a flow's threads), so a bad file stops
+only its own source and memory holds one extract at a time. Everything is written into a staging
+folder that becomes the output folder only when the run completes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from pipeline.audit import openlineage
+from pipeline.audit.ledger import append_run
+from pipeline.audit.lineage import sha256_file
+from pipeline.criteria.caseworker import to_csv
+from pipeline.criteria.engine import Membership
+from pipeline.criteria.stage import score_stage
+from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_source, landed_path
+from pipeline.ingest.validate import QUARANTINE_COLUMNS
+from pipeline.link.stage import link_sources, model_document, prepare_source
+from pipeline.publish import promote, write_bytes, write_parquet
+from pipeline.run.config import RunConfig
+from pipeline.run.failure import RunError, abort
+from pipeline.run.result import QuarantineReason, RunResult
+from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
+
+PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json",
+             "households.parquet", "evidence.parquet")
+REVIEW_FILE = Path("restricted") / "clerical_review.parquet"
+CASEWORKER_FILE = Path("restricted") / "caseworker_export.csv"
+
+
+def execute(config: RunConfig, report: Reporter = silent) -> RunResult:
+    """Carry out one run; raise RunError with a one-line reason when it cannot be done."""
+    session = open_run(config, report)
+    try:
+        for source in session.sources:
+            ingest(session, source)
+        finish_ingest(session)
+        link(session)
+        score_households(session)
+        return publish(session)
+    except BaseException as exc:
+        abort(session, exc)
+        raise
+
+
+def ingest(session: Session, source: str, io_errors: str = "record") -> SourceOutcome:
+    """One source's ingest (`pipeline.ingest.source`), its validation handed to GX; a bad file stops only it.
+
+    Safe to call for several sources at once from threads: each writes only its own landed file
+    and its own entries of the session. With `io_errors="raise"` a file that cannot be read raises
+    its OSError so an orchestrator can retry (a network share that is briefly away) before recording it.
+    """
+    s = session
+    t0 = time.perf_counter()
+    path = s.files[source]
+    done: Ingested = ingest_source(source, path, s.permitted[source], s.ingest_options,
+                                   raise_io_errors=io_errors == "raise")
+    if done.validation is not None:
+        s.gx.submit_job(source, done.validation)
+    if done.quarantine is not None and len(done.quarantine):
+        s.quarantines[source] = done.quarantine
+    outcome = s.outcomes[source] = done.outcome
+    if outcome.used:
+        s.report(f"{s.elapsed()} {source}: {outcome.rows_in:,} rows, {outcome.rows_accepted:,} accepted, "
+                 f"{outcome.rows_quarantined:,} quarantined ({time.perf_counter() - t0:.1f}s)")
+    elif path is not None:
+        s.report(f"{source}: refused: {outcome.reason} [{path.name}]")
+    return outcome
+
+
+def finish_ingest(session: Session) -> int:
+    """quarantine.parquet from every source's rejected rows; stop the run when no source is usable.
+
+    Returns the number of sources used.
+    """
+    s = session
+    missing = [src for src in s.files if src not in s.outcomes]
+    if missing:
+        raise RunError(f"sources not ingested: {', '.join(missing)}")
+    parts = [s.quarantines[src] for src in s.files if src in s.quarantines]
+    quarantine = (pd.concat(parts, ignore_index=True) if parts
+                  else pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS}))
+    s.quarantine = quarantine.astype({"source": "string", "row_number": "int64", "source_record_id": "string",
+                                      "column": "string", "reason": "string"})
+    write_parquet(s.quarantine, s.staging / "quarantine.parquet")
+    outcomes = s.ordered_outcomes()
+    if not any(o.used for o in outcomes):
+        raise RunError("no source could be used: " + "; ".join(
+            f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
+    return sum(o.used for o in outcomes)
+
+
+def used_sources(session: Session) -> list[str]:
+    return sorted(o.source for o in session.ordered_outcomes() if o.used)
+
+
+def link(session: Session) -> None:
+    """Records to people to households; record_links, pairs, the model and the clerical review written."""
+    s = session
+    t0 = time.perf_counter()
+    settings = s.configuration.linkage
+    prepared = []
+    for source in used_sources(s):  # one landed frame in memory at a time
+        frame = pd.read_parquet(s.staging / landed_path(source))
+        prepared.append(prepare_source(source, frame, s.schemas.contracts[source], settings, s.as_of))
+        del frame
+    s.report(f"{s.elapsed()} linking {sum(len(p.records) for p in prepared):,} records from {len(prepared)} sources")
+    linked = s.linked = link_sources(prepared, settings, s.as_of, s.key, identities=s.config.caseworker_export)
+    write_parquet(linked.record_links, s.staging / "record_links.parquet")
+    write_parquet(linked.pairs, s.staging / "pairs.parquet")
+    write_parquet(linked.review, s.staging / REVIEW_FILE)
+    (s.staging / "linkage_model.json").write_text(model_document(linked.model, settings), encoding="utf-8")
+    seconds = round(time.perf_counter() - t0, 3)
+    s.stages.write("stage", stage="link", seconds=seconds, **asdict(linked.counts),
+                   inputs=[str(landed_path(src)) for src in used_sources(s)],
+                   outputs=["record_links.parquet", "pairs.parquet", "linkage_model.json", str(REVIEW_FILE)])
+    c = linked.counts
+    s.report(f"{s.elapsed()} linked: {c.people:,} people in {c.households:,} households; "
+             f"{c.review_pairs:,} pairs for clerical review ({seconds:.1f}s)")
+
+
+def score_households(session: Session) -> None:
+    """Households against the rule set; households, evidence (and the caseworker export) written."""
+    s = session
+    if s.linked is None:
+        raise RunError("households cannot be scored before linking")
+    t0 = time.perf_counter()
+    rules = s.configuration.rules
+    frames = {}
+    for source in sorted(set(used_sources(s)) & set(rules.sources)):
+        path = s.staging / landed_path(source)
+        present = set(pq.read_schema(path).names)
+        frames[source] = pd.read_parquet(path, columns=[c for c in rules.columns_needed(source) if c in present])
+    scoring = s.scoring = score_stage(rules, frames, Membership(links=s.linked.record_links, people=s.linked.people),
+                                      s.as_of, s.linked.addresses if s.config.caseworker_export else None)
+    write_parquet(scoring.households, s.staging / "households.parquet")
+    write_parquet(scoring.evidence, s.staging / "evidence.parquet")
+    outputs = ["households.parquet", "evidence.parquet"]
+    if scoring.caseworker is not None:
+        write_bytes(to_csv(scoring.caseworker), s.staging / CASEWORKER_FILE)
+        outputs.append(str(CASEWORKER_FILE))
+    c = scoring.counts
+    seconds = round(time.perf_counter() - t0, 3)
+    s.stages.write("stage", stage="score", seconds=seconds, rule_set=rules.name, sources_assessed=sorted(frames),
+                   households=c.households, families=c.families, eligible=c.eligible,
+                   evidence_rows=c.evidence_rows, not_assessed=c.not_assessed,
+                   inputs=["record_links.parquet", *[str(landed_path(src)) for src in sorted(frames)]],
+                   outputs=outputs)
+    s.report(f"{s.elapsed()} scored under {rules.name}: {c.families:,} families, {c.eligible:,} eligible "
+             f"({seconds:.1f}s)")
+
+
+def _validations(session: Session) -> None:
+    """Wait for Great Expectations and join each source's verdict to its outcome."""
+    s = session
+    try:
+        validations = s.gx.finish()
+        s.report(f"{s.elapsed()} Great Expectations: every source validated, Data Docs built")
+    finally:
+        s.gx.close()
+    for outcome in s.ordered_outcomes():
+        if outcome.source in validations:
+            results = validations[outcome.source]
+            outcome.validation = Validation(
+                suite=f"{outcome.source}_contract", expectations=len(results),
+                failed=sorted(o.check for o in results if not o.success), data_docs=f"{DOCS_DIR}/index.html")
+
+
+def publish(session: Session) -> RunResult:
+    """Wait for GX, complete the lineage, and move the staging folder into place as the output folder."""
+    s = session
+    _validations(s)
+    outcomes = s.ordered_outcomes()
+    for outcome in outcomes:
+        s.lineage.write("source", **outcome.lineage_record())
+    for event, fields in s.stages.records:
+        s.lineage.write(event, **fields)
+    published = [*PUBLISHED, *([str(CASEWORKER_FILE)] if s.config.caseworker_export else [])]
+    outputs = {}
+    for name in published:
+        outputs[name] = sha256_file(s.staging / name)
+        s.lineage.write("output", file=name, sha256=outputs[name], bytes=(s.staging / name).stat().st_size)
+    seconds = time.perf_counter() - s.started
+    s.lineage.write("run_end", status="completed", seconds=round(seconds, 3), outputs=outputs,
+                    sources_used=[o.source for o in outcomes if o.used],
+                    sources_refused=[o.source for o in outcomes if not o.used and o.file is not None])
+    s.lineage.close()
+    openlineage.complete(s.staging, s.run_id, [o.lineage_record() for o in outcomes], outputs, s.schemas,
+                         settings=s.configuration.openlineage, published_dir=s.config.out)
+    assert s.quarantine is not None and s.linked is not None and s.scoring is not None
+    counts = s.quarantine.groupby(["source", "column", "reason"], sort=True).size()
+    reasons = [QuarantineReason(str(src), str(c), str(r), int(n)) for (src, c, r), n in counts.items()]
+    append_run(s.staging)  # names the folder the staging one becomes: a published run is always in the ledger
+    promote(s.staging, s.config.out)
+    return RunResult(out=s.config.out, as_of=s.as_of, purpose=s.purpose, sources=outcomes,
+                     quarantine_rows=len(s.quarantine), seconds=seconds, reasons=reasons, linkage=s.linked.counts,
+                     scoring=s.scoring.counts)
