@@ -251,14 +251,8 @@ def evaluate(node: RuleNode, met: pd.DataFrame, problems: list[str]) -> np.ndarr
 
 
 # --------------------------------------------------------------------------- the whole rule set
-def score(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Membership, as_of: dt.date) -> Scored:
-    """Households and evidence under one rule set. `frames` holds the landed rows of the assessed
-    sources only: a source that is absent or was refused is simply not there."""
-    links = membership.links
-    people = membership.people.drop_duplicates("person_key").set_index("person_key")
-    ctx = _Context(as_of=as_of, dob=pd.to_datetime(people["dob"]),
-                   undated_adult=people.get("undated_adult", pd.Series(False, index=people.index)).astype(bool),
-                   terms={})
+def _keyed_rows(frames: dict[str, pd.DataFrame], links: pd.DataFrame, ctx: _Context) -> dict[str, pd.DataFrame]:
+    """Each source's rows with their person and household; the schools extract's terms noted in `ctx`."""
     keyed = {}
     for source, frame in frames.items():
         ids = links[links["source"] == source][["source_record_id", "person_key", "household_key"]]
@@ -268,17 +262,25 @@ def score(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Membershi
             present = sorted(rows["_term"].dropna().unique().tolist(), reverse=True)
             ctx.terms = {n: present[:n] for n in range(1, 13)}
         keyed[source] = rows
+    return keyed
 
+
+def _households(links: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
+    """One row per household: household_key, members, children (under ADULT_AGE at the as-of date)."""
     person_household = links.drop_duplicates("person_key")[["person_key", "household_key"]]
-    ages = age_on(person_household["person_key"].map(ctx.dob), as_of)
+    ages = age_on(person_household["person_key"].map(ctx.dob), ctx.as_of)
     households = pd.DataFrame({
         "household_key": person_household["household_key"].to_numpy(),
         "child": (ages < ADULT_AGE).fillna(False).to_numpy(int),
     }).groupby("household_key", sort=True).agg(members=("child", "size"), children=("child", "sum"))
-    households = households.reset_index()
+    return households.reset_index()
 
+
+def _criteria(rules: RuleSet, keyed: dict[str, pd.DataFrame], ctx: _Context,
+              households: pd.Index) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Per household, each criterion met, not met or null (not assessed); and the evidence rows."""
     evidence_parts = []
-    met = pd.DataFrame(index=households["household_key"])
+    met = pd.DataFrame(index=households)
     for name, criterion in rules.criteria.items():
         usable = [ind for ind in criterion.met_by
                   if ind.source in keyed and ind.columns() <= set(keyed[ind.source].columns)]
@@ -290,6 +292,20 @@ def score(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Membershi
             column[column.index.isin(hits["household_key"])] = True
             evidence_parts.append(hits.assign(criterion=name))
         met[name] = column
+    return met, evidence_parts
+
+
+def score(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Membership, as_of: dt.date) -> Scored:
+    """Households and evidence under one rule set. `frames` holds the landed rows of the assessed
+    sources only: a source that is absent or was refused is simply not there."""
+    links = membership.links
+    people = membership.people.drop_duplicates("person_key").set_index("person_key")
+    ctx = _Context(as_of=as_of, dob=pd.to_datetime(people["dob"]),
+                   undated_adult=people.get("undated_adult", pd.Series(False, index=people.index)).astype(bool),
+                   terms={})
+    keyed = _keyed_rows(frames, links, ctx)
+    households = _households(links, ctx)
+    met, evidence_parts = _criteria(rules, keyed, ctx, households["household_key"])
 
     met_counts = [met[c].fillna(False).to_numpy(int) for c in rules.problems]
     problems = np.sum(met_counts, axis=0) if met_counts else np.zeros(len(met), int)

@@ -78,6 +78,39 @@ def _entries(source: str, rows: pd.Index, ids: pd.Series, column: str, reason: s
     })
 
 
+def _ragged_entries(raw: RawExtract) -> list[pd.DataFrame]:
+    """Quarantine entries for records whose field count is not the header's."""
+    entries = []
+    width = len(raw.frame.columns) + len(raw.extra_columns) + len(raw.dropped_by_gateway)
+    for fields, group in raw.ragged.groupby("fields", sort=True) if len(raw.ragged) else ():
+        entries.append(_entries(raw.source, pd.Index(group["row_number"]), pd.Series(dtype=object), RAGGED,
+                                f"record has {fields} fields but the header has {width}"))
+    return entries
+
+
+def _failing_rows(checks: list[Check], views: pd.DataFrame, frame: pd.DataFrame, ids: pd.Series,
+                  source: str) -> tuple[pd.Series, dict[str, int], list[pd.DataFrame]]:
+    """Rows failing any check, each check's failing count, and one entry per row and failing column
+    (its first failure there)."""
+    bad = pd.Series(False, index=frame.index)
+    reported: dict[str, pd.Series] = {}
+    failures: dict[str, int] = {}
+    entries = []
+    for check in checks:
+        view2 = views[check.view2_name] if check.view2 is not None else None
+        mask = failing(check, views[check.view_name], view2)
+        failures[check.name] = int(mask.sum())
+        if not mask.any():
+            continue
+        already = reported.get(check.column)
+        new = mask if already is None else mask & ~already
+        reported[check.column] = mask if already is None else already | mask
+        bad |= mask
+        if new.any():
+            entries.append(_entries(source, frame.index[new.to_numpy()], ids, check.column, check.reason))
+    return bad, failures, entries
+
+
 def validate(raw: RawExtract, contract: SourceContract, schemas: Schemas,
              max_bad_share: float | None = None) -> Validated:
     """Run the contract's checks over `raw`; see the module docstring for the outcomes."""
@@ -91,29 +124,9 @@ def validate(raw: RawExtract, contract: SourceContract, schemas: Schemas,
     views = build_views(checks, frame, typed)
     ids = frame[contract.record_id] if contract.record_id in frame else pd.Series(dtype=object)
 
-    entries: list[pd.DataFrame] = []
-    if len(raw.ragged):
-        width = len(frame.columns) + len(raw.extra_columns) + len(raw.dropped_by_gateway)
-        for fields, group in raw.ragged.groupby("fields", sort=True):
-            entries.append(_entries(
-                raw.source, pd.Index(group["row_number"]), pd.Series(dtype=object), RAGGED,
-                f"record has {fields} fields but the header has {width}",
-            ))
-    bad = pd.Series(False, index=frame.index)
-    reported: dict[str, pd.Series] = {}
-    failures: dict[str, int] = {}
-    for check in checks:
-        view2 = views[check.view2_name] if check.view2 is not None else None
-        mask = failing(check, views[check.view_name], view2)
-        failures[check.name] = int(mask.sum())
-        if not mask.any():
-            continue
-        already = reported.get(check.column)
-        new = mask if already is None else mask & ~already
-        reported[check.column] = mask if already is None else already | mask
-        bad |= mask
-        if new.any():
-            entries.append(_entries(raw.source, frame.index[new.to_numpy()], ids, check.column, check.reason))
+    entries = _ragged_entries(raw)
+    bad, failures, found = _failing_rows(checks, views, frame, ids, raw.source)
+    entries += found
 
     rows_in = raw.rows_in
     n_bad = int(bad.sum()) + len(raw.ragged)

@@ -17,10 +17,15 @@ Features (numbers, higher = more alike unless said):
   flat, strong evidence of a different household; 0 otherwise;
 - uprn: 1 same, 0 different;
 - surname_tf: how common the surname is (share of records), for term-frequency weighting.
+
+Each feature is one `Comparison`: a class with a name, the standardised columns it needs encoded,
+and one method computing it over pairs (as recordlinkage's BaseCompareFeature is). `COMPARISONS`
+lists them in the order of the features frame; adding one is a class and a line there.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import jellyfish
@@ -68,15 +73,11 @@ def distinct_apply(ci: np.ndarray, cj: np.ndarray, uniques: np.ndarray, fn, symm
     return out
 
 
-EQUALITY_COLUMNS = ["forename_canonical", "surname_canonical", "sex", "postcode", "postcode_sector",
-                    "address_key", "house_number", "street", "flat", "uprn"]
-
-
 @dataclass(frozen=True)
 class EncodedRecords:
     """Per-record integer codes, built once per run; comparing pairs then only indexes them."""
 
-    codes: dict[str, np.ndarray]  # equality columns, -1 = missing
+    codes: dict[str, np.ndarray]  # the columns comparisons compare for equality, -1 = missing
     forename: np.ndarray
     forename_alt: np.ndarray
     names: np.ndarray  # vocabulary of forename and forename_alt
@@ -85,10 +86,123 @@ class EncodedRecords:
     dob: np.ndarray  # (n, 3) float: year, month, day (NaN = missing)
     surname_tf: np.ndarray
 
+    def equal(self, column: str, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """1 where the pair's values of `column` agree, 0 where they differ, NaN where either is missing."""
+        c = self.codes[column]
+        return _equal(c[i], c[j])
 
-def encode_records(records: pd.DataFrame) -> EncodedRecords:
+
+class Comparison(ABC):
+    """One comparison feature of candidate pairs: NaN where it cannot be told, else higher = more alike."""
+
+    name: str  # its column in the features frame
+    encodes: tuple[str, ...] = ()  # standardised columns it compares for equality (EncodedRecords.codes)
+
+    @abstractmethod
+    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """The feature for pairs (i[k], j[k]) of record positions."""
+
+
+class Equal(Comparison):
+    """1 same, 0 different."""
+
+    def __init__(self, name: str, column: str):
+        self.name, self.column, self.encodes = name, column, (column,)
+
+    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return enc.equal(self.column, i, j)
+
+
+class ForenameSimilarity(Comparison):
+    """Jaro-Winkler of forenames, the best of legal, preferred and nickname-canonical forms."""
+
+    name = "forename_jw"
+
+    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        fore, alt, names, jw = enc.forename, enc.forename_alt, enc.names, jellyfish.jaro_winkler_similarity
+        return np.fmax(distinct_apply(fore[i], fore[j], names, jw),
+                       np.fmax(distinct_apply(alt[i], fore[j], names, jw), distinct_apply(fore[i], alt[j], names, jw)))
+
+
+class SurnameSimilarity(Comparison):
+    """Jaro-Winkler of surnames."""
+
+    name = "surname_jw"
+
+    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return distinct_apply(enc.surname[i], enc.surname[j], enc.surnames, jellyfish.jaro_winkler_similarity)
+
+
+class SurnameSharesPart(Comparison):
+    """1 when the surnames share a part (Smith and Smith-Jones: birth and married names)."""
+
+    name = "surname_part"
+
+    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return distinct_apply(enc.surname[i], enc.surname[j], enc.surnames,
+                              lambda p, q: float(bool(set(p.split()) & set(q.split()))))
+
+
+class BirthDate(Comparison):
+    """3 exact, 2 day and month swapped, 1 two of three parts equal, 0 otherwise."""
+
+    name = "dob"
+
+    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        (y_i, m_i, d_i), (y_j, m_j, d_j) = enc.dob[i].T, enc.dob[j].T
+        known = ~np.isnan(y_i) & ~np.isnan(y_j)
+        same = (y_i == y_j).astype(int) + (m_i == m_j).astype(int) + (d_i == d_j).astype(int)
+        swap = (y_i == y_j) & (m_i == d_j) & (d_i == m_j) & (m_i != d_i)
+        level = np.select([same == 3, swap, same == 2], [3.0, 2.0, 1.0], default=0.0)
+        return np.where(known, level, np.nan)
+
+
+class Postcode(Comparison):
+    """2 same unit, 1 same sector, 0 otherwise."""
+
+    name = "postcode"
+    encodes = ("postcode", "postcode_sector")
+
+    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        unit, sector = enc.equal("postcode", i, j), enc.equal("postcode_sector", i, j)
+        return np.where(np.isnan(unit), np.nan, np.where(unit == 1, 2.0, np.where(sector == 1, 1.0, 0.0)))
+
+
+class Address(Comparison):
+    """2 same address; -1 another flat of one building (number, street, postcode), strong evidence of
+    another household; 0 otherwise."""
+
+    name = "address"
+    encodes = ("address_key", "house_number", "street", "flat", "postcode")
+
+    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        key = enc.equal("address_key", i, j)
+        building = (enc.equal("house_number", i, j) == 1) & (enc.equal("street", i, j) == 1) & \
+            (enc.equal("postcode", i, j) == 1)
+        other_flat = building & (enc.equal("flat", i, j) == 0)  # both flats known, and different
+        return np.where(key == 1, 2.0, np.where(other_flat, -1.0, np.where(np.isnan(key), np.nan, 0.0)))
+
+
+class SurnameFrequency(Comparison):
+    """How common the commoner of the two surnames is (share of records), for term-frequency weighting."""
+
+    name = "surname_tf"
+
+    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return np.fmax(enc.surname_tf[i], enc.surname_tf[j])
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    ForenameSimilarity(), Equal("forename_equiv", "forename_canonical"), SurnameSimilarity(),
+    Equal("surname_equiv", "surname_canonical"), SurnameSharesPart(), BirthDate(), Equal("sex", "sex"), Postcode(),
+    Address(), Equal("uprn", "uprn"), SurnameFrequency(),
+)
+
+
+def encode_records(records: pd.DataFrame, comparisons: tuple[Comparison, ...] = COMPARISONS) -> EncodedRecords:
     """Factorise the standardised records once (strings to integer codes)."""
-    codes = {c: _vocabulary(records, [c])[0][0] for c in EQUALITY_COLUMNS}
+    columns = dict.fromkeys(c for comparison in comparisons for c in comparison.encodes)
+    codes = {c: _vocabulary(records, [c])[0][0] for c in columns}
     (fore, alt), names = _vocabulary(records, ["forename", "forename_alt"])
     (sur,), surnames = _vocabulary(records, ["surname"])
     dob = np.column_stack([records[c].to_numpy(dtype="float64", na_value=np.nan)
@@ -98,43 +212,12 @@ def encode_records(records: pd.DataFrame) -> EncodedRecords:
     return EncodedRecords(codes, fore, alt, names, sur, surnames, dob, tf)
 
 
-def compare_pairs(records: pd.DataFrame | EncodedRecords, pairs: pd.DataFrame) -> pd.DataFrame:
-    """One row of features per candidate pair (same order as `pairs`)."""
-    enc = records if isinstance(records, EncodedRecords) else encode_records(records)
+def compare_pairs(records: pd.DataFrame | EncodedRecords, pairs: pd.DataFrame,
+                  comparisons: tuple[Comparison, ...] = COMPARISONS) -> pd.DataFrame:
+    """One row of features per candidate pair (same order as `pairs`), one column per comparison."""
+    enc = records if isinstance(records, EncodedRecords) else encode_records(records, comparisons)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    jw = jellyfish.jaro_winkler_similarity
-
-    def equal(column: str) -> np.ndarray:
-        c = enc.codes[column]
-        return _equal(c[i], c[j])
-
     out = pd.DataFrame(index=pairs.index)
-    fore, alt, names = enc.forename, enc.forename_alt, enc.names
-    out["forename_jw"] = np.fmax(distinct_apply(fore[i], fore[j], names, jw),
-                                 np.fmax(distinct_apply(alt[i], fore[j], names, jw),
-                                         distinct_apply(fore[i], alt[j], names, jw)))
-    out["forename_equiv"] = equal("forename_canonical")
-    sur = enc.surname
-    out["surname_jw"] = distinct_apply(sur[i], sur[j], enc.surnames, jw)
-    out["surname_equiv"] = equal("surname_canonical")
-    out["surname_part"] = distinct_apply(sur[i], sur[j], enc.surnames,
-                                         lambda p, q: float(bool(set(p.split()) & set(q.split()))))
-
-    (y_i, m_i, d_i), (y_j, m_j, d_j) = enc.dob[i].T, enc.dob[j].T
-    known = ~np.isnan(y_i) & ~np.isnan(y_j)
-    same = (y_i == y_j).astype(int) + (m_i == m_j).astype(int) + (d_i == d_j).astype(int)
-    swap = (y_i == y_j) & (m_i == d_j) & (d_i == m_j) & (m_i != d_i)
-    level = np.select([same == 3, swap, same == 2], [3.0, 2.0, 1.0], default=0.0)
-    out["dob"] = np.where(known, level, np.nan)
-
-    out["sex"] = equal("sex")
-    unit, sector = equal("postcode"), equal("postcode_sector")
-    out["postcode"] = np.where(np.isnan(unit), np.nan, np.where(unit == 1, 2.0, np.where(sector == 1, 1.0, 0.0)))
-
-    key = equal("address_key")
-    building = (equal("house_number") == 1) & (equal("street") == 1) & (unit == 1)
-    other_flat = building & (equal("flat") == 0)  # both flats known, and different
-    out["address"] = np.where(key == 1, 2.0, np.where(other_flat, -1.0, np.where(np.isnan(key), np.nan, 0.0)))
-    out["uprn"] = equal("uprn")
-    out["surname_tf"] = np.fmax(enc.surname_tf[i], enc.surname_tf[j])
+    for comparison in comparisons:
+        out[comparison.name] = comparison.compute(enc, i, j)
     return out
