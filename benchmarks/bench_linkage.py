@@ -6,10 +6,8 @@
     .venv/bin/python benchmarks/bench_linkage.py --households 20000 --seeds 1 2 3
 
 Figures, per data set:
-- cross-source pairwise person precision and recall: over pairs of records from *different*
-  sources, "same person" as predicted (same person_key) against the truth (same person_id);
-- household co-membership precision, recall and F1: over pairs of true people, "same household"
-  predicted (the household_key most of the person's records carry) against the true household;
+- cross-source pairwise person precision and recall, and household co-membership precision,
+  recall and F1 (defined in pipeline/link/quality.py, which the tests' floors use too);
 - the agency token check behind `identity.distinct_tokens` in schemas/linkage.yaml: per source,
   people holding several tokens (duplicates) and tokens shared by several people;
 - the run's wall time and peak memory (this process and its children).
@@ -34,29 +32,12 @@ def _pairs(frame, keys) -> float:
     return float((sizes * (sizes - 1) / 2).sum())
 
 
-def score(run: Path, truth: Path) -> dict[str, float]:
+def score(run: Path, truth: Path):
     import pandas as pd
 
-    links = pd.read_parquet(run / "record_links.parquet").astype({"source": str, "source_record_id": str})
-    true = pd.read_csv(truth / "truth.csv", dtype=str)
-    m = links.merge(true, how="left", on=["source", "source_record_id"])
-    if m["person_id"].isna().any():
-        raise SystemExit(f"{int(m['person_id'].isna().sum())} linked rows have no truth row")
-    tp = _pairs(m, ["person_key", "person_id"]) - _pairs(m, ["person_key", "person_id", "source"])
-    predicted = _pairs(m, ["person_key"]) - _pairs(m, ["person_key", "source"])
-    actual = _pairs(m, ["person_id"]) - _pairs(m, ["person_id", "source"])
-    # Each true person's predicted household: the one most of their records carry.
-    votes = m.groupby(["person_id", "household_key"]).size().reset_index(name="n")
-    votes = votes.sort_values(["person_id", "n", "household_key"], ascending=[True, False, True])
-    people = votes.drop_duplicates("person_id").rename(columns={"household_key": "h"})
-    people["t"] = people["person_id"].map(m.drop_duplicates("person_id").set_index("person_id")["household_id"])
-    htp, hpred, hact = _pairs(people, ["h", "t"]), _pairs(people, ["h"]), _pairs(people, ["t"])
-    hp, hr = htp / hpred if hpred else 1.0, htp / hact if hact else 1.0
-    return {"records": len(m), "people_true": m["person_id"].nunique(), "people_predicted": m["person_key"].nunique(),
-            "precision": tp / predicted if predicted else 1.0, "recall": tp / actual if actual else 1.0,
-            "household_precision": hp, "household_recall": hr,
-            "household_f1": 2 * hp * hr / (hp + hr) if hp + hr else 0.0,
-            "households_true": people["t"].nunique(), "households_predicted": m["household_key"].nunique()}
+    from pipeline.link.quality import linkage_quality
+
+    return linkage_quality(pd.read_parquet(run / "record_links.parquet"), pd.read_csv(truth / "truth.csv", dtype=str))
 
 
 def household_ceiling(run: Path, truth: Path) -> dict[str, float]:
@@ -163,14 +144,14 @@ def main() -> None:
 
     for run, truth, seconds in targets:
         s = score(run, truth)
-        print(f"{run}: {s['records']:,} records; people true {s['people_true']:,} predicted {s['people_predicted']:,}; "
-              f"households true {s['households_true']:,} predicted {s['households_predicted']:,}")
+        print(f"{run}: {s.records:,} records; people true {s.people_true:,} predicted {s.people_predicted:,}; "
+              f"households true {s.households_true:,} predicted {s.households_predicted:,}")
         if seconds is not None:
             print(f"  whole run {seconds:.1f}s, peak memory so far {_peak_gib():.2f} GiB")
-        print(f"  cross-source pairwise precision {s['precision']:.5f}  recall {s['recall']:.5f}   "
+        print(f"  cross-source pairwise precision {s.precision:.5f}  recall {s.recall:.5f}   "
               f"(targets 0.995 / 0.98)")
-        print(f"  household co-membership precision {s['household_precision']:.5f}  recall "
-              f"{s['household_recall']:.5f}  F1 {s['household_f1']:.5f}   (target F1 0.98)")
+        print(f"  household co-membership precision {s.household_precision:.5f}  recall "
+              f"{s.household_recall:.5f}  F1 {s.household_f1:.5f}   (target F1 0.98)")
         if args.ceiling:
             c = household_ceiling(run, truth)
             print(f"  household ceiling from the records: {c['people_without_a_record_at_home']:,} of "
