@@ -5,6 +5,8 @@ standard error when it could not, 2 for a malformed command. Progress and refusa
 standard error, the closing summary to standard output. Nothing printed names a person.
 `audit verify` exits 0 when the trail is intact, 1 naming the first bad record, 2 for a path that
 is neither a run folder nor a ledger (and `audit explain` 2 for an unknown household).
+`contracts --markdown` prints the agency extract specification generated from schemas/;
+`contracts --check FILE` exits 0 when FILE is that document, 1 naming FILE when it is not.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", type=Path, required=True)
     synth.add_argument("--extract-date", type=iso_date, default=dt.date(2026, 10, 31))
     _audit_parser(sub)
+    _contracts_parser(sub)
     return parser
 
 
@@ -56,6 +59,15 @@ def _audit_parser(sub: argparse._SubParsersAction) -> None:
     explain = commands.add_parser("explain", help="why a household is or is not eligible, with its evidence")
     explain.add_argument("household_key", help="the household's pseudonymous key (H...)")
     explain.add_argument("--run", type=Path, required=True, help="the run folder")
+
+
+def _contracts_parser(sub: argparse._SubParsersAction) -> None:
+    """`contracts --markdown|--check FILE`: the agency extract specification generated from schemas/."""
+    contracts = sub.add_parser("contracts", help="the agency extract specification, generated from the contracts")
+    what = contracts.add_mutually_exclusive_group(required=True)
+    what.add_argument("--markdown", action="store_true", help="print the specification as markdown")
+    what.add_argument("--check", type=Path, metavar="FILE",
+                      help="exit 0 when FILE is the specification the contracts give, 1 when it differs")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -101,13 +113,40 @@ def _audit(args: argparse.Namespace) -> int:
         return USAGE
 
 
+def _contracts(args: argparse.Namespace) -> int:
+    """Print the specification, or compare FILE with it byte for byte: 1 names the file and the fix."""
+    from pipeline.config import ContractError, load_schemas
+    from pipeline.config.extract_spec import COMMAND, extract_spec_markdown, load_extract_spec
+
+    try:
+        document = extract_spec_markdown(load_schemas(), load_extract_spec()).encode("utf-8")
+    except ContractError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.markdown:
+        # Bytes, not text: the document is UTF-8 with LF line ends whatever the terminal's locale.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(document)
+        sys.stdout.buffer.flush()
+        return 0
+    if not args.check.is_file():
+        problem = "does not exist"
+    elif args.check.read_bytes() != document:
+        problem = "differs from the contracts in schemas/"
+    else:
+        print(f"{args.check} matches the contracts in schemas/")
+        return 0
+    print(f"error: {args.check} {problem}; regenerate it with `{COMMAND} > {args.check}`", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # A service manager or an officer stopping the run sends SIGTERM: fail cleanly (trails record
     # it, nothing published) instead of dying where it stands.
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        return {"run": _run, "synth": _synth, "audit": _audit}[args.command](args)
+        return {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts}[args.command](args)
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -52,6 +52,11 @@ class Format(Strict):
 
 # --------------------------------------------------------------------------- source contracts
 class Column(Strict):
+    """One column of an extract. `description` is what the column means, written for the agencies:
+    it is the "meaning" of the column in the extract specification generated from these contracts
+    (docs/extract-specification.md), so the specification and the checks cannot drift apart.
+    """
+
     type: Literal["string", "text", "date", "integer", "flag"]
     required: bool = True
     nullable: bool = True
@@ -63,6 +68,7 @@ class Column(Strict):
     max_length: int | None = Field(None, gt=0)
     not_after: str | None = None
     role: Role | None = None
+    description: str = ""
 
     @model_validator(mode="after")
     def _consistent(self) -> Column:
@@ -75,6 +81,11 @@ class Column(Strict):
         if self.type in ("flag", "date", "integer") and (self.allowed or self.format):
             raise ValueError(f"a {self.type} column takes no allowed values or format")
         return self
+
+
+def human_format(date_format: str) -> str:
+    """A date format as people write it: `%d/%m/%Y` -> `DD/MM/YYYY` (rejection reasons, the extract spec)."""
+    return date_format.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
 
 
 class When(Strict):
@@ -142,6 +153,9 @@ class SourceContract(Strict):
     required_source: bool
     columns: dict[str, Column]
     rules: list[Rule] = Field(default_factory=list)
+    # Free-text remarks for the agencies that no column or rule expresses (the electoral register
+    # carries no dates of birth); printed under the source in the generated extract specification.
+    notes: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> SourceContract:

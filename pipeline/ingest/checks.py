@@ -32,6 +32,7 @@ from pipeline.config.contracts import (
     SourceContract,
     SumNotAboveRule,
     UniqueRule,
+    human_format,
 )
 
 TEXT = "string[pyarrow]"  # Arrow-backed strings: regexes run in RE2 over whole columns
@@ -160,10 +161,6 @@ def calendar_regex(date_format: str) -> str:
             out = out.replace(re.escape(code), part)
         alternatives.append(out)
     return "^(?:" + "|".join(alternatives) + ")$"
-
-
-def human_format(date_format: str) -> str:
-    return date_format.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
 
 
 def parse_typed(frame: pd.DataFrame, contract: SourceContract) -> dict[str, pd.Series]:
