@@ -1,7 +1,7 @@
 """Synthetic local authority: six agency extracts with ground truth, for tests and benchmarks.
 
 `generate(households, seed, out)` writes out/extracts/<source>.csv (exactly the columns of
-shared/spec/extracts.md) and out/truth/ (truth.csv, households.csv, people.csv, defects.csv,
+docs/extract-specification.md) and out/truth/ (truth.csv, households.csv, people.csv, defects.csv,
 hard_cases.csv, moves.csv, gazetteer.csv). The same (households, seed, extract_date,
 defect_rate) always gives byte-identical files. Layout:
 

@@ -3,7 +3,7 @@
 Written by hand (pandas/numpy, no rule files, nothing shared with the pipeline's rules engine)
 so that the engine can be checked against it and it against the engine. Each extract row that
 is not a deliberate defect counts for its true person and that person's true household; ages
-use the true date of birth. The definitions follow shared/spec/criteria.md:
+use the true date of birth. The definitions follow the programme's criteria (schemas/criteria/ encodes the same text):
 
 - R is the extract date; "last 12 months" is R - 1 year < date <= R (R - 1 year keeps the
   month and day, 29 February becoming 28 February); a blank date never satisfies a window.

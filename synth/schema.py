@@ -1,4 +1,4 @@
-"""The exact shape of each agency extract, copied from shared/spec/extracts.md (v1).
+"""The exact shape of each agency extract, copied from the agencies' extract specification (v1).
 
 Kept here, beside the generator, so that the synthetic files follow the specification even
 before (and independently of) the project's own `schemas/` contracts: a mismatch between the

@@ -1,32 +1,17 @@
-"""The bundled sample: reproducible, quarantined exactly where it is defective, and no leaks."""
+"""The bundled sample end to end: reproducible, quarantined exactly where it is defective, no leaks,
+and the caseworker export and summary a research officer gets. The run is the session's `sample_run`."""
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import filecmp
-import io
-import json
 import re
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from pipeline.cli import main
 from synth import generate
-from tests.conftest import REPO
-
-SAMPLE = REPO / "sample_data"
-
-
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sample") / "out"
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = main(["run", "--extracts", str(SAMPLE / "extracts"), "--out", str(out), "--caseworker-export"])
-    return code, out, stdout.getvalue(), stderr.getvalue()
+from tests.conftest import SAMPLE
+from tests.support import source_records, word_finder
 
 
 def test_the_sample_is_remade_byte_for_byte_by_the_command_in_its_readme(tmp_path):
@@ -39,17 +24,16 @@ def test_the_sample_is_remade_byte_for_byte_by_the_command_in_its_readme(tmp_pat
 
 
 def test_the_sample_runs_with_every_source_used(sample_run):
-    code, out, stdout, _ = sample_run
-    assert code == 0
-    records = [json.loads(x) for x in (out / "lineage.jsonl").read_text().splitlines()]
-    sources = [r for r in records if r["event"] == "source"]
+    out, stdout = sample_run.out, sample_run.stdout
+    assert sample_run.code == 0
+    sources = list(source_records(out).values())
     assert len(sources) == 6 and all(r["used"] for r in sources)
     assert all(r["rows_in"] == r["rows_accepted"] + r["rows_quarantined"] for r in sources)
     assert stdout.count("used ") == 6
 
 
 def test_exactly_the_defective_rows_of_the_sample_are_quarantined(sample_run):
-    _, out, _, _ = sample_run
+    out = sample_run.out
     quarantined = pd.read_parquet(out / "quarantine.parquet")
     defects = pd.read_csv(SAMPLE / "truth" / "defects.csv", dtype=str)
     assert len(defects) > 5
@@ -76,7 +60,7 @@ def identifying_values() -> set[str]:
 
 
 def test_no_name_date_of_birth_address_or_token_from_the_sample_is_logged(sample_run):
-    _, out, stdout, stderr = sample_run
+    out, stdout, stderr = sample_run.out, sample_run.stdout, sample_run.stderr
     secrets = identifying_values()
     assert len(secrets) > 5000
     texts = {"lineage": (out / "lineage.jsonl").read_text(), "stderr": stderr}
@@ -89,26 +73,23 @@ def test_no_name_date_of_birth_address_or_token_from_the_sample_is_logged(sample
         texts[path.name] = "\n".join(frame[c].astype(str).str.cat(sep="\n") for c in frame.columns
                                      if not pd.api.types.is_numeric_dtype(frame[c]))
     # Whole words only: a surname such as "Butt" must not match the HTML word "Button".
-    pattern = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, sorted(secrets, key=len, reverse=True)))
-                         + ")(?![A-Za-z0-9])")
     # Evidence details carry the dates of the events themselves (an offence, a claim, an episode);
     # any date can coincide with somebody's birthday, so dates there are checked per person below.
     dates = re.compile(r"^\d{4}-\d{2}-\d{2}$|^\d{2}/\d{2}/\d{4}$")
-    undated = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, sorted(
-        (v for v in secrets if not dates.match(v)), key=len, reverse=True))) + ")(?![A-Za-z0-9])")
+    undated = word_finder({v for v in secrets if not dates.match(v)})
+    everything = word_finder(secrets)
     # The summary quotes a few evidence details; those lines are checked as evidence is.
     details = set(pd.read_parquet(out / "evidence.parquet")["detail"])
     texts["stdout"] = "\n".join(ln for ln in stdout.splitlines() if not any(d in ln for d in details))
     texts["stdout, evidence lines"] = stdout
     for where, text in texts.items():
-        leaked = sorted(set((undated if where in ("evidence.parquet", "stdout, evidence lines") else pattern)
-                            .findall(text)))
-        assert not leaked, (where, leaked[:3])
+        finder = undated if where in ("evidence.parquet", "stdout, evidence lines") else everything
+        found = sorted(set(finder.findall(text)))
+        assert not found, (where, found[:3])
 
 
 def test_no_evidence_detail_gives_its_persons_date_of_birth(sample_run):
-    _, out, _, _ = sample_run
-    evidence = pd.read_parquet(out / "evidence.parquet")
+    evidence = pd.read_parquet(sample_run.out / "evidence.parquet")
     truth = pd.read_csv(SAMPLE / "truth" / "truth.csv", dtype=str)
     people = pd.read_csv(SAMPLE / "truth" / "people.csv", dtype=str)[["person_id", "dob"]]
     rows = evidence.merge(truth, on=["source", "source_record_id"]).merge(people, on="person_id")
@@ -120,7 +101,7 @@ IDENTIFYING = re.compile(r"name|surname|dob|birth|address|postcode|uprn|street|f
 
 
 def test_identifying_columns_are_only_under_restricted(sample_run):
-    _, out, _, _ = sample_run
+    out = sample_run.out
     outside = sorted(p.name for p in out.rglob("*.parquet") if "restricted" not in p.relative_to(out).parts)
     assert outside == ["evidence.parquet", "households.parquet", "pairs.parquet", "quarantine.parquet",
                        "record_links.parquet"]
@@ -136,7 +117,7 @@ def test_identifying_columns_are_only_under_restricted(sample_run):
 
 
 def test_the_caseworker_export_lists_every_member_of_each_eligible_family_under_its_marking(sample_run):
-    _, out, stdout, _ = sample_run
+    out, stdout = sample_run.out, sample_run.stdout
     path = out / "restricted" / "caseworker_export.csv"
     raw = path.read_bytes()
     assert raw.startswith("\ufeffOFFICIAL-SENSITIVE".encode())
@@ -154,7 +135,7 @@ def test_the_caseworker_export_lists_every_member_of_each_eligible_family_under_
 
 
 def test_the_summary_shows_eligible_families_with_their_evidence(sample_run):
-    _, out, stdout, _ = sample_run
+    out, stdout = sample_run.out, sample_run.stdout
     evidence = pd.read_parquet(out / "evidence.parquet")
     households = pd.read_parquet(out / "households.parquet").set_index("household_key")
     shown = re.findall(r"^      (H[0-9a-f]{20}): (\d+) members, (\d+) children, (\d+) problems$", stdout, re.M)
@@ -164,41 +145,3 @@ def test_the_summary_shows_eligible_families_with_their_evidence(sample_run):
         assert (households.loc[key, "members"], households.loc[key, "children"]) == (int(members), int(children))
         for detail in evidence.loc[evidence["household_key"] == key].drop_duplicates("criterion")["detail"]:
             assert detail in stdout
-
-
-RULE_SETS = ("phase2", "phase1", "supporting_families")
-
-
-@pytest.mark.parametrize("rule_set", RULE_SETS)
-def test_with_the_true_links_scoring_gives_exactly_the_true_criteria_and_eligibility(sample_run, schemas, rule_set):
-    """The oracle: the rules engine, told who every row truly is, against the generator's own code."""
-    from pipeline.criteria.engine import Membership, score
-    from pipeline.criteria.rules import load_rule_set
-
-    _, out, _, _ = sample_run
-    truth = pd.read_csv(SAMPLE / "truth" / "truth.csv", dtype=str)
-    people = pd.read_csv(SAMPLE / "truth" / "people.csv", dtype=str)
-    expected = pd.read_csv(SAMPLE / "truth" / "households.csv", dtype={"household_id": str})
-    links = truth.rename(columns={"person_id": "person_key", "household_id": "household_key"})
-    membership = Membership(links=links, people=pd.DataFrame({"person_key": people["person_id"],
-                                                              "dob": pd.to_datetime(people["dob"])}))
-    rules = load_rule_set(rule_set, schemas.contracts)
-    frames = {s: pd.read_parquet(out / "restricted" / "landed" / f"{s}.parquet") for s in rules.sources}
-    got = score(rules, frames, membership, dt.date(2026, 10, 31)).households.set_index("household_key")
-
-    prefix = "" if rule_set == "phase2" else f"{rule_set}."
-    expected = expected.set_index("household_id")
-    seen = expected.loc[got.index]
-    assert len(got) >= 0.99 * len(expected)
-    unseen = expected.drop(got.index)[[f"{prefix}{c}" for c in (*rules.problems, "eligible")]]
-    assert (unseen.fillna(0) == 0).all().all()  # a household nobody's records show meets nothing
-    # Members come from the records: a child in no extract is unknown to any pipeline.
-    children, true_children = got["children"].to_numpy(), seen["children"].to_numpy()
-    assert (children <= true_children).all() and (children == true_children).mean() > 0.99
-    for criterion in rules.criteria:
-        want = seen[f"{prefix}{criterion}"].map({1: True, 0: False})
-        assert got[criterion].astype(object).where(got[criterion].notna(), None).tolist() == \
-            want.astype(object).where(want.notna(), None).tolist(), criterion
-    assert got["problems"].tolist() == seen[f"{prefix}problems"].tolist()
-    assert got["eligible"].tolist() == seen[f"{prefix}eligible"].astype(bool).tolist()
-    assert got["eligible"].sum() >= 2

@@ -33,6 +33,7 @@ from openlineage.client.transport.file import FileConfig, FileTransport
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpConfig, HttpTransport, TokenProvider
 from openlineage.client.transport.transport import Transport
 from openlineage.client.uuid import generate_new_uuid
+
 from pipeline import __version__
 from pipeline.audit.openlineage.facets import input_datasets, output_dataset
 from pipeline.audit.openlineage.settings import OpenLineageSettings, http_api_key, load_openlineage_config

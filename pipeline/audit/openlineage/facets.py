@@ -16,7 +16,6 @@ from typing import Any
 
 import attr
 import pyarrow.parquet as pq
-
 from openlineage.client.event_v2 import InputDataset, OutputDataset
 from openlineage.client.facet_v2 import (
     InputDatasetFacet,
@@ -26,6 +25,7 @@ from openlineage.client.facet_v2 import (
     output_statistics_output_dataset,
     schema_dataset,
 )
+
 from pipeline.config.schemas import Schemas
 from pipeline.ingest.checks import compile_checks
 

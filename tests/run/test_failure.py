@@ -1,5 +1,6 @@
-"""A run that fails or is killed (issue 5): FAIL with its reason in both trails, nothing published,
-earlier runs' outputs intact."""
+"""A run that fails or is killed: FAIL with its reason in both trails, nothing published, earlier
+runs' outputs intact. Real processes, sent real signals; a run of the sample is stopped once it has
+reported that linking began (ingest done, outputs half made)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "sample_data" / "extracts"
+from tests.conftest import REPO, SAMPLE, TINY
+
+EXTRACTS = SAMPLE / "extracts"
 
 
 @pytest.fixture
@@ -64,12 +66,13 @@ def _failed_trails(env: dict[str, str], entry: dict) -> tuple[list[dict], list[d
     return lineage, events
 
 
-def test_a_run_stopped_midway_publishes_nothing_keeps_the_earlier_output_and_records_why(tmp_path, env):
+def test_a_run_stopped_midway_publishes_nothing_keeps_the_earlier_output_and_records_why(tmp_path, env,
+                                                                                        sample_run):
     out = tmp_path / "out"
-    assert _run(["run", "--extracts", str(SAMPLE), "--out", str(out)], env).returncode == 0
+    shutil.copytree(sample_run.out, out)  # last month's output
     before = _hashes(out)
 
-    status = _start_and_stop_midway(["run", "--extracts", str(SAMPLE), "--out", str(out), "--force"], env,
+    status = _start_and_stop_midway(["run", "--extracts", str(EXTRACTS), "--out", str(out), "--force"], env,
                                     signal.SIGTERM)
 
     assert status == 143
@@ -88,13 +91,13 @@ def test_a_run_stopped_midway_publishes_nothing_keeps_the_earlier_output_and_rec
 
 def test_a_run_killed_outright_is_recorded_as_failed_by_the_next_run_for_that_folder(tmp_path, env):
     out = tmp_path / "out"
-    status = _start_and_stop_midway(["run", "--extracts", str(SAMPLE), "--out", str(out)], env, signal.SIGKILL)
+    status = _start_and_stop_midway(["run", "--extracts", str(EXTRACTS), "--out", str(out)], env, signal.SIGKILL)
 
     assert status == -signal.SIGKILL
     assert not out.exists()  # nothing published
     assert len(list(tmp_path.glob(".out.partial-*"))) == 1  # a killed process cannot clean up
 
-    assert _run(["run", "--extracts", str(SAMPLE), "--out", str(out)], env).returncode == 0
+    assert _run(["run", "--extracts", str(TINY), "--out", str(out)], env).returncode == 0
     assert list(tmp_path.glob(".out.partial-*")) == []
     entries = _ledger(env)
     assert [e["status"] for e in entries] == ["failed", "completed"]
@@ -106,7 +109,7 @@ def test_a_run_killed_outright_is_recorded_as_failed_by_the_next_run_for_that_fo
 
 def test_a_run_that_cannot_go_on_records_its_reason_in_both_trails(tmp_path, env):
     extracts = tmp_path / "extracts"
-    shutil.copytree(SAMPLE, extracts)
+    shutil.copytree(TINY, extracts, ignore=shutil.ignore_patterns("*.md"))
     for path in extracts.glob("*.csv"):  # every file readable, none usable: the header is all that is left
         path.write_text(path.read_text(encoding="utf-8-sig").splitlines()[0] + "\n", encoding="utf-8")
     done = _run(["run", "--extracts", str(extracts), "--out", str(tmp_path / "out"), "--as-of", "2026-10-31"], env)

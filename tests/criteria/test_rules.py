@@ -1,4 +1,4 @@
-"""Household criteria (shared/spec/criteria.md): rule files as data, and each indicator at its boundary.
+"""Household criteria: rule files as data, and each indicator at its boundary.
 
 Each case is a handful of hand-made landed rows for people placed in households; the engine
 scores them under a shipped rule file. R, the as-of date, is 31 October 2026.
@@ -17,7 +17,7 @@ import yaml
 
 from pipeline.config import ContractError
 from pipeline.criteria.engine import Membership, age_on, months_before, score, terms_text
-from pipeline.criteria.rules import load_rule_set
+from pipeline.criteria.rules import RuleSet, load_rule_set
 from tests.conftest import REPO
 
 R = dt.date(2026, 10, 31)
@@ -53,8 +53,9 @@ class Case:
                                   "_person": pid})
         return self
 
-    def score(self, rules: str = "phase2", without: tuple[str, ...] = (), schemas=None,
-              withheld: tuple[str, ...] = ()):
+    def inputs(self, rules: str = "phase2", without: tuple[str, ...] = (), schemas=None,
+               withheld: tuple[str, ...] = ()) -> tuple[RuleSet, dict[str, pd.DataFrame], Membership]:
+        """What scoring takes: the rule set, the landed rows of each source, and who each row is."""
         frames, links = {}, []
         for source, rows in self.rows.items():
             if source in without:
@@ -71,8 +72,11 @@ class Case:
                           "household_key": household})
         people = pd.DataFrame([{"person_key": p, "dob": pd.to_datetime(d), "undated_adult": u}
                                for p, (d, _, u) in self.people.items()])
-        rule_set = load_rule_set(rules, schemas.contracts)
-        return score(rule_set, frames, Membership(pd.DataFrame(links), people), R)
+        return load_rule_set(rules, schemas.contracts), frames, Membership(pd.DataFrame(links), people)
+
+    def score(self, rules: str = "phase2", without: tuple[str, ...] = (), schemas=None,
+              withheld: tuple[str, ...] = ()):
+        return score(*self.inputs(rules, without, schemas, withheld), R)
 
 
 def household(result, key: str = "H1") -> dict:

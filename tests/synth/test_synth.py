@@ -24,7 +24,8 @@ from synth.names import load_tables
 
 R = dt.date(2026, 10, 31)
 
-# Copied from shared/spec/extracts.md, deliberately not imported from synth.schema.
+# Copied from the agencies' extract specification (tests/fixtures/extracts-spec-v1.md), deliberately
+# not imported from synth.schema.
 SPEC_COLUMNS = {
     "police": "source_record_id nominal_token surname forename dob sex address postcode event_date "
     "event_type outcome role extract_date",
@@ -621,7 +622,12 @@ def _written_rows(out: pathlib.Path) -> dict[str, pd.DataFrame]:
 
 
 def test_household_criteria_recomputed_from_the_written_files(defective):
-    """households.csv holds the criteria of the files as written (after defects, defect rows left out)."""
+    """households.csv holds the criteria of the files as written (after defects, defect rows left out).
+
+    A consistency check only: it recomputes the truth with the generator's own code. That code is
+    checked against hand-computed households by the `test_criteria_*` cases below, and against the
+    pipeline's rules engine, written apart from it, by tests/criteria/test_oracle.py.
+    """
     out = defective
     hh = truth(out, "households")
     again = criteria_truth.evaluate(_written_rows(out), truth(out, "people"), R, truth(out, "defects"))
@@ -631,6 +637,10 @@ def test_household_criteria_recomputed_from_the_written_files(defective):
 
 
 def test_household_criteria_are_exercised_and_consistent(big):
+    """Every criterion is met by some households and not all, and children are counted from the people.
+
+    Like the test above, this checks the truth against itself, not against hand-computed answers.
+    """
     hh = truth(big, "households")
     assert list(hh.columns) == HOUSEHOLD_COLUMNS
     people = truth(big, "people")

@@ -1,6 +1,6 @@
 """The audit trail: hash-chained lineage, the cross-run ledger, and `python -m pipeline audit ...`.
 
-One real run of the sample is made per module; each test tampers with its own copy.
+The session's run of the sample is read; each test that tampers works on its own copy.
 """
 
 from __future__ import annotations
@@ -18,23 +18,15 @@ from pipeline.audit.ledger import append_run
 from pipeline.audit.lineage import GENESIS, LineageWriter, seal, verify_chain
 from pipeline.audit.trail import ledger_entry
 from pipeline.cli import main
-from pipeline.run import RunConfig, execute
-from tests.conftest import REPO
-
-SAMPLE = REPO / "sample_data"
+from tests.conftest import SAMPLE
+from tests.support import word_finder
 
 
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory) -> Path:
-    """A completed run of the sample, with its entry in a ledger of its own (never the project's)."""
-    base = tmp_path_factory.mktemp("audit")
-    ledger = base / "ledger" / "ledger.jsonl"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PIPELINE_LEDGER", str(ledger))
-        out = base / "run"
-        execute(RunConfig(extracts=SAMPLE / "extracts", out=out))
-        assert ledger_entry(out, ledger) is not None  # the run appends its own entry
-    return out
+def sample_run(sample_run) -> Path:
+    """The session's run of the sample (read only here), which appended its own ledger entry."""
+    assert ledger_entry(sample_run.out, sample_run.ledger) is not None
+    return sample_run.out
 
 
 @pytest.fixture(autouse=True)
@@ -47,9 +39,9 @@ def own_ledger(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def run_copy(sample_run, tmp_path) -> Path:
-    """A copy of the run to tamper with (restricted/ left out: nothing here needs it)."""
+    """A copy of the run to tamper with (landed rows and the ingest cache left out: nothing here reads them)."""
     copy = tmp_path / "run"
-    shutil.copytree(sample_run, copy, ignore=shutil.ignore_patterns("restricted"))
+    shutil.copytree(sample_run, copy, ignore=shutil.ignore_patterns("landed", "ingest_cache"))
     return copy
 
 
@@ -59,7 +51,7 @@ def ledger_of_three(sample_run, tmp_path, own_ledger) -> tuple[Path, list[Path]]
     runs = []
     for name in ("run_a", "run_b", "run_c"):
         folder = tmp_path / name
-        shutil.copytree(sample_run, folder, ignore=shutil.ignore_patterns("restricted"))
+        shutil.copytree(sample_run, folder, ignore=shutil.ignore_patterns("landed", "ingest_cache"))
         runs.append(folder)
     append_run(runs[0], own_ledger)
     staging = tmp_path / ".run_d.partial-12345"
@@ -380,20 +372,28 @@ def test_show_gives_each_source_with_its_gateway_and_each_output_with_its_hash(s
 def test_explain_lists_each_criterion_with_evidence_rows_and_source_files_for_an_eligible_household(
         sample_run, capsys):
     households = pd.read_parquet(sample_run / "households.parquet")
-    row = households[households["eligible"]].sort_values("problems", ascending=False).iloc[0]
+    evidence = pd.read_parquet(sample_run / "evidence.parquet")
+    from_schools = set(evidence.loc[evidence["source"] == "schools", "household_key"])
+    row = households[households["eligible"] & households["household_key"].isin(from_schools)].sort_values(
+        ["problems", "household_key"], ascending=[False, True]).iloc[0]
     code, out, _ = audit(capsys, "explain", row["household_key"], "--run", sample_run)
     assert code == 0
     assert re.search(r"^  eligible: \d of 6 problems met; the rule needs at least 2 and a child", out, re.M), out
     criteria = ["crime_asb", "education", "children_need_help", "worklessness", "domestic_abuse", "health"]
     positions = [out.index(f"\n  {c}: ") for c in criteria]
     assert positions == sorted(positions)
-    evidence = pd.read_parquet(sample_run / "evidence.parquet")
     rows = evidence[evidence["household_key"] == row["household_key"]]
-    assert len(rows) >= row["problems"]
+    assert len(rows) >= row["problems"] and "schools" in set(rows["source"])
+    gateways = {r["source"]: r["gateway"] for r in lines_json(sample_run) if r["event"] == "source"}
     for e in rows.itertuples():
         assert f"{e.source} {e.source_record_id}: {e.detail}" in out
         assert f"{e.source}.csv, SHA-256 " in out
-    assert "gateway Education Act 1996 s.537A, DSA-EDU-2025-003" in out or "schools" not in set(rows["source"])
+        assert f"gateway {gateways[e.source]['citation']}, {gateways[e.source]['agreement']}" in out
+    assert "gateway Education Act 1996 s.537A, DSA-EDU-2025-003" in out
+
+
+def lines_json(run: Path) -> list[dict]:
+    return [json.loads(x) for x in lines_of(run / "lineage.jsonl")]
 
 
 def test_explain_says_not_eligible_and_why_for_an_ineligible_household(sample_run, capsys):
@@ -420,7 +420,6 @@ def test_show_and_explain_print_no_name_or_address(sample_run, capsys):
     texts = [audit(capsys, "show", sample_run)[1]]
     for key in households.sort_values("problems", ascending=False)["household_key"].head(5):
         texts.append(audit(capsys, "explain", key, "--run", sample_run)[1])
-    pattern = re.compile("(?<![A-Za-z0-9])(?:" + "|".join(map(re.escape, sorted(names | addresses, key=len,
-                                                                                 reverse=True))) + ")(?![A-Za-z0-9])")
-    leaked = [m.group(0) for text in texts for m in pattern.finditer(text)]
-    assert not leaked, leaked[:3]
+    finder = word_finder(names | addresses)
+    found = [m for text in texts for m in finder.findall(text)]
+    assert not found, found[:3]

@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 
 from pipeline.ingest.gx import GXValidator
-from tests.test_corpus import CASES, ingest
+from tests.ingest.test_read import CASES, ingest
 
 
 @pytest.fixture(scope="module")

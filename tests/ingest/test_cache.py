@@ -1,0 +1,100 @@
+"""Ingest reused by file hash: an unchanged file is not read again; the outputs do not change.
+
+Whole runs of the tiny set, since reuse is found through the ledger's earlier completed runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.audit.ledger import append_run
+from pipeline.ingest.cache import find, ingest_key
+from pipeline.ingest.source import landed_path
+from pipeline.run import RunConfig, execute
+from tests.conftest import REPO, TINY
+from tests.support import source_records as sources
+
+pytestmark = pytest.mark.usefixtures("preloaded_gx")
+
+COMPARED = ("record_links.parquet", "pairs.parquet", "households.parquet", "evidence.parquet", "quarantine.parquet")
+
+
+@pytest.fixture
+def ledger(tiny_run, tmp_path, monkeypatch) -> Path:
+    """A ledger of this test's own that holds the session's tiny run: the earlier run to reuse from."""
+    path = tmp_path / "ledger" / "ledger.jsonl"
+    path.parent.mkdir()
+    shutil.copy(tiny_run.ledger, path)
+    monkeypatch.setenv("PIPELINE_LEDGER", str(path))
+    return path
+
+
+def reused_from(run: Path) -> dict[str, str | None]:
+    return {s: (r.get("ingest") or {}).get("reused_from") for s, r in sources(run).items() if r["used"]}
+
+
+def test_a_rerun_with_unchanged_files_reuses_every_source_and_gives_the_same_outputs(tiny_run, tmp_path, ledger):
+    first = tiny_run.out
+    second = execute(RunConfig(extracts=TINY, out=tmp_path / "second")).out
+
+    assert set(reused_from(first).values()) == {None}
+    assert set(reused_from(second).values()) == {str(first.resolve())}
+    for name in COMPARED:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    # Great Expectations still validated every source in the second run, from the kept check views.
+    for source, record in sources(second).items():
+        if record["used"]:
+            assert record["validation"]["expectations"] > 0, source
+            assert record["rows_in"] == sources(first)[source]["rows_in"]
+
+
+def test_a_changed_file_is_read_again_and_the_others_are_reused(tiny_run, tmp_path, ledger):
+    extracts = tmp_path / "extracts"
+    shutil.copytree(TINY, extracts)
+    police = extracts / "police.csv"
+    police.write_text("\n".join(police.read_text(encoding="utf-8").splitlines()[:-1]) + "\n", encoding="utf-8")
+
+    second = execute(RunConfig(extracts=extracts, out=tmp_path / "second")).out
+
+    reused = reused_from(second)
+    assert reused.pop("police") is None
+    assert set(reused.values()) == {str(tiny_run.out.resolve())}
+    assert sources(second)["police"]["rows_in"] == sources(tiny_run.out)["police"]["rows_in"] - 1
+
+
+def test_nothing_is_reused_when_asked_not_to_and_reading_again_gives_byte_identical_outputs(tiny_run, tmp_path,
+                                                                                              ledger):
+    fresh = execute(RunConfig(extracts=TINY, out=tmp_path / "fresh", reuse_ingest=False)).out
+    assert set(reused_from(fresh).values()) == {None}
+    landed = [f"restricted/landed/{s}.parquet" for s in sources(fresh)]
+    for name in (*COMPARED, "linkage_model.json", *landed):  # the same inputs and key: the same bytes
+        assert (tiny_run.out / name).read_bytes() == (fresh / name).read_bytes(), name
+
+
+def test_an_earlier_run_is_reused_only_while_its_folder_is_there(tiny_run, tmp_path):
+    earlier = tmp_path / "earlier"
+    shutil.copytree(tiny_run.out, earlier)
+    ledger = tmp_path / "ledger.jsonl"
+    append_run(earlier, ledger)
+    key, landed = sources(earlier)["police"]["ingest"]["key"], landed_path("police")
+    found = find("police", key, ledger, landed)
+    assert found is not None and found.folder == earlier.resolve() and found.landed.is_file()
+    assert find("police", "0" * 64, ledger, landed) is None  # another key: another file, or other rules
+    shutil.rmtree(earlier)
+    assert find("police", key, ledger, landed) is None
+
+
+def test_the_key_changes_with_the_file_the_contract_the_settings_or_the_code(tmp_path):
+    schemas = tmp_path / "schemas"
+    shutil.copytree(REPO / "schemas", schemas)
+    base = ingest_key("a" * 64, "police", schemas, None, "v1")
+    assert ingest_key("a" * 64, "police", schemas, None, "v1") == base
+    assert ingest_key("b" * 64, "police", schemas, None, "v1") != base
+    assert ingest_key("a" * 64, "police", schemas, 0.5, "v1") != base
+    assert ingest_key("a" * 64, "police", schemas, None, "v2") != base
+    contract = schemas / "sources" / "police.yaml"
+    contract.write_text(contract.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert ingest_key("a" * 64, "police", schemas, None, "v1") != base

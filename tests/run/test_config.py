@@ -1,0 +1,64 @@
+"""A run's options are defined once (RunConfig) and mean the same on the command line and in the flow."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import inspect
+from dataclasses import MISSING
+from pathlib import Path
+
+import pytest
+
+from pipeline.run.config import RunConfig
+
+
+def parse(*args: str) -> RunConfig:
+    parser = RunConfig.add_arguments(argparse.ArgumentParser(exit_on_error=False))
+    return RunConfig.from_parameters(vars(parser.parse_args(list(args))))
+
+
+def test_the_command_line_gives_every_option_its_type():
+    config = parse("--extracts", "in", "--out", "out", "--rules", "phase1", "--as-of", "2026-10-31",
+                   "--purpose", "support", "--allow-missing", "health", "--allow-missing", "schools",
+                   "--max-bad-share", "0.3", "--force", "--caseworker-export", "--no-reuse")
+    assert config == RunConfig(extracts=Path("in"), out=Path("out"), rules="phase1", as_of=dt.date(2026, 10, 31),
+                               purpose="support", allow_missing=("health", "schools"), max_bad_share=0.3,
+                               force=True, caseworker_export=True, reuse_ingest=False)
+
+
+def test_options_left_out_take_their_defaults():
+    assert parse("--extracts", "in", "--out", "out") == RunConfig(extracts=Path("in"), out=Path("out"))
+
+
+@pytest.mark.parametrize("args", [("--out", "out"), ("--extracts", "in", "--out", "o", "--max-bad-share", "2"),
+                                  ("--extracts", "in", "--out", "o", "--as-of", "31/10/2026")])
+def test_a_missing_or_malformed_option_is_a_usage_error(args):
+    with pytest.raises((argparse.ArgumentError, SystemExit)):
+        parse(*args)
+
+
+def test_flow_parameters_round_trip_to_the_same_config():
+    config = RunConfig(extracts=Path("/in"), out=Path("/out"), allow_missing=("health",), as_of=dt.date(2026, 1, 2),
+                       reuse_ingest=False)
+    parameters = config.parameters()
+    assert parameters["extracts"] == "/in" and parameters["allow_missing"] == ["health"]
+    assert RunConfig.from_parameters(parameters) == config
+
+
+def test_the_flow_takes_exactly_the_runs_options_with_the_same_defaults_and_a_dated_output_root():
+    from flows.identify_families import identify_families
+
+    signature = inspect.signature(identify_families.fn).parameters
+    options = {name: default for name, _, default in RunConfig.options()}
+    assert set(signature) == set(options) | {"out_root"}
+    for name, default in options.items():
+        flow_default = signature[name].default
+        if name == "out":
+            assert flow_default is None  # given, or out_root instead
+        elif default is MISSING:
+            assert flow_default is inspect.Parameter.empty, name
+        elif name == "allow_missing":
+            assert flow_default is None and default == ()
+        else:
+            assert flow_default == default, name

@@ -1,0 +1,62 @@
+"""Output folders: staged beside the output, promoted when complete, never half-written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline.publish import OutputExists, dated_output, promote, staged_for, staging_dir, staging_path
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+def test_a_staging_folder_names_the_output_it_is_for_and_its_process(tmp_path):
+    staging = staging_path(tmp_path / "2026-11", 4242)
+    assert staging.parent == tmp_path and staged_for(staging) == (tmp_path / "2026-11", 4242)
+    assert staged_for(tmp_path / "2026-11") is None and staged_for(tmp_path / ".hidden") is None
+    assert staged_for(tmp_path / ".a.partial-b.partial-7") == (tmp_path / "a.partial-b", 7)
+
+
+def test_an_existing_output_folder_is_kept_unless_forced(tmp_path):
+    (tmp_path / "out").mkdir()
+    with pytest.raises(OutputExists, match=r"already exists .*--force"):
+        staging_dir(tmp_path / "out", force=False)
+    staging = staging_dir(tmp_path / "out", force=True)
+    assert staging == staging_path(tmp_path / "out", os.getpid()) and staging.is_dir()
+
+
+def test_a_killed_runs_staging_folder_is_shown_then_removed_and_a_live_ones_kept(tmp_path):
+    killed = staging_path(tmp_path / "out", dead_pid())
+    (killed / "restricted").mkdir(parents=True)
+    alive = staging_path(tmp_path / "out", os.getppid())
+    alive.mkdir()
+    shown: list[Path] = []
+    staging = staging_dir(tmp_path / "out", force=False, on_abandoned=shown.append)
+    assert shown == [killed] and not killed.exists() and alive.is_dir() and staging.is_dir()
+
+
+def test_promotion_replaces_an_earlier_folder_only_with_the_complete_one(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("earlier")
+    staging = staging_dir(out, force=True)
+    (staging / "new.txt").write_text("this run")
+    promote(staging, out)
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_scheduled_runs_get_a_new_folder_named_for_the_day(tmp_path):
+    day = dt.date(2026, 12, 1)
+    assert dated_output(tmp_path, day) == tmp_path / "2026-12-01"
+    (tmp_path / "2026-12-01").mkdir()
+    staging_path(tmp_path / "2026-12-01-2", 1).mkdir()  # a run for the second folder is under way
+    assert dated_output(tmp_path, day) == tmp_path / "2026-12-01-3"
