@@ -13,6 +13,7 @@ import contextlib
 import json
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,6 +89,18 @@ def keep_failed_trails(folder: Path, run_id: str) -> Path:
     return kept
 
 
+def _run_id_of(first: object, folder: Path) -> str:
+    """The killed run's id from its first lineage record when that is a UUID, else one made from the folder.
+
+    The id names the folder its trails are kept in, and the staging folder it comes from is not
+    to be trusted: anything but a UUID could name a path elsewhere.
+    """
+    try:
+        return str(uuid.UUID(str(first.get("run_id") if isinstance(first, dict) else None)))
+    except ValueError:
+        return openlineage.run_id_from(str(folder))
+
+
 ABANDONED = "abandoned: the run's process ended before it finished (killed, or the machine stopped)"
 
 
@@ -104,8 +117,7 @@ def record_abandoned(folder: Path, settings: openlineage.OpenLineageSettings) ->
     try:
         with open(lineage_file, encoding="utf-8") as fh:
             first = json.loads(fh.readline() or "{}")
-        run_id = first.get("run_id") or openlineage.run_id_from(str(folder))
-        kept = keep_failed_trails(folder, run_id)
+        kept = keep_failed_trails(folder, run_id := _run_id_of(first, folder))
         writer = LineageWriter(kept / "lineage.jsonl")
         writer.write("run_end", status="failed", reason=ABANDONED)
         writer.close()

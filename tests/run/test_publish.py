@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from pipeline.audit.lineage import GENESIS, seal
 from pipeline.publish import OutputExists, dated_output, promote, staged_for, staging_dir, staging_path
 
 
@@ -60,3 +62,27 @@ def test_scheduled_runs_get_a_new_folder_named_for_the_day(tmp_path):
     (tmp_path / "2026-12-01").mkdir()
     staging_path(tmp_path / "2026-12-01-2", 1).mkdir()  # a run for the second folder is under way
     assert dated_output(tmp_path, day) == tmp_path / "2026-12-01-3"
+
+
+HOSTILE_START = json.dumps(seal({"event": "run_start", "run_id": "../../escaped"}, GENESIS))
+
+
+@pytest.mark.parametrize(("first_line", "recorded"), [(HOSTILE_START, True), ("[1, 2]", False), ("{", False)])
+def test_a_killed_runs_trails_are_kept_under_the_ledger_whatever_its_lineage_says(tmp_path, monkeypatch,
+                                                                                  first_line, recorded):
+    from pipeline.audit import openlineage
+    from pipeline.run.failure import record_abandoned
+
+    ledger = tmp_path / "ledger" / "ledger.jsonl"
+    monkeypatch.setenv("PIPELINE_LEDGER", str(ledger))
+    staging = staging_path(tmp_path / "runs" / "out", dead_pid())
+    staging.mkdir(parents=True)
+    (staging / "lineage.jsonl").write_text(first_line + "\n", encoding="utf-8")
+    kept = record_abandoned(staging, openlineage.load_openlineage_config())
+    if recorded:  # under a run id made from the folder, since the one in the trail is no UUID
+        assert kept == ledger.parent / "failed" / openlineage.run_id_from(str(staging))
+        assert (kept / "lineage.jsonl").is_file() and ledger.is_file()
+    else:  # a trail too broken to complete is left out, and the next run goes on
+        assert kept is None
+    written = {p for p in tmp_path.rglob("*") if p.is_file()} - {staging / "lineage.jsonl"}
+    assert all(p.is_relative_to(ledger.parent) for p in written), written
