@@ -1,4 +1,4 @@
-"""Specification of pipeline/standardise.py: each test is one rule on a small hand-made frame."""
+"""Specification of pipeline/link/standardise.py: each test is one rule on a small hand-made frame."""
 
 from __future__ import annotations
 
