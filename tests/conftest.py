@@ -26,7 +26,8 @@ TINY = FIXTURES / "tiny"
 SAMPLE = REPO / "sample_data"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="prefect-home-"))
+# Prefect's state for the session, never the project's var/prefect (which `make` points PREFECT_HOME at).
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-home-")
 # Every run appends to the cross-run ledger: the tests' runs go to a temporary one, never var/.
 os.environ["PIPELINE_LEDGER"] = str(Path(tempfile.mkdtemp(prefix="pipeline-ledger-")) / "ledger.jsonl")
 # A fresh random pseudonymisation key per test session, in a file outside the project (never a
