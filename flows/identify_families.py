@@ -23,9 +23,10 @@ from prefect import flow, get_run_logger, runtime, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
+from prefect.states import Completed, State
 
 import flows  # noqa: F401  (PREFECT_HOME under var/ before Prefect is imported)
-from pipeline.cli import add_run_arguments, config_from
+from pipeline.cli import PARTIAL_EXIT, add_run_arguments, config_from
 from pipeline.ingest.source import SourceOutcome
 from pipeline.publish import dated_output
 from pipeline.report.markdown import sources_table, summary_markdown
@@ -35,6 +36,7 @@ from pipeline.run.session import Session
 from pipeline.run.session import open_run as open_session
 
 READ_RETRIES = 2
+PARTIAL = "Partial"  # the name of a partial run's Completed state
 
 
 def report(line: str) -> None:
@@ -96,17 +98,22 @@ def publish(session: Session) -> RunResult:
 def identify_families(extracts: str, out: str | None = None, out_root: str | None = None, rules: str = "phase2",
                       as_of: dt.date | None = None, purpose: str | None = None, allow_missing: list[str] | None = None,
                       force: bool = False, max_bad_share: float | None = None,
-                      caseworker_export: bool = False, reuse_ingest: bool = True) -> str:
+                      caseworker_export: bool = False, reuse_ingest: bool = True) -> str | State:
     """Identify families from one folder of extracts; returns the output folder.
 
     `out` names the output folder; or `out_root` gets a new folder named for the day (scheduled runs).
     The other parameters are `python -m pipeline run`'s options (`pipeline.run.config.RunConfig`).
+    A run that went on without a required source ends Completed, named "Partial" in the UI.
     """
     parameters = dict(locals())
     if (out is None) == (out_root is None):
         raise RunError("give exactly one of out (the output folder) and out_root (a dated folder under it)")
     parameters["out"] = out if out is not None else dated_output(Path(out_root), dt.date.today())
-    return str(run_stages(RunConfig.from_parameters(parameters)).out)
+    result = run_stages(RunConfig.from_parameters(parameters))
+    if result.partial:
+        return Completed(name=PARTIAL, data=str(result.out),
+                         message=f"partial: went on without {', '.join(result.required_not_used)}")
+    return str(result.out)
 
 
 def run_stages(config: RunConfig) -> RunResult:
@@ -138,12 +145,14 @@ def main(argv: list[str] | None = None) -> int:
                                                        description="One run of the identify_families flow."))
     args = parser.parse_args(argv)
     try:
-        out = identify_families(**config_from(args).parameters())
+        state = identify_families(**config_from(args).parameters(), return_state=True)
+        out = state.result()
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"Run complete: {out}")
-    return 0
+    partial = state.name == PARTIAL
+    print(f"Run {'partial' if partial else 'complete'}: {out}")
+    return PARTIAL_EXIT if partial else 0
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Command line: `python -m pipeline run ...`, `python -m pipeline synth ...` and `python -m pipeline audit ...`.
 
-Exit status 0 when the run completed (quarantined rows included), 1 with a one-line reason on
-standard error when it could not, 2 for a malformed command. Progress and refusals go to
+Exit status 0 when the run completed (quarantined rows included), 3 when it completed but is
+partial (a required source absent or refused, and allowed with --allow-missing), 1 with a
+one-line reason on standard error when it could not, 2 for a malformed command. Progress and refusals go to
 standard error, the closing summary to standard output. Nothing printed names a person.
 `audit verify` exits 0 when the trail is intact, 1 naming the first bad record, 2 for a path that
 is neither a run folder nor a ledger (and `audit explain` 2 for an unknown household).
@@ -21,6 +22,8 @@ from pathlib import Path
 from pipeline.report.terminal import summary
 from pipeline.run import RunConfig, RunError, Terminated, execute
 from pipeline.run.config import iso_date
+
+PARTIAL_EXIT = 3  # completed without a required source: its figures are not the whole picture
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -78,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
 
     result = execute(config, report)
     print(summary(result))
-    return 0
+    return PARTIAL_EXIT if result.partial else 0
 
 
 def _synth(args: argparse.Namespace) -> int:

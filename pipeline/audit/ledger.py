@@ -24,6 +24,8 @@ from pipeline.config.files import PROJECT
 from pipeline.publish import staged_for
 
 LEDGER_ENV = "PIPELINE_LEDGER"
+COMPLETED, PARTIAL, FAILED = "completed", "partial", "failed"  # a run's status; the first two publish a folder
+PUBLISHED = (COMPLETED, PARTIAL)
 DEFAULT_LEDGER = PROJECT / "var" / "ledger" / "ledger.jsonl"
 LINEAGE = "lineage.jsonl"
 
@@ -144,6 +146,6 @@ def latest_entries(records: list[dict]) -> dict[str, tuple[int, dict]]:
     """
     latest: dict[str, tuple[int, dict]] = {}
     for i, r in enumerate(records, 1):
-        if r.get("event") == "run" and r.get("status") == "completed" and r.get("run"):
+        if r.get("event") == "run" and r.get("status") in PUBLISHED and r.get("run"):
             latest[str(r["run"])] = (i, r)
     return latest

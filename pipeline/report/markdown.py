@@ -8,6 +8,7 @@ folder, not the orchestrator, is where household-level detail lives.
 
 from __future__ import annotations
 
+from pipeline.report.terminal import partial_lines
 from pipeline.run.result import RunResult
 
 
@@ -26,9 +27,11 @@ def _cell(value: object) -> str:
 
 def summary_markdown(result: RunResult) -> str:
     """The run summary: sources and gateways, refusals, quarantine, people, households, eligible by criterion."""
-    lines = [f"# Family identification run: {result.out.name}", "",
-             f"As-of date **{result.as_of.isoformat()}**, purpose **{result.purpose}**, {result.seconds:.1f} s.", "",
-             "## Sources", "", "| source | status | rows | accepted | quarantined | gateway | agreement | reason |",
+    lines = [f"# Family identification run: {result.out.name}" + (" (PARTIAL)" if result.partial else ""), ""]
+    if result.partial:
+        lines += [f"**Partial run.** {line.strip()}" for line in partial_lines(result)] + [""]
+    lines += [f"As-of date **{result.as_of.isoformat()}**, purpose **{result.purpose}**, {result.seconds:.1f} s.", "",
+              "## Sources", "", "| source | status | rows | accepted | quarantined | gateway | agreement | reason |",
              "|---|---|---:|---:|---:|---|---|---|"]
     table = sources_table(result)
     for r in table:

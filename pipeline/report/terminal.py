@@ -27,10 +27,24 @@ def _source_line(o: SourceOutcome) -> str:
     return f"  refused  {o.source:<21} {o.reason}   {gateway_text(o)}"
 
 
+def partial_lines(result: RunResult) -> list[str]:
+    """What a partial run went without, and what it could therefore not assess, for how many families."""
+    missing = [o for o in result.sources if o.source in result.required_not_used]
+    lines = ["  WITHOUT required source(s): " + "; ".join(f"{o.source} ({o.status}: {o.reason})" for o in missing)]
+    s = result.scoring
+    if s is not None and s.not_assessed:
+        lines.append(f"  NOT ASSESSED for any of the {s.families:,} families: {', '.join(s.not_assessed)}; "
+                     f"the eligible families below are counted without them")
+    return lines
+
+
 def summary(result: RunResult) -> str:
-    """The closing summary of a completed run."""
-    lines = [f"Run complete: {result.out}  (as-of {result.as_of.isoformat()}, purpose {result.purpose}, "
+    """The closing summary of a completed run; a partial run says first what it went without."""
+    word = "PARTIAL" if result.partial else "complete"
+    lines = [f"Run {word}: {result.out}  (as-of {result.as_of.isoformat()}, purpose {result.purpose}, "
              f"{result.seconds:.1f}s)"]
+    if result.partial:
+        lines += partial_lines(result)
     lines += [_source_line(o) for o in result.sources]
     lines.append(f"  quarantine.parquet: {result.quarantine_rows:,} entries;  lineage.jsonl;  "
                  f"data_docs/index.html")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.audit import openlineage
-from pipeline.audit.ledger import append_run, ledger_path
+from pipeline.audit.ledger import FAILED, append_run, ledger_path
 from pipeline.audit.lineage import LineageWriter
 from pipeline.publish import discard
 
@@ -32,6 +32,13 @@ class RunError(Exception):
 
 class Terminated(BaseException):
     """The process was asked to stop (SIGTERM): the run fails, recording why, and publishes nothing."""
+
+
+def go_on_without(sources: list[str]) -> str:
+    """How to run without these required sources, on the command line and in Prefect's run form."""
+    flags = " ".join(f"--allow-missing {s}" for s in sources)
+    return (f"to go on without them and leave their criteria not assessed: {flags} (in Prefect, the flow "
+            f"parameter allow_missing: [{', '.join(sources)}])")
 
 
 def public_reason(exc: BaseException) -> str:
@@ -65,13 +72,13 @@ def abort(session: Session, exc: BaseException) -> Path | None:
     kept = None
     try:
         if not s.lineage.closed:
-            s.lineage.write("run_end", status="failed", reason=reason,
+            s.lineage.write("run_end", status=FAILED, reason=reason,
                             seconds=round(time.perf_counter() - s.started, 3))
             s.lineage.close()
         openlineage.fail(s.staging, s.run_id, reason, [o.lineage_record() for o in s.ordered_outcomes()], s.schemas,
                          settings=s.configuration.openlineage)
         kept = keep_failed_trails(s.staging, s.run_id)
-        append_run(kept, status="failed", reason=reason)
+        append_run(kept, status=FAILED, reason=reason)
     except Exception as recording:  # the run's own failure is what the caller must see
         s.report(f"warning: the failure could not be fully recorded ({type(recording).__name__})")
     finally:
@@ -119,10 +126,10 @@ def record_abandoned(folder: Path, settings: openlineage.OpenLineageSettings) ->
             first = json.loads(fh.readline() or "{}")
         kept = keep_failed_trails(folder, run_id := _run_id_of(first, folder))
         writer = LineageWriter(kept / "lineage.jsonl")
-        writer.write("run_end", status="failed", reason=ABANDONED)
+        writer.write("run_end", status=FAILED, reason=ABANDONED)
         writer.close()
         openlineage.fail(kept, run_id, ABANDONED, settings=settings)
-        append_run(kept, status="failed", reason=ABANDONED)
+        append_run(kept, status=FAILED, reason=ABANDONED)
         return kept
     except (OSError, ValueError):  # a trail too broken to complete: the folder is removed all the same
         return None

@@ -32,3 +32,9 @@ class RunResult:
     reasons: list[QuarantineReason] = field(default_factory=list)
     linkage: LinkCounts | None = None
     scoring: ScoreCounts | None = None
+    required_not_used: list[str] = field(default_factory=list)  # absent or refused, and allowed to be
+
+    @property
+    def partial(self) -> bool:
+        """Whether the run went on without a required source: its figures are not the whole picture."""
+        return bool(self.required_not_used)

@@ -32,7 +32,7 @@ from pipeline.link.settings import LINKAGE_FILE, LinkageSettings, load_linkage
 from pipeline.link.stage import Linkage
 from pipeline.publish import OutputExists, discard, staging_dir
 from pipeline.run.config import RunConfig
-from pipeline.run.failure import RunError, record_abandoned
+from pipeline.run.failure import RunError, go_on_without, record_abandoned
 
 DOCS_DIR = "data_docs"
 
@@ -139,9 +139,8 @@ def source_files(config: RunConfig, schemas: Schemas, report: Reporter) -> dict[
             missing_required.append(source)
     if missing_required:
         names = ", ".join(f"{s}.csv" for s in missing_required)
-        flags = " ".join(f"--allow-missing {s}" for s in missing_required)
         raise RunError(f"required extract(s) missing from {config.extracts}: {names} "
-                       f"(to go on without them and leave their criteria not assessed: {flags})")
+                       f"({go_on_without(missing_required)})")
     for name in sorted(p.name for p in config.extracts.glob("*.csv") if p.stem not in schemas.contracts):
         report(f"warning: {name} is not a known source and was ignored")
     return files

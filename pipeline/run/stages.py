@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from pipeline.audit import openlineage
-from pipeline.audit.ledger import append_run
+from pipeline.audit.ledger import COMPLETED, PARTIAL, append_run
 from pipeline.audit.lineage import sha256_file
 from pipeline.criteria.caseworker import to_csv
 from pipeline.criteria.engine import Membership
@@ -30,7 +30,7 @@ from pipeline.ingest.validate import QUARANTINE_COLUMNS
 from pipeline.link.stage import link_sources, model_document, prepare_source
 from pipeline.publish import promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
-from pipeline.run.failure import RunError, abort
+from pipeline.run.failure import RunError, abort, go_on_without
 from pipeline.run.result import QuarantineReason, RunResult
 from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
 
@@ -99,7 +99,18 @@ def finish_ingest(session: Session) -> int:
     if not any(o.used for o in outcomes):
         raise RunError("no source could be used: " + "; ".join(
             f"{o.source}: {o.reason}" for o in outcomes if o.file is not None))
+    refused = [o for o in outcomes if o.status == "refused" and o.source not in s.config.allow_missing
+               and s.schemas.contracts[o.source].required_source]
+    if refused:  # as absent as a missing file: the families it would show would be lost silently
+        raise RunError("required source(s) refused: " + "; ".join(f"{o.source}: {o.reason}" for o in refused)
+                       + f" ({go_on_without([o.source for o in refused])})")
     return sum(o.used for o in outcomes)
+
+
+def required_not_used(session: Session) -> list[SourceOutcome]:
+    """Required sources the run goes on without (absent or refused, and allowed): the run is partial."""
+    return [o for o in session.ordered_outcomes()
+            if not o.used and session.schemas.contracts[o.source].required_source]
 
 
 def used_sources(session: Session) -> list[str]:
@@ -193,12 +204,16 @@ def publish(session: Session) -> RunResult:
         outputs[name] = sha256_file(s.staging / name)
         s.lineage.write("output", file=name, sha256=outputs[name], bytes=(s.staging / name).stat().st_size)
     seconds = time.perf_counter() - s.started
-    s.lineage.write("run_end", status="completed", seconds=round(seconds, 3), outputs=outputs,
+    missing = [o.source for o in required_not_used(s)]
+    status = PARTIAL if missing else COMPLETED
+    s.lineage.write("run_end", status=status, seconds=round(seconds, 3), outputs=outputs,
                     sources_used=[o.source for o in outcomes if o.used],
-                    sources_refused=[o.source for o in outcomes if not o.used and o.file is not None])
+                    sources_refused=[o.source for o in outcomes if not o.used and o.file is not None],
+                    **({"required_sources_not_used": missing} if missing else {}))
     s.lineage.close()
     openlineage.complete(s.staging, s.run_id, [o.lineage_record() for o in outcomes], outputs, s.schemas,
-                         settings=s.configuration.openlineage, published_dir=s.config.out)
+                         settings=s.configuration.openlineage, published_dir=s.config.out,
+                         required_not_used=missing)
     assert s.quarantine is not None and s.linked is not None and s.scoring is not None
     counts = s.quarantine.groupby(["source", "column", "reason"], sort=True).size()
     reasons = [QuarantineReason(str(src), str(c), str(r), int(n)) for (src, c, r), n in counts.items()]
@@ -206,4 +221,4 @@ def publish(session: Session) -> RunResult:
     promote(s.staging, s.config.out)
     return RunResult(out=s.config.out, as_of=s.as_of, purpose=s.purpose, sources=outcomes,
                      quarantine_rows=len(s.quarantine), seconds=seconds, reasons=reasons, linkage=s.linked.counts,
-                     scoring=s.scoring.counts)
+                     scoring=s.scoring.counts, required_not_used=missing)

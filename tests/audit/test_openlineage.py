@@ -49,9 +49,10 @@ def _clean_openlineage_env() -> Iterator[pytest.MonkeyPatch]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     """A real run on the tiny set, for the 'evaluation' purpose so that three sources are refused by
-    their gateway (police, health, electoral register) and three are used."""
+    their gateway (police, health, electoral register; allowed to be, so the run is partial) and three
+    are used."""
     out = tmp_path_factory.mktemp("ol") / "run"
-    execute(RunConfig(extracts=TINY, out=out, purpose="evaluation"))
+    execute(RunConfig(extracts=TINY, out=out, purpose="evaluation", allow_missing=tuple(sorted(REFUSED))))
     return out
 
 
@@ -158,6 +159,16 @@ def test_every_event_validates_against_the_openlineage_spec_schema(completed, fa
     for event in [*completed, *failed]:
         errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(event)]
         assert errors == [], event["eventType"]
+
+
+def test_a_partial_run_is_marked_so_in_its_complete_event_and_the_facet_validates(completed):
+    facet = completed[1]["run"]["facets"][ol.RUN_STATUS_FACET]
+    assert facet["status"] == "partial" and facet["requiredSourcesNotUsed"] == sorted(REFUSED)
+    assert ol.RUN_STATUS_FACET not in completed[0]["run"]["facets"]  # START says nothing of the outcome
+    Draft202012Validator.check_schema(ol.RUN_STATUS_FACET_SCHEMA)
+    validator = Draft202012Validator(ol.RUN_STATUS_FACET_SCHEMA, format_checker=_format_checker())
+    assert [e.message for e in validator.iter_errors(facet)] == []
+    assert list(validator.iter_errors({**facet, "status": "mostly"}))
 
 
 def test_the_gateway_facet_validates_against_its_own_schema(completed):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import shutil
 import subprocess
 import sys
 import time
@@ -127,6 +128,24 @@ def test_a_file_read_that_fails_once_is_retried_and_the_run_completes(server, cl
         out = identify_families(extracts=str(TINY), out=str(tmp_path / "run"))
     assert attempts["police"] == 2
     assert _same_outputs(Path(out), cli_run) == []
+
+
+def test_a_run_without_a_required_source_ends_completed_but_named_partial(server, tmp_path):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.identify_families import PARTIAL, identify_families
+
+    extracts = tmp_path / "extracts"
+    shutil.copytree(TINY, extracts)
+    (extracts / "health.csv").unlink()
+    with temporary_settings(updates={PREFECT_API_URL: server["url"]}):
+        state = identify_families(extracts=str(extracts), out=str(tmp_path / "run"), allow_missing=["health"],
+                                  return_state=True)
+    assert state.is_completed() and state.name == PARTIAL
+    assert state.message == "partial: went on without health"
+    assert state.result() == str(tmp_path / "run")
+    flow_run = _with_api(server["url"], lambda client: client.read_flow_run(state.state_details.flow_run_id))
+    assert (flow_run.state.type.value, flow_run.state.name) == ("COMPLETED", PARTIAL)  # as the UI shows it
 
 
 def test_run_now_through_the_server_runs_the_deployment_and_leaves_artifacts_without_personal_data(served, server):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -20,7 +21,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.cli import main
+from pipeline.audit import openlineage
+from pipeline.audit.trail import ledger_entry
+from pipeline.cli import PARTIAL_EXIT, main
 from pipeline.ingest import source as ingest_source_module
 from pipeline.run import RunConfig, RunError, execute
 from tests.conftest import REPO, TINY, CliRun
@@ -160,15 +163,26 @@ def test_a_missing_required_source_stops_the_run_before_anything_is_written(tmp_
     extracts = copy_tiny(tmp_path, without=("health", "children_social_care"))
     code, _, err = cli(capsys, "--extracts", extracts, "--out", tmp_path / "out")
     assert code == 1 and err.count("\n") == 1
-    assert "health.csv" in err and "--allow-missing health" in err
+    assert "health.csv" in err and "--allow-missing health" in err and "allow_missing: [health]" in err
     assert "children_social_care" not in err  # optional
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_refused_required_source_stops_the_run_like_a_missing_one(tmp_path, capsys):
+    extracts = copy_tiny(tmp_path)
+    (extracts / "schools.csv").write_bytes(b"")
+    code, out, err = cli(capsys, "--extracts", extracts, "--out", tmp_path / "out")
+    assert code == 1 and not out
+    assert err.splitlines()[-1].startswith("error: required source(s) refused: schools: unreadable file: file is "
+                                           "empty (to go on without them")  # one line, after the progress lines
+    assert "--allow-missing schools" in err and "allow_missing: [schools]" in err
     assert not (tmp_path / "out").exists()
 
 
 @pytest.fixture(scope="module")
 def run_with_bad_sources(tmp_path_factory, preloaded_gx) -> CliRun:
-    """A run without health (allowed), with an empty schools file and an extra police column, given as
-    `make run` gives it: folders relative to where it runs, and --force over last month's folder."""
+    """A run without health and with an empty schools file (both allowed), and an extra police column,
+    given as `make run` gives it: folders relative to where it runs, and --force over last month's folder."""
     base = tmp_path_factory.mktemp("bad-sources")
     extracts = copy_tiny(base, without=("health",))
     (extracts / "schools.csv").write_bytes(b"")
@@ -182,26 +196,50 @@ def run_with_bad_sources(tmp_path_factory, preloaded_gx) -> CliRun:
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         mp.chdir(base)
         mp.setenv("PIPELINE_LEDGER", str(base / "ledger.jsonl"))
-        code = main(["run", "--extracts", "extracts", "--out", "out/sample", "--force", "--allow-missing", "health"])
+        code = main(["run", "--extracts", "extracts", "--out", "out/sample", "--force", "--allow-missing", "health",
+                     "--allow-missing", "schools"])
     return CliRun(code, out, stdout.getvalue(), stderr.getvalue(), base / "ledger.jsonl")
 
 
 def test_a_relative_output_folder_is_replaced_with_force(run_with_bad_sources):
     out = run_with_bad_sources.out
-    assert run_with_bad_sources.code == 0 and not (out / "stale.txt").exists()
+    assert run_with_bad_sources.code == PARTIAL_EXIT and not (out / "stale.txt").exists()
     assert (out / "data_docs" / "index.html").is_file()
     assert sorted(p.name for p in out.parent.iterdir()) == ["sample"]  # no staging folder left beside it
 
 
 def test_a_bad_file_stops_only_its_own_source_and_the_run_completes(run_with_bad_sources):
     run = run_with_bad_sources
-    assert run.code == 0, run.stderr
+    assert run.code == PARTIAL_EXIT, run.stderr
     assert "schools: refused: unreadable file: file is empty [schools.csv]" in run.stderr
     records = source_records(run.out)
     assert records["schools"]["used"] is False and records["health"]["reason"] == "no file supplied (allowed missing)"
     assert records["police"]["used"] and records["police"]["extra_columns_dropped"] == ["officer_notes"]
     assert all(records[s]["used"] for s in SOURCES if s not in ("schools", "health"))
     assert "absent   health" in run.stdout and "refused  schools" in run.stdout
+
+
+def test_a_run_without_a_required_source_is_partial_in_its_summary_its_trails_and_its_exit_status(
+        run_with_bad_sources):
+    run = run_with_bad_sources
+    first, without, unassessed = run.stdout.splitlines()[:3]
+    assert first.startswith("Run PARTIAL: out/sample")
+    assert without == ("  WITHOUT required source(s): health (absent: no file supplied (allowed missing)); "
+                       "schools (refused: unreadable file: file is empty)")
+    families = pd.read_parquet(run.out / "households.parquet")["children"].gt(0).sum()
+    assert unassessed.startswith(f"  NOT ASSESSED for any of the {families} families: education, health")
+    end = lineage(run.out)[-1]
+    assert end["status"] == "partial" and end["required_sources_not_used"] == ["health", "schools"]
+    events = [json.loads(x) for x in (run.out / "openlineage.jsonl").read_text(encoding="utf-8").splitlines()]
+    status = events[-1]["run"]["facets"][openlineage.RUN_STATUS_FACET]
+    assert events[-1]["eventType"] == "COMPLETE" and status["status"] == "partial"
+    assert status["requiredSourcesNotUsed"] == ["health", "schools"]
+    ledger = [json.loads(x) for x in run.ledger.read_text(encoding="utf-8").splitlines()]
+    assert ledger[-1]["status"] == "partial" and ledger_entry(run.out, run.ledger) is not None
+
+
+def test_a_complete_run_says_so(tiny_run):
+    assert tiny_run.stdout.startswith("Run complete: ") and lineage(tiny_run.out)[-1]["status"] == "completed"
 
 
 def test_criteria_of_an_absent_or_refused_source_are_not_assessed_and_the_summary_says_so(run_with_bad_sources):

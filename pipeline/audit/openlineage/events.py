@@ -35,7 +35,7 @@ from openlineage.client.transport.transport import Transport
 from openlineage.client.uuid import generate_new_uuid
 
 from pipeline import __version__
-from pipeline.audit.openlineage.facets import input_datasets, output_dataset
+from pipeline.audit.openlineage.facets import RUN_STATUS_FACET, RunStatusRunFacet, input_datasets, output_dataset
 from pipeline.audit.openlineage.settings import OpenLineageSettings, http_api_key, load_openlineage_config
 from pipeline.config.files import ContractError
 from pipeline.config.schemas import Schemas
@@ -166,15 +166,20 @@ def start(run_dir: Path, run_id: str, parameters: Mapping[str, Any], event_time:
 
 def complete(run_dir: Path, run_id: str, sources: Iterable[Mapping[str, Any]], outputs: Mapping[str, str | None],
              schemas: Schemas, event_time: dt.datetime | None = None, settings: OpenLineageSettings | None = None,
-             published_dir: Path | None = None) -> None:
+             published_dir: Path | None = None, required_not_used: Iterable[str] = ()) -> None:
     """The COMPLETE event: every source offered (lineage.jsonl `source` records) and every output.
 
     `outputs` maps each output's path relative to the run folder to its SHA-256 (lineage.jsonl's
-    run_end `outputs`); `schemas` gives each input its contract's columns and GX checks.
+    run_end `outputs`); `schemas` gives each input its contract's columns and GX checks. A run that
+    went on without required sources (`required_not_used`) is marked partial in its status facet.
     """
     settings = settings or load_openlineage_config()
     producer = settings.producer
-    event = _run_event(RunState.COMPLETE, run_id, settings, event_time, {}, input_datasets(sources, schemas, producer),
+    missing = list(required_not_used)
+    status = RunStatusRunFacet(producer=producer, status="partial" if missing else "completed",
+                               requiredSourcesNotUsed=missing)
+    event = _run_event(RunState.COMPLETE, run_id, settings, event_time, {RUN_STATUS_FACET: status},
+                       input_datasets(sources, schemas, producer),
                        [output_dataset(run_dir, name, sha, producer, published_dir)
                         for name, sha in sorted(outputs.items())])
     emit(event, run_dir, settings)

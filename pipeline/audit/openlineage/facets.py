@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from openlineage.client.event_v2 import InputDataset, OutputDataset
 from openlineage.client.facet_v2 import (
     InputDatasetFacet,
+    RunFacet,
     data_quality_assertions_dataset,
     data_quality_metrics_input_dataset,
     dataset_version_dataset,
@@ -138,6 +139,38 @@ GATEWAY_FACET_SCHEMA: dict[str, Any] = {
     },
 }
 """The JSON Schema of `GatewayInputDatasetFacet`, for publishing at its schema URL and for the tests."""
+
+RUN_STATUS_FACET = "familyIdentification_runStatus"
+RUN_STATUS_FACET_SCHEMA_URL = "urn:family-identification:openlineage:RunStatusRunFacet:1-0-0#/$defs/RunStatusRunFacet"
+
+
+@attr.define(kw_only=True)
+class RunStatusRunFacet(RunFacet):
+    """Whether a completed run had every required source, or is partial: it went on without some.
+
+    OpenLineage's COMPLETE says the job finished; a partial run's figures leave out the families its
+    missing sources would have shown, so a lineage tool must be able to tell the two apart.
+    """
+
+    status: str  # "completed" or "partial"
+    requiredSourcesNotUsed: list[str] = attr.field(factory=list)
+
+    @staticmethod
+    def _get_schema() -> str:
+        return RUN_STATUS_FACET_SCHEMA_URL
+
+
+RUN_STATUS_FACET_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": RUN_STATUS_FACET_SCHEMA_URL.split("#")[0],
+    "$ref": "#/$defs/RunStatusRunFacet",
+    "$defs": {"RunStatusRunFacet": {
+        "type": "object", "additionalProperties": False,
+        "required": ["_producer", "_schemaURL", "status", "requiredSourcesNotUsed"],
+        "properties": {"_producer": {"type": "string"},
+                       "_schemaURL": {"type": "string", "const": RUN_STATUS_FACET_SCHEMA_URL},
+                       "status": {"enum": ["completed", "partial"]}, "requiredSourcesNotUsed": _STRINGS}}},
+}
 
 
 def _text(value: Any) -> str | None:
