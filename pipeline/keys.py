@@ -21,6 +21,7 @@ import pandas as pd
 from pipeline.config.files import PROJECT
 
 MIN_KEY_BYTES = 16
+DEFAULT_KEY_FILE = Path(".config") / "supporting-families" / "pipeline.key"  # under the home folder
 KEY_HEX_CHARS = 20  # 80 bits: no collision among millions of people
 
 
@@ -28,24 +29,35 @@ class MissingKey(Exception):
     """No usable key; the message says how to provide one."""
 
 
+def default_key_file(environ: dict[str, str] | None = None) -> Path:
+    """Where `make run` creates the key, and where a run looks when no variable names one."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("HOME") or Path.home()) / DEFAULT_KEY_FILE
+
+
 def load_key(environ: dict[str, str] | None = None) -> bytes:
-    """The key from PIPELINE_KEY or PIPELINE_KEY_FILE; a clear error naming what to set if neither works."""
+    """The key from PIPELINE_KEY, PIPELINE_KEY_FILE, or the default key file; a clear error otherwise.
+
+    The default file is the one `make run` creates, so the README's direct commands work after it.
+    """
     env = os.environ if environ is None else environ
     if env.get("PIPELINE_KEY"):
         key = env["PIPELINE_KEY"].encode("utf-8")
         origin = "PIPELINE_KEY"
-    elif env.get("PIPELINE_KEY_FILE"):
-        path = Path(env["PIPELINE_KEY_FILE"]).expanduser().resolve()
+    elif env.get("PIPELINE_KEY_FILE") or default_key_file(env).is_file():
+        named = env.get("PIPELINE_KEY_FILE")
+        path = Path(named).expanduser().resolve() if named else default_key_file(env)
+        what = "PIPELINE_KEY_FILE" if named else "the default key file"
         if path == PROJECT or PROJECT in path.parents:
-            raise MissingKey(f"PIPELINE_KEY_FILE {path} is inside the project folder; keep the key outside it")
+            raise MissingKey(f"{what} {path} is inside the project folder; keep the key outside it")
         try:
             key = path.read_bytes().strip()
         except OSError as exc:
-            raise MissingKey(f"PIPELINE_KEY_FILE {path} could not be read: {exc.strerror}") from None
-        origin = f"PIPELINE_KEY_FILE {path}"
+            raise MissingKey(f"{what} {path} could not be read: {exc.strerror}") from None
+        origin = f"{what} {path}"
     else:
-        raise MissingKey("no pseudonymisation key: set PIPELINE_KEY_FILE to a file outside the project "
-                        "holding a random secret (make run creates one under ~/.config/supporting-families/)")
+        raise MissingKey(f"no pseudonymisation key: set PIPELINE_KEY_FILE to a file outside the project holding a "
+                         f"random secret, or run make run once, which creates {default_key_file(env)}")
     if len(key) < MIN_KEY_BYTES:
         raise MissingKey(f"{origin}: the key is shorter than {MIN_KEY_BYTES} bytes")
     return key

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 import numpy as np
+import pytest
 
 from pipeline.keys import KEY_HEX_CHARS, keyed
 
@@ -30,3 +31,33 @@ def test_kinds_and_keys_separate_the_spaces():
 
 def test_no_values_give_no_keys():
     assert len(keyed(KEY, "person", [], "P")) == 0
+
+
+def test_the_key_comes_from_the_variable_then_the_named_file_then_the_default_file(tmp_path):
+    from pipeline.keys import DEFAULT_KEY_FILE, load_key
+
+    home = tmp_path / "home"
+    default = home / DEFAULT_KEY_FILE
+    default.parent.mkdir(parents=True)
+    default.write_text("a" * 32 + "\n")
+    named = tmp_path / "named.key"
+    named.write_text("b" * 32)
+    assert load_key({"HOME": str(home)}) == b"a" * 32  # after make run, the direct commands work too
+    assert load_key({"HOME": str(home), "PIPELINE_KEY_FILE": str(named)}) == b"b" * 32
+    assert load_key({"HOME": str(home), "PIPELINE_KEY_FILE": str(named), "PIPELINE_KEY": "c" * 32}) == b"c" * 32
+
+
+def test_no_key_anywhere_says_how_to_make_one(tmp_path):
+    from pipeline.keys import MissingKey, load_key
+
+    with pytest.raises(MissingKey, match=r"set PIPELINE_KEY_FILE .* or run make run once, which creates .*\.key"):
+        load_key({"HOME": str(tmp_path)})
+
+
+def test_a_short_key_or_one_inside_the_project_is_refused(tmp_path):
+    from pipeline.keys import PROJECT, MissingKey, load_key
+
+    with pytest.raises(MissingKey, match="shorter than 16 bytes"):
+        load_key({"HOME": str(tmp_path), "PIPELINE_KEY": "short"})
+    with pytest.raises(MissingKey, match="inside the project folder"):
+        load_key({"HOME": str(tmp_path), "PIPELINE_KEY_FILE": str(PROJECT / "pipeline.key")})
