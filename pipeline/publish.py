@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+RESTRICTED = "restricted"  # identifying data, readable by its owner alone
+
 
 class OutputExists(Exception):
     """The output folder is already there and the run was not told to replace it."""
@@ -75,7 +77,25 @@ def staging_dir(out: Path, force: bool, on_abandoned: Callable[[Path], None] | N
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir()
+    (staging / RESTRICTED).mkdir()
+    os.chmod(staging / RESTRICTED, 0o700)  # before anything is written into it, whatever the umask
     return staging
+
+
+def make_private(folder: Path) -> None:
+    """The folder and everything under it readable by its owner alone: folders 0700, files 0600.
+
+    Set explicitly (chmod is not subject to the umask) once a run's restricted files are written:
+    writers inside (pyarrow, pandas, GX's spool, links to an earlier run's files) make files with
+    the process's umask, and the folder's own 0700 from its creation keeps others out meanwhile.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
 
 def _alive(pid: int) -> bool:

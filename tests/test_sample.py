@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import filecmp
 import re
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -114,6 +115,15 @@ def test_identifying_columns_are_only_under_restricted(sample_run):
     assert Path(out / "restricted" / "landed" / "health.parquet").exists()
     review = pd.read_parquet(out / "restricted" / "clerical_review.parquet")
     assert {"forename_a", "forename_b", "dob_a", "dob_b", "postcode_a", "postcode_b"} <= set(review.columns)
+
+
+def test_everything_under_restricted_is_readable_by_its_owner_alone(sample_run):
+    restricted = sample_run.out / "restricted"
+    paths = [restricted, *restricted.rglob("*")]
+    assert any(p.name == "caseworker_export.csv" for p in paths) and any(p.suffix == ".parquet" for p in paths)
+    wrong = {str(p.relative_to(sample_run.out)): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths
+             if stat.S_IMODE(p.stat().st_mode) != (0o700 if p.is_dir() else 0o600)}
+    assert wrong == {}
 
 
 def test_the_caseworker_export_lists_every_member_of_each_eligible_family_under_its_marking(sample_run):

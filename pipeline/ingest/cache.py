@@ -32,8 +32,9 @@ import pandas as pd
 
 from pipeline.audit.ledger import latest_entries, read_ledger
 from pipeline.ingest.checks import CheckSpec
+from pipeline.publish import RESTRICTED
 
-CACHE_DIR = Path("restricted") / "ingest_cache"
+CACHE_DIR = Path(RESTRICTED) / "ingest_cache"
 SHAPING_FILES = ("formats.yaml", "settings.yaml", "gateways.yaml")
 
 

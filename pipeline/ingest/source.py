@@ -27,9 +27,9 @@ from pipeline.ingest.gateways import agreement_refusal
 from pipeline.ingest.gx import ValidationJob
 from pipeline.ingest.read import RawExtract, SourceRefused, file_sha256, parse_extract
 from pipeline.ingest.validate import Validated, validate
-from pipeline.publish import write_table
+from pipeline.publish import RESTRICTED, write_table
 
-LANDED_DIR = Path("restricted") / "landed"  # identifying data: kept apart from pseudonymous outputs
+LANDED_DIR = Path(RESTRICTED) / "landed"  # identifying data: kept apart from pseudonymous outputs
 
 
 def landed_path(source: str) -> Path:

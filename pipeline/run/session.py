@@ -30,7 +30,7 @@ from pipeline.ingest.source import IngestOptions, SourceOutcome
 from pipeline.keys import MissingKey, load_key
 from pipeline.link.settings import LINKAGE_FILE, LinkageSettings, load_linkage
 from pipeline.link.stage import Linkage
-from pipeline.publish import OutputExists, discard, staging_dir
+from pipeline.publish import RESTRICTED, OutputExists, discard, staging_dir
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, go_on_without, record_abandoned
 
@@ -198,7 +198,7 @@ def open_run(config: RunConfig, report: Reporter = silent) -> Session:
         parameters = run_parameters(config, configuration, as_of, purpose)
         lineage.write("run_start", run_id=run_id, parameters=parameters, **context)
         openlineage.start(staging, run_id, parameters, settings=configuration.openlineage)
-        gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()), staging / "restricted" / ".gx")
+        gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()), staging / RESTRICTED / ".gx")
     except BaseException:
         lineage.close()
         discard(staging)

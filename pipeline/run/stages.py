@@ -28,7 +28,7 @@ from pipeline.criteria.stage import score_stage
 from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_source, landed_path
 from pipeline.ingest.validate import QUARANTINE_COLUMNS
 from pipeline.link.stage import link_sources, model_document, prepare_source
-from pipeline.publish import promote, write_bytes, write_parquet
+from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, abort, go_on_without
 from pipeline.run.result import QuarantineReason, RunResult
@@ -36,8 +36,8 @@ from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
 
 PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json",
              "households.parquet", "evidence.parquet")
-REVIEW_FILE = Path("restricted") / "clerical_review.parquet"
-CASEWORKER_FILE = Path("restricted") / "caseworker_export.csv"
+REVIEW_FILE = Path(RESTRICTED) / "clerical_review.parquet"
+CASEWORKER_FILE = Path(RESTRICTED) / "caseworker_export.csv"
 
 
 def execute(config: RunConfig, report: Reporter = silent) -> RunResult:
@@ -217,6 +217,7 @@ def publish(session: Session) -> RunResult:
     assert s.quarantine is not None and s.linked is not None and s.scoring is not None
     counts = s.quarantine.groupby(["source", "column", "reason"], sort=True).size()
     reasons = [QuarantineReason(str(src), str(c), str(r), int(n)) for (src, c, r), n in counts.items()]
+    make_private(s.staging / RESTRICTED)
     append_run(s.staging)  # names the folder the staging one becomes: a published run is always in the ledger
     promote(s.staging, s.config.out)
     return RunResult(out=s.config.out, as_of=s.as_of, purpose=s.purpose, sources=outcomes,

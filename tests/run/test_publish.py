@@ -5,13 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import stat
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from pipeline.audit.lineage import GENESIS, seal
-from pipeline.publish import OutputExists, dated_output, promote, staged_for, staging_dir, staging_path
+from pipeline.publish import (
+    RESTRICTED,
+    OutputExists,
+    dated_output,
+    make_private,
+    promote,
+    staged_for,
+    staging_dir,
+    staging_path,
+)
 
 
 def dead_pid() -> int:
@@ -52,7 +62,7 @@ def test_promotion_replaces_an_earlier_folder_only_with_the_complete_one(tmp_pat
     staging = staging_dir(out, force=True)
     (staging / "new.txt").write_text("this run")
     promote(staging, out)
-    assert sorted(p.name for p in out.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["new.txt", RESTRICTED]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -86,3 +96,27 @@ def test_a_killed_runs_trails_are_kept_under_the_ledger_whatever_its_lineage_say
         assert kept is None
     written = {p for p in tmp_path.rglob("*") if p.is_file()} - {staging / "lineage.jsonl"}
     assert all(p.is_relative_to(ledger.parent) for p in written), written
+
+
+def test_a_staging_folders_restricted_folder_is_private_from_the_start_whatever_the_umask(tmp_path):
+    old = os.umask(0)
+    try:
+        staging = staging_dir(tmp_path / "out", force=False)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((staging / RESTRICTED).stat().st_mode) == 0o700
+
+
+def test_make_private_leaves_every_folder_0700_and_every_file_0600(tmp_path):
+    old = os.umask(0)
+    try:
+        (tmp_path / "restricted" / "landed").mkdir(parents=True)
+        (tmp_path / "restricted" / "landed" / "police.parquet").write_bytes(b"rows")
+        (tmp_path / "restricted" / "review.parquet").write_bytes(b"pairs")
+    finally:
+        os.umask(old)
+    make_private(tmp_path / "restricted")
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode)
+             for p in [tmp_path / "restricted", *(tmp_path / "restricted").rglob("*")]}
+    assert modes == {"restricted": 0o700, "restricted/landed": 0o700, "restricted/landed/police.parquet": 0o600,
+                     "restricted/review.parquet": 0o600}
