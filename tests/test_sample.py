@@ -155,3 +155,18 @@ def test_the_summary_shows_eligible_families_with_their_evidence(sample_run):
         assert (households.loc[key, "members"], households.loc[key, "children"]) == (int(members), int(children))
         for detail in evidence.loc[evidence["household_key"] == key].drop_duplicates("criterion")["detail"]:
             assert detail in stdout
+
+
+def test_the_summarys_counts_agree_with_the_files_they_describe(sample_run):
+    out, stdout = sample_run.out, sample_run.stdout
+    pairs = pd.read_parquet(out / "pairs.parquet")
+    linked = int((pairs["decision"] == "linked").sum())
+    assert f"pairs.parquet ({len(pairs):,} pairs, {linked:,} linked)" in stdout
+    quarantine = pd.read_parquet(out / "quarantine.parquet")
+    bad = len(quarantine[["source", "row_number"]].drop_duplicates())
+    assert f"quarantined: {bad:,} bad rows (quarantine.parquet: {len(quarantine):,} entries" in stdout
+    review = pd.read_parquet(out / "restricted" / "clerical_review.parquet")
+    assert f"clerical_review.parquet ({len(review):,} pairs to review)" in stdout
+    links = pd.read_parquet(out / "record_links.parquet")
+    assert f"{len(links):,} records -> {links['person_key'].nunique():,} people in " \
+           f"{links['household_key'].nunique():,} households" in stdout

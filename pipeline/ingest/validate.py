@@ -158,3 +158,32 @@ def validate(raw: RawExtract, contract: SourceContract, schemas: Schemas,
         rows_in=rows_in, rows_quarantined=rows_in - len(accepted), refused=refused, checks=checks,
         views=views, failures=failures, extract_date=extract_date,
     )
+
+
+@dataclass(frozen=True)
+class QuarantineCounts:
+    """What quarantine.parquet holds, counted as people would: rows, not entries.
+
+    A bad row has one entry per failing column; a file refused for too many bad rows puts each of
+    its remaining rows there too, under WHOLE_SOURCE. Saying "934 rows quarantined" when 306 rows
+    were bad and 612 belong to a refused file misleads whoever acts on it.
+    """
+
+    entries: int  # rows of quarantine.parquet
+    bad_rows: int  # distinct rows failing a check (or of the wrong width)
+    refused_rows: dict[str, int]  # per refused source, its rows quarantined only because its file was refused
+
+    @classmethod
+    def of(cls, quarantine: pd.DataFrame) -> QuarantineCounts:
+        whole = quarantine["column"] == WHOLE_SOURCE
+        bad = quarantine.loc[~whole, ["source", "row_number"]].drop_duplicates()
+        refused = quarantine.loc[whole, "source"].value_counts().sort_index()
+        return cls(entries=len(quarantine), bad_rows=len(bad),
+                   refused_rows={str(s): int(n) for s, n in refused.items()})
+
+    def text(self) -> str:
+        """'306 bad rows; 612 rows of the refused police extract (quarantine.parquet: 934 entries ...)'."""
+        parts = [f"{self.bad_rows:,} bad row{'s' if self.bad_rows != 1 else ''}"]
+        parts += [f"{n:,} rows of the refused {s} extract" for s, n in self.refused_rows.items()]
+        return "; ".join(parts) + f" (quarantine.parquet: {self.entries:,} entries, one per failing column of a row)"
+

@@ -34,6 +34,7 @@ class LinkCounts:
     people: int
     households: int
     candidate_pairs: int
+    shown_pairs: int  # rows of pairs.parquet: pairs in or above the review band, or joined by an agency id
     linked_pairs: int
     review_pairs: int
     people_without_address: int
@@ -113,7 +114,7 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     decisions = people.pairs["decision"]
     counts = LinkCounts(
         records=len(records), people=int(person_number.max()) + 1 if len(records) else 0,
-        households=int(pd.Series(household_key).nunique()), candidate_pairs=len(people.pairs),
+        households=int(pd.Series(household_key).nunique()), candidate_pairs=len(people.pairs), shown_pairs=len(pairs),
         linked_pairs=int((decisions == Decision.LINKED.label).sum()), review_pairs=len(review),
         people_without_address=int((homes.basis == "no_address").sum()))
     return Linkage(

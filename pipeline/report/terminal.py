@@ -46,13 +46,12 @@ def summary(result: RunResult) -> str:
     if result.partial:
         lines += partial_lines(result)
     lines += [_source_line(o) for o in result.sources]
-    lines.append(f"  quarantine.parquet: {result.quarantine_rows:,} entries;  lineage.jsonl;  "
-                 f"data_docs/index.html")
+    lines.append(f"  quarantined: {result.quarantine.text()};  lineage.jsonl;  data_docs/index.html")
     if result.linkage:
         c = result.linkage
         lines.append(f"  linkage: {c.records:,} records -> {c.people:,} people in {c.households:,} households "
                      f"({c.people_without_address:,} people without a usable address, each a household of one)")
-        lines.append(f"    record_links.parquet; pairs.parquet ({c.linked_pairs:,} linked pairs); "
+        lines.append(f"    record_links.parquet; pairs.parquet ({c.shown_pairs:,} pairs, {c.linked_pairs:,} linked); "
                      f"linkage_model.json; restricted/clerical_review.parquet ({c.review_pairs:,} pairs to review)")
     if result.scoring:
         lines.extend(scoring_lines(result.scoring))

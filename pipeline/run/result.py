@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pipeline.criteria.stage import ScoreCounts
 from pipeline.ingest.source import SourceOutcome
+from pipeline.ingest.validate import QuarantineCounts
 from pipeline.link.stage import LinkCounts
 
 
@@ -27,7 +28,7 @@ class RunResult:
     as_of: dt.date
     purpose: str
     sources: list[SourceOutcome]
-    quarantine_rows: int
+    quarantine: QuarantineCounts
     seconds: float
     reasons: list[QuarantineReason] = field(default_factory=list)
     linkage: LinkCounts | None = None

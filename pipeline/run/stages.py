@@ -26,7 +26,7 @@ from pipeline.criteria.caseworker import to_csv
 from pipeline.criteria.engine import Membership
 from pipeline.criteria.stage import score_stage
 from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_source, landed_path
-from pipeline.ingest.validate import QUARANTINE_COLUMNS
+from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
 from pipeline.link.stage import link_sources, model_document, prepare_source
 from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
@@ -221,5 +221,5 @@ def publish(session: Session) -> RunResult:
     append_run(s.staging)  # names the folder the staging one becomes: a published run is always in the ledger
     promote(s.staging, s.config.out)
     return RunResult(out=s.config.out, as_of=s.as_of, purpose=s.purpose, sources=outcomes,
-                     quarantine_rows=len(s.quarantine), seconds=seconds, reasons=reasons, linkage=s.linked.counts,
-                     scoring=s.scoring.counts, required_not_used=missing)
+                     quarantine=QuarantineCounts.of(s.quarantine), seconds=seconds, reasons=reasons,
+                     linkage=s.linked.counts, scoring=s.scoring.counts, required_not_used=missing)

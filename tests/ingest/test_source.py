@@ -121,3 +121,20 @@ def test_a_file_that_cannot_be_read_is_recorded_or_raised_for_a_retry(schemas, t
     assert done.outcome.status == "refused" and done.outcome.reason.startswith("file could not be read")
     with pytest.raises(OSError):
         ingest_source("police", folder, None, options(schemas, tmp_path), raise_io_errors=True)
+
+
+def test_quarantine_counts_rows_not_entries_and_says_which_belong_to_a_refused_file(schemas, tmp_path):
+    from pipeline.ingest.validate import QuarantineCounts
+
+    refused = ingest_source("police", TINY / "police.csv", None, options(schemas, tmp_path, max_bad_share=0.1))
+    path = copy_of(tmp_path, "schools")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    row = lines[1].split(",")
+    row[0], row[15:18] = "SCHX", ["x", "y", "z"]  # three bad counts in one row: three entries, one bad row
+    path.write_text("\n".join([*lines, ",".join(row)]) + "\n")
+    schools = ingest_source("schools", path, None, options(schemas, tmp_path / "s", max_bad_share=0.5))
+    counts = QuarantineCounts.of(pd.concat([refused.quarantine, schools.quarantine], ignore_index=True))
+    assert counts.bad_rows == 1 + 2  # police's one bad birth date; schools' bad absence and the new row
+    assert counts.refused_rows == {"police": 7}
+    assert counts.entries == len(refused.quarantine) + len(schools.quarantine) > counts.bad_rows + 7
+    assert counts.text().startswith("3 bad rows; 7 rows of the refused police extract (quarantine.parquet: ")

@@ -46,7 +46,7 @@ def test_a_complete_run_exits_zero_and_writes_the_outputs(tiny_run):
     assert (out / "quarantine.parquet").is_file() and (out / "lineage.jsonl").is_file()
     assert (out / "data_docs" / "index.html").is_file()
     assert sorted(p.stem for p in (out / "restricted" / "landed").glob("*.parquet")) == SOURCES
-    assert "Run complete" in stdout and "quarantine.parquet: 2 entries" in stdout
+    assert "Run complete" in stdout and "quarantined: 2 bad rows (quarantine.parquet: 2 entries" in stdout
     assert "1  police.dob: not a real calendar date" in stdout
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no staging left behind
 
