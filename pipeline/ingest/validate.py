@@ -8,6 +8,8 @@ a few bad rows, and linking half a file would mislead more than it helps.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import pandas as pd
@@ -133,7 +135,9 @@ def validate(raw: RawExtract, contract: SourceContract, schemas: Schemas,
     refused = None
     if rows_in and n_bad / rows_in > limit:
         refused = (f"{n_bad} of {rows_in} rows ({n_bad / rows_in:.0%}) failed validation, more than "
-                   f"the {limit:.0%} allowed: probably the wrong file")
+                   f"the {limit:.0%} allowed: probably the wrong file (if it is the right one, "
+                   f"raise the limit: --max-bad-share {math.ceil(100 * n_bad / rows_in) / 100:.2f}, "
+                   f"in Prefect max_bad_share)")
         rest = frame.index[~bad.to_numpy()]
         entries.append(_entries(raw.source, rest, ids, WHOLE_SOURCE, f"source refused: {refused}"))
         accepted_index = frame.index[:0]

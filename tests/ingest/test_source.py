@@ -108,6 +108,9 @@ def test_a_file_with_too_many_bad_rows_is_refused_whole_and_every_row_kept_in_qu
     done = ingest_source("police", TINY / "police.csv", None, options(schemas, tmp_path, max_bad_share=0.1))
     o = done.outcome
     assert o.status == "refused" and o.reason.startswith("1 of 8 rows (12%) failed validation")
+    assert "--max-bad-share 0.13" in o.reason and "max_bad_share" in o.reason  # how to let it through
+    again = ingest_source("police", TINY / "police.csv", None, options(schemas, tmp_path / "again", max_bad_share=0.13))
+    assert again.outcome.status == "used"  # the limit it suggests does let the file through
     assert (o.rows_in, o.rows_accepted, o.rows_quarantined) == (8, 0, 8)
     assert done.quarantine["row_number"].nunique() == 8
     assert done.validation is not None and done.validation.views is not None  # GX still reports on it
