@@ -24,6 +24,18 @@ from pipeline.run import RunConfig, RunError, Terminated, execute
 from pipeline.run.config import iso_date
 
 PARTIAL_EXIT = 3  # completed without a required source: its figures are not the whole picture
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, as a shell reports a reader that stopped early (`... | head`)
+
+
+def count(value: str) -> int:
+    """A whole number of at least 1 (argparse names the option and the value when it is not)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {value!r}")
+    return number
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -41,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_arguments(sub.add_parser("run", help="run the pipeline over a folder of extracts"))
     synth = sub.add_parser("synth", help="write a synthetic local authority's extracts and truth")
-    synth.add_argument("--households", type=int, required=True)
+    synth.add_argument("--households", type=count, required=True, help="how many households (at least 1)")
     synth.add_argument("--seed", type=int, required=True)
     synth.add_argument("--out", type=Path, required=True)
     synth.add_argument("--extract-date", type=iso_date, default=dt.date(2026, 10, 31))
@@ -149,10 +161,17 @@ def main(argv: list[str] | None = None) -> int:
     # it, nothing published) instead of dying where it stands.
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        return {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts}[args.command](args)
+        code = {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts}[args.command](args)
+        sys.stdout.flush()  # here, not at exit, so a reader that stopped early is met below
+        return code
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader of standard output stopped early (`audit show RUN | head`): not an error of ours.
+        # Point stdout at /dev/null so the interpreter's last flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
     except KeyboardInterrupt:
         print("error: interrupted; no output folder was published", file=sys.stderr)
         return 130
