@@ -9,7 +9,6 @@ a few bad rows, and linking half a file would mislead more than it helps.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 import pandas as pd

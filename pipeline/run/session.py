@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 import pandas as pd
 
@@ -20,6 +21,8 @@ from pipeline.audit import openlineage
 from pipeline.audit.ledger import ledger_path
 from pipeline.audit.lineage import LineageWriter, sha256_file
 from pipeline.config.files import ContractError
+from pipeline.config.gateways import Purpose
+from pipeline.config.names import closest, did_you_mean
 from pipeline.config.schemas import Schemas, load_schemas
 from pipeline.criteria.rules import RuleSet, load_rule_set
 from pipeline.criteria.stage import Scoring
@@ -127,23 +130,59 @@ class Session:
 
 
 def source_files(config: RunConfig, schemas: Schemas, report: Reporter) -> dict[str, Path | None]:
-    """Each source's file in the extracts folder (None when absent); RunError when a required one is missing."""
-    if not config.extracts.is_dir():
-        raise RunError(f"extracts folder {config.extracts} does not exist")
+    """Each source's file in the extracts folder (None when absent); RunError when a required one is missing.
+
+    Files that are not `<source>.csv` are ignored, and named: an extract sent under another name
+    (`Police_Extract_Oct2026.csv`) is the likeliest reason a required one is missing, so the
+    error suggests it; when the run goes on, a warning lists what was left out.
+    """
+    folder = config.extracts
+    if not folder.exists():
+        raise RunError(f"extracts folder {folder} does not exist (--extracts)")
+    if not folder.is_dir():
+        raise RunError(f"--extracts {folder} is a file; give the folder that holds the <source>.csv files")
     files: dict[str, Path | None] = {}
     missing_required = []
     for source, contract in sorted(schemas.contracts.items()):
-        path = config.extracts / f"{source}.csv"
+        path = folder / f"{source}.csv"
         files[source] = path if path.is_file() else None
         if files[source] is None and contract.required_source and source not in config.allow_missing:
             missing_required.append(source)
+    expected = {f"{source}.csv" for source in schemas.contracts}
+    ignored = sorted(p.name for p in folder.iterdir() if p.name not in expected and not p.name.startswith("."))
     if missing_required:
-        names = ", ".join(f"{s}.csv" for s in missing_required)
-        raise RunError(f"required extract(s) missing from {config.extracts}: {names} "
+        names = ", ".join(f"{s}.csv{_sent_as(s, ignored, list(schemas.contracts))}" for s in missing_required)
+        others = f"; the folder also holds, not read: {', '.join(ignored)}" if ignored else ""
+        raise RunError(f"required extract(s) missing from {folder}: {names}{others} "
                        f"({go_on_without(missing_required)})")
-    for name in sorted(p.name for p in config.extracts.glob("*.csv") if p.stem not in schemas.contracts):
-        report(f"warning: {name} is not a known source and was ignored")
+    if ignored:
+        report(f"warning: not read from {folder} (not named <source>.csv for a known source): {', '.join(ignored)}")
     return files
+
+
+def _sent_as(source: str, ignored: list[str], sources: list[str]) -> str:
+    """' (is Police_Extract.csv it? rename it police.csv)' when an ignored file looks like this source's."""
+    for name in ignored:
+        if closest(Path(name).stem, sources) == source:
+            return f" (is {name} it? rename it {source}.csv)"
+    return ""
+
+
+def check_names(config: RunConfig, schemas: Schemas) -> None:
+    """RunError naming the flag when `--purpose` or `--allow-missing` names something unknown.
+
+    Checked before the files: a mistyped purpose would otherwise refuse every source's gateway
+    and surface as a puzzle about extract dates.
+    """
+    purposes = list(get_args(Purpose))
+    if config.purpose is not None and config.purpose not in purposes:
+        raise RunError(f"unknown purpose '{config.purpose}' (--purpose){did_you_mean(config.purpose, purposes)}; "
+                       f"the purposes are {', '.join(purposes)}")
+    sources = sorted(schemas.contracts)
+    for name in config.allow_missing:
+        if name not in schemas.contracts:
+            raise RunError(f"unknown source '{name}' (--allow-missing){did_you_mean(name, sources)}; "
+                           f"the sources are {', '.join(sources)}")
 
 
 def as_of_date(config: RunConfig, schemas: Schemas, files: dict[str, Path | None],
@@ -183,6 +222,7 @@ def open_run(config: RunConfig, report: Reporter = silent) -> Session:
     except MissingKey as exc:
         raise RunError(str(exc)) from None
     purpose = config.purpose or schemas.settings.default_purpose
+    check_names(config, schemas)
     files = source_files(config, schemas, report)
     permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
     as_of = as_of_date(config, schemas, files, permitted)

@@ -6,13 +6,14 @@ would send them to a developer for what is their own typo. Each test makes one s
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from pipeline.cli import BROKEN_PIPE_EXIT, main
-from tests.conftest import REPO
+from tests.conftest import REPO, TINY
 
 pytestmark = pytest.mark.usefixtures("preloaded_gx")
 
@@ -34,3 +35,52 @@ def test_a_negative_number_of_synthetic_households_is_a_usage_error(tmp_path, ca
     assert exit_.value.code == 2
     assert "--households" in err and "'-5'" in err and "internal error" not in err
     assert not (tmp_path / "s").exists()
+
+
+def run(capsys, *args: object) -> tuple[int, str]:
+    """`python -m pipeline run ARGS`: its exit status and its last line on standard error."""
+    code = main(["run", *map(str, args)])
+    err = capsys.readouterr().err.strip().splitlines()
+    return code, err[-1] if err else ""
+
+
+def test_a_mistyped_purpose_is_named_with_the_purposes_there_are(tmp_path, capsys):
+    code, err = run(capsys, "--extracts", TINY, "--out", tmp_path / "out", "--purpose", "identfication")
+    assert code == 1
+    assert err == ("error: unknown purpose 'identfication' (--purpose) (did you mean identification?); the purposes "
+                   "are identification, support, evaluation, statistics")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_source_to_go_on_without_is_named(tmp_path, capsys):
+    code, err = run(capsys, "--extracts", TINY, "--out", tmp_path / "out", "--allow-missing", "helth")
+    assert code == 1 and "unknown source 'helth' (--allow-missing) (did you mean health?)" in err
+
+
+def test_extracts_naming_a_file_says_it_is_a_file(tmp_path, capsys):
+    code, err = run(capsys, "--extracts", TINY / "police.csv", "--out", tmp_path / "out")
+    assert code == 1 and err == (f"error: --extracts {TINY / 'police.csv'} is a file; give the folder that holds "
+                                 "the <source>.csv files")
+
+
+def test_a_wrongly_named_extract_is_named_and_suggested_for_the_missing_one(tmp_path, capsys):
+    extracts = tmp_path / "extracts"
+    shutil.copytree(TINY, extracts)
+    (extracts / "police.csv").rename(extracts / "Police_Extract_Oct2026.csv")
+    (extracts / "notes.txt").write_text("cover note\n")
+    code, err = run(capsys, "--extracts", extracts, "--out", tmp_path / "out")
+    assert code == 1
+    assert err.startswith(f"error: required extract(s) missing from {extracts}: police.csv (is "
+                          "Police_Extract_Oct2026.csv it? rename it police.csv); the folder also holds, not read: "
+                          "Police_Extract_Oct2026.csv, README.md, notes.txt (to go on without them")
+
+
+def test_files_that_are_not_extracts_are_listed_when_the_run_goes_on(tmp_path, capsys):
+    extracts = tmp_path / "extracts"
+    shutil.copytree(TINY, extracts)
+    (extracts / "Schools_Census_Autumn.csv").write_text("x\n")
+    code = main(["run", "--extracts", str(extracts), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert (f"warning: not read from {extracts} (not named <source>.csv for a known source): "
+            "README.md, Schools_Census_Autumn.csv") in err
