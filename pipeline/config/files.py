@@ -48,14 +48,31 @@ def mapping(value: object, path: Path, key: str) -> dict:
     return value
 
 
-def validation_error(path: Path, exc: ValidationError, prefix: tuple[str, ...] = ()) -> ContractError:
-    """The first problem of a pydantic error as `path: key.path: message (and N more)`.
+def _model_names(cls: type = Strict) -> set[str]:
+    return {cls.__name__}.union(*(_model_names(c) for c in cls.__subclasses__()))
 
-    pydantic's location also names the validators it went through (`function-after[...]`,
-    `tagged-union[...]`); those are not keys a council could find in the file, so they are left out.
+
+def _key_parts(loc: tuple) -> list[str]:
+    """The parts of a pydantic location a council could find in the file.
+
+    pydantic's location also names the validators and union members it went through
+    (`function-after[...]`, `tagged-union[...]`, `list[union[str,int]]`, `AtLeast`); those are left out.
     """
-    first = exc.errors()[0]
-    loc = [str(p) for p in (*prefix, *first["loc"]) if not str(p).startswith(("function-", "tagged-union"))]
+    models = _model_names()
+    return [str(p) for p in loc
+            if not str(p).startswith(("function-", "tagged-union")) and "[" not in str(p) and str(p) not in models]
+
+
+def validation_error(path: Path, exc: ValidationError, prefix: tuple[str, ...] = ()) -> ContractError:
+    """The most telling problem of a pydantic error as `path: key.path: message (and N more)`.
+
+    A value that fits no member of a union (a list of values, or `{at_least: N}`) gets an error for
+    each member; the one that is not a mere type mismatch ("should be a valid list") says what is
+    wrong with the value the council wrote, so it is shown first.
+    """
+    errors = exc.errors()
+    first = next((e for e in errors if not e["type"].endswith("_type")), errors[0])
+    loc = _key_parts((*prefix, *first["loc"]))
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return ContractError(f"{path}: {'.'.join(loc) or '(top level)'}: {first['msg']}{more}")
 

@@ -20,7 +20,7 @@ import string
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from pipeline.config.contracts import SourceContract
 from pipeline.config.files import SCHEMAS_DIR, ContractError, Strict, mapping, read_yaml, validation_error
@@ -30,7 +30,7 @@ DEFINITIONS = "definitions.yaml"
 
 
 class AtLeast(Strict):
-    at_least: float
+    at_least: float = Field(ge=0)  # a count: a negative bound would pass every row
 
 
 Condition = list[str | int | bool] | AtLeast  # allowed values, or a lower bound for counts
@@ -84,7 +84,7 @@ class SumPerPerson(Strict):
 
     kind: Literal["sum"]
     columns: list[str] = Field(min_length=1)
-    at_least: float
+    at_least: float = Field(ge=0)
 
 
 class RatioPerPerson(Strict):
@@ -94,6 +94,14 @@ class RatioPerPerson(Strict):
     numerator: list[str] = Field(min_length=1)
     denominator: str
     at_least: float = Field(ge=0)
+
+    @field_validator("at_least")
+    @classmethod
+    def _a_share(cls, value: float) -> float:
+        """A ratio is a share: 15 meant as 15% would silently match nobody."""
+        if value > 1:
+            raise ValueError(f"a ratio's at_least is a share between 0 and 1 (write {value / 100:g} for {value:g}%)")
+        return value
 
 
 class LatestTermPerPerson(Strict):
@@ -176,6 +184,10 @@ class Criterion(Strict):
     @property
     def sources(self) -> list[str]:
         return sorted({i.source for i in self.met_by})
+
+
+class RuleSetNotFound(ContractError):
+    """`--rules` names no shipped rule set and no file: the user's mistake, not a broken installation."""
 
 
 class Rule(Strict):
@@ -268,7 +280,9 @@ def load_rule_set(rules: str, contracts: dict[str, SourceContract], root: Path =
     path = rule_set_path(rules, root)
     if not path.is_file():
         known = ", ".join(available_rule_sets(root))
-        raise ContractError(f"{path}: rule set not found (shipped rule sets: {known}; or give a path to a .yaml file)")
+        what = f"rule file {path} does not exist" if rules != path.stem else f"unknown rule set '{rules}'"
+        raise RuleSetNotFound(f"{what} (--rules): the shipped rule sets are {known}, or give the path of a "
+                              f"council's own rule file")
     definitions_path = root / "criteria" / DEFINITIONS
     shared = mapping(read_yaml(definitions_path), definitions_path, "(top level)") \
         if definitions_path.is_file() else {}

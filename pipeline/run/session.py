@@ -24,7 +24,7 @@ from pipeline.config.files import ContractError
 from pipeline.config.gateways import Purpose
 from pipeline.config.names import closest, did_you_mean
 from pipeline.config.schemas import Schemas, load_schemas
-from pipeline.criteria.rules import RuleSet, load_rule_set
+from pipeline.criteria.rules import RuleSet, RuleSetNotFound, load_rule_set
 from pipeline.criteria.stage import Scoring
 from pipeline.ingest.gateways import purpose_refusal
 from pipeline.ingest.gx import BackgroundGX
@@ -61,11 +61,17 @@ def load_configuration(config: RunConfig) -> Configuration:
     root = config.schemas_root
     try:
         schemas = load_schemas(root)
-        return Configuration(schemas=schemas, rules=load_rule_set(config.rules, schemas.contracts, root),
-                             linkage=load_linkage(root / LINKAGE_FILE, sources=list(schemas.contracts)),
-                             openlineage=openlineage.load_openlineage_config(root / "openlineage.yaml"))
+        linkage = load_linkage(root / LINKAGE_FILE, sources=list(schemas.contracts))
+        lineage_settings = openlineage.load_openlineage_config(root / "openlineage.yaml")
     except ContractError as exc:
         raise RunError(f"broken configuration: {exc}") from None
+    try:
+        rules = load_rule_set(config.rules, schemas.contracts, root)
+    except RuleSetNotFound as exc:
+        raise RunError(str(exc)) from None
+    except ContractError as exc:  # the rule file named, and the key at fault
+        raise RunError(f"rule set {config.rules} (--rules) is not valid: {exc}") from None
+    return Configuration(schemas=schemas, rules=rules, linkage=linkage, openlineage=lineage_settings)
 
 
 class Deferred:

@@ -393,6 +393,18 @@ def test_a_council_can_copy_a_rule_file_and_change_a_threshold(tmp_path, schemas
     (lambda d: d["eligibility"].update(rule={"at_least": 2, "of": ["crime", "health"]}),
      "eligibility.rule.of: unknown criterion 'crime'"),
     (lambda d: d.update(criterion={}), "criterion: unknown key"),
+    # Range checks: a threshold that can never (or always) be met is a mistake, not a rule.
+    (lambda d: d["criteria"]["education"].update(met_by=[{"use": "absence_10pct", "per_person": {"at_least": 15}}]),
+     "criteria.education.met_by.0.per_person.ratio.at_least: Value error, a ratio's at_least is a share between 0 "
+     "and 1 (write 0.15 for 15%)"),
+    (lambda d: d["criteria"]["education"].update(met_by=[{"use": "absence_10pct", "per_person": {"at_least": -0.1}}]),
+     "criteria.education.met_by.0.per_person.ratio.at_least: Input should be greater than or equal to 0"),
+    (lambda d: d["criteria"]["crime_asb"].update(met_by=[{"use": "proven_offence", "window": {
+        "kind": "event", "date": "event_date", "months": 0}}]),
+     "criteria.crime_asb.met_by.0.window.event.months: Input should be greater than 0"),
+    (lambda d: d["criteria"]["health"].update(met_by=[{"use": "child_ae_3", "where": {
+        "ae_attendances_12m": {"at_least": -1}}}]),
+     "at_least: Input should be greater than or equal to 0"),
 ])
 def test_a_broken_rule_file_is_refused_naming_the_file_and_key(tmp_path, schemas, edit, message):
     path = council_copy(tmp_path, edit)
@@ -402,5 +414,12 @@ def test_a_broken_rule_file_is_refused_naming_the_file_and_key(tmp_path, schemas
 
 
 def test_an_unknown_rule_set_name_lists_the_shipped_ones(schemas):
-    with pytest.raises(ContractError, match="phase1, phase2, supporting_families"):
+    with pytest.raises(ContractError) as exc:
         load_rule_set("phase3", schemas.contracts)
+    assert str(exc.value) == ("unknown rule set 'phase3' (--rules): the shipped rule sets are phase1, phase2, "
+                              "supporting_families, or give the path of a council's own rule file")
+
+
+def test_a_rule_file_path_that_does_not_exist_is_named(tmp_path, schemas):
+    with pytest.raises(ContractError, match=f"^rule file {tmp_path / 'mine.yaml'} does not exist \\(--rules\\)"):
+        load_rule_set(str(tmp_path / "mine.yaml"), schemas.contracts)

@@ -84,3 +84,21 @@ def test_files_that_are_not_extracts_are_listed_when_the_run_goes_on(tmp_path, c
     assert code == 0
     assert (f"warning: not read from {extracts} (not named <source>.csv for a known source): "
             "README.md, Schools_Census_Autumn.csv") in err
+
+
+def test_an_unknown_rule_set_is_the_users_mistake_not_a_broken_configuration(tmp_path, capsys):
+    code, err = run(capsys, "--extracts", TINY, "--out", tmp_path / "out", "--rules", "phase3")
+    assert code == 1 and err.startswith("error: unknown rule set 'phase3' (--rules): the shipped rule sets are phase1")
+    assert "broken configuration" not in err
+
+
+def test_a_councils_rule_file_with_a_share_written_as_a_percentage_is_refused_naming_file_and_key(tmp_path, capsys):
+    rules = tmp_path / "council.yaml"
+    text = (REPO / "schemas" / "criteria" / "phase2.yaml").read_text(encoding="utf-8")
+    rules.write_text(text.replace("[absence_10pct,", "[{use: absence_10pct, per_person: {at_least: 15}},", 1),
+                     encoding="utf-8")
+    code, err = run(capsys, "--extracts", TINY, "--out", tmp_path / "out", "--rules", rules)
+    assert code == 1
+    assert err.startswith(f"error: rule set {rules} (--rules) is not valid: {rules}: criteria.education.met_by.0."
+                          "per_person.ratio.at_least: Value error, a ratio's at_least is a share between 0 and 1 "
+                          "(write 0.15 for 15%)")
