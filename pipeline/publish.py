@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 RESTRICTED = "restricted"  # identifying data, readable by its owner alone
+LINEAGE = "lineage.jsonl"  # every run folder has its lineage: what tells a run's folder from any other
 
 
 class OutputExists(Exception):
@@ -62,6 +63,24 @@ def dated_output(root: Path, day: dt.date) -> Path:
     return candidate
 
 
+def check_output(out: Path, force: bool) -> None:
+    """OutputExists, before anything is written, when `out` cannot become this run's output folder.
+
+    --force replaces an earlier run's folder, and nothing else: not a file, and not a folder of
+    other things (a mistyped `--out ~/Documents --force` must not delete someone's documents).
+    """
+    for parent in [out.parent, *out.parent.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise OutputExists(f"--out {out}: {parent} is a file, so no folder can be made under it")
+    if out.exists() and not out.is_dir():
+        raise OutputExists(f"--out {out} is a file; a run writes a folder, so give a folder's path")
+    if out.is_dir() and not force:
+        raise OutputExists(f"output folder {out} already exists (use --force to replace it)")
+    if out.is_dir() and any(out.iterdir()) and not (out / LINEAGE).is_file():
+        raise OutputExists(f"--out {out} holds files but no earlier run (no {LINEAGE}); --force replaces only "
+                           f"a run's folder, so give a new or empty folder")
+
+
 def staging_dir(out: Path, force: bool, on_abandoned: Callable[[Path], None] | None = None) -> Path:
     """A fresh staging folder for `out`, on the same file system so the final rename is atomic.
 
@@ -69,8 +88,7 @@ def staging_dir(out: Path, force: bool, on_abandoned: Callable[[Path], None] | N
     before it goes (so the run can record the killed run in the audit trail).
     """
     out = Path(out)
-    if out.exists() and not force:
-        raise OutputExists(f"output folder {out} already exists (use --force to replace it)")
+    check_output(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_abandoned(out, on_abandoned)
     staging = staging_path(out, os.getpid())
@@ -128,7 +146,7 @@ def promote(staging: Path, out: Path) -> None:
         retired = out.parent / f".{out.name}.replaced-{os.getpid()}"
         out.rename(retired)
         staging.rename(out)
-        shutil.rmtree(retired)
+        shutil.rmtree(retired, ignore_errors=True)  # the run is published: a leftover must not fail it
     else:
         staging.rename(out)
 

@@ -21,13 +21,12 @@ from pathlib import Path
 
 from pipeline.audit.lineage import ChainProblem, dumps, last_hash_in, parse_lines, seal, verify_chain
 from pipeline.config.files import PROJECT
-from pipeline.publish import staged_for
+from pipeline.publish import LINEAGE, staged_for
 
 LEDGER_ENV = "PIPELINE_LEDGER"
 COMPLETED, PARTIAL, FAILED = "completed", "partial", "failed"  # a run's status; the first two publish a folder
 PUBLISHED = (COMPLETED, PARTIAL)
 DEFAULT_LEDGER = PROJECT / "var" / "ledger" / "ledger.jsonl"
-LINEAGE = "lineage.jsonl"
 
 
 def ledger_path(environ: dict[str, str] | None = None) -> Path:

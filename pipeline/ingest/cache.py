@@ -32,7 +32,7 @@ import pandas as pd
 
 from pipeline.audit.ledger import latest_entries, read_ledger
 from pipeline.ingest.checks import CheckSpec
-from pipeline.publish import RESTRICTED
+from pipeline.publish import LINEAGE, RESTRICTED
 
 CACHE_DIR = Path(RESTRICTED) / "ingest_cache"
 SHAPING_FILES = ("formats.yaml", "settings.yaml", "gateways.yaml")
@@ -89,7 +89,7 @@ def find(source: str, key: str, ledger: Path | None, landed_name: Path) -> Cache
         try:
             if (entry_dir / "key").read_text(encoding="utf-8") != key or not (folder / landed_name).is_file():
                 continue
-            record = _source_record(folder / "lineage.jsonl", source)
+            record = _source_record(folder / LINEAGE, source)
             if record is None or not record.get("used"):
                 continue
             with open(entry_dir / "checks.pkl", "rb") as fh:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from pipeline.audit import openlineage
 from pipeline.audit.ledger import FAILED, append_run, ledger_path
 from pipeline.audit.lineage import LineageWriter
-from pipeline.publish import discard
+from pipeline.publish import LINEAGE, discard
 
 if TYPE_CHECKING:
     from pipeline.run.session import Session
@@ -90,7 +90,7 @@ def keep_failed_trails(folder: Path, run_id: str) -> Path:
     """Copy a failed run's trails (no personal data) out of its staging folder, which is then removed."""
     kept = ledger_path().parent / "failed" / run_id
     kept.mkdir(parents=True, exist_ok=True)
-    for name in ("lineage.jsonl", openlineage.events_path(folder).name):
+    for name in (LINEAGE, openlineage.events_path(folder).name):
         if (folder / name).exists():
             shutil.copy2(folder / name, kept / name)
     return kept
@@ -118,14 +118,14 @@ def record_abandoned(folder: Path, settings: openlineage.OpenLineageSettings) ->
     lineage and OpenLineage START. They are kept as a failed run's trails are (`abort`), each
     completed with the failure, and the ledger gets the failed run's summary.
     """
-    lineage_file = folder / "lineage.jsonl"
+    lineage_file = folder / LINEAGE
     if not lineage_file.exists():
         return None
     try:
         with open(lineage_file, encoding="utf-8") as fh:
             first = json.loads(fh.readline() or "{}")
         kept = keep_failed_trails(folder, run_id := _run_id_of(first, folder))
-        writer = LineageWriter(kept / "lineage.jsonl")
+        writer = LineageWriter(kept / LINEAGE)
         writer.write("run_end", status=FAILED, reason=ABANDONED)
         writer.close()
         openlineage.fail(kept, run_id, ABANDONED, settings=settings)

@@ -33,7 +33,7 @@ from pipeline.ingest.source import IngestOptions, SourceOutcome
 from pipeline.keys import MissingKey, load_key
 from pipeline.link.settings import LINKAGE_FILE, LinkageSettings, load_linkage
 from pipeline.link.stage import Linkage
-from pipeline.publish import RESTRICTED, OutputExists, discard, staging_dir
+from pipeline.publish import LINEAGE, RESTRICTED, OutputExists, check_output, discard, staging_dir
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, go_on_without, record_abandoned
 
@@ -229,6 +229,10 @@ def open_run(config: RunConfig, report: Reporter = silent) -> Session:
         raise RunError(str(exc)) from None
     purpose = config.purpose or schemas.settings.default_purpose
     check_names(config, schemas)
+    try:
+        check_output(config.out, config.force)  # here too, so a wrong --out is said before the files are read
+    except OutputExists as exc:
+        raise RunError(str(exc)) from None
     files = source_files(config, schemas, report)
     permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
     as_of = as_of_date(config, schemas, files, permitted)
@@ -238,7 +242,7 @@ def open_run(config: RunConfig, report: Reporter = silent) -> Session:
     except OutputExists as exc:
         raise RunError(str(exc)) from None
     run_id = openlineage.new_run_id()
-    lineage = LineageWriter(staging / "lineage.jsonl")
+    lineage = LineageWriter(staging / LINEAGE)
     try:
         context = LineageWriter.run_context()
         parameters = run_parameters(config, configuration, as_of, purpose)

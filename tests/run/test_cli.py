@@ -192,6 +192,7 @@ def run_with_bad_sources(tmp_path_factory, preloaded_gx) -> CliRun:
     out = base / "out" / "sample"
     out.mkdir(parents=True)
     (out / "stale.txt").write_text("from an earlier run")
+    (out / "lineage.jsonl").write_text("")  # what makes it a run's folder, which --force may replace
     stdout, stderr = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         mp.chdir(base)

@@ -102,3 +102,21 @@ def test_a_councils_rule_file_with_a_share_written_as_a_percentage_is_refused_na
     assert err.startswith(f"error: rule set {rules} (--rules) is not valid: {rules}: criteria.education.met_by.0."
                           "per_person.ratio.at_least: Value error, a ratio's at_least is a share between 0 and 1 "
                           "(write 0.15 for 15%)")
+
+
+def test_out_naming_a_file_fails_before_anything_is_written_even_with_force(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("not a run\n")
+    code, err = run(capsys, "--extracts", TINY, "--out", afile, "--force")
+    assert code == 1 and err == f"error: --out {afile} is a file; a run writes a folder, so give a folder's path"
+    assert afile.read_text() == "not a run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # no staging, no .afile.replaced-* left
+
+
+def test_force_replaces_only_an_earlier_runs_folder(tmp_path, capsys):
+    documents = tmp_path / "Documents"
+    documents.mkdir()
+    (documents / "letter.txt").write_text("keep me\n")
+    code, err = run(capsys, "--extracts", TINY, "--out", documents, "--force")
+    assert code == 1 and err.startswith(f"error: --out {documents} holds files but no earlier run (no lineage.jsonl)")
+    assert (documents / "letter.txt").read_text() == "keep me\n"

@@ -59,6 +59,7 @@ def test_promotion_replaces_an_earlier_folder_only_with_the_complete_one(tmp_pat
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.txt").write_text("earlier")
+    (out / "lineage.jsonl").write_text("")  # an earlier run's folder
     staging = staging_dir(out, force=True)
     (staging / "new.txt").write_text("this run")
     promote(staging, out)
@@ -120,3 +121,10 @@ def test_make_private_leaves_every_folder_0700_and_every_file_0600(tmp_path):
              for p in [tmp_path / "restricted", *(tmp_path / "restricted").rglob("*")]}
     assert modes == {"restricted": 0o700, "restricted/landed": 0o700, "restricted/landed/police.parquet": 0o600,
                      "restricted/review.parquet": 0o600}
+
+
+def test_an_output_path_under_a_file_is_refused_before_anything_is_written(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutputExists, match="afile is a file, so no folder can be made under it"):
+        staging_dir(tmp_path / "afile" / "out", force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
