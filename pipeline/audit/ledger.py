@@ -89,10 +89,13 @@ def summarise(lineage: Path, status: str | None = None, reason: str | None = Non
     end = next((r for r in records if r.get("event") == "run_end"), {})
     params = start.get("parameters") or {}
     problem = unreadable or verify_chain(records)
+    status = status or end.get("status") or "incomplete"
     return {
-        "run": str(folder), "published": published,
+        # A failed run's trail is kept under the ledger (failed/<run id>/): that is its "run" folder,
+        # and `out` is the folder it was writing for, where nothing was published.
+        "run": str(folder), "published": published and status in PUBLISHED, "out": params.get("out"),
         "run_id": start.get("run_id") or start.get("hash"),
-        "status": status or end.get("status") or "incomplete", "reason": reason,
+        "status": status, "reason": reason or end.get("reason"),
         "started": start.get("at"), "ended": end.get("at") or (records[-1].get("at") if records else None),
         "code_version": start.get("code_version"), "user": start.get("user"), "host": start.get("host"),
         "rules": params.get("rules"), "rules_file": params.get("rules_file"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipeline.audit.ledger import PARTIAL
 from pipeline.audit.lineage import sha256_file
 from pipeline.audit.trail import first, listed_outputs, output_status, run_records
 from pipeline.audit.verify import verify_run
@@ -70,8 +71,8 @@ def show(run_dir: Path, ledger: Path | None = None) -> str:
     verdict = verify_run(run_dir, ledger)
     lines = [f"Run {run_dir.resolve()}",
              f"  audit trail: {verdict}",
-             f"  started {start.get('at')}, ended {end.get('at')} ({end.get('seconds')}s), "
-             f"status {end.get('status', 'no run_end')}",
+             f"  started {start.get('at')}, ended {end.get('at')} ({end.get('seconds')}s)",
+             f"  status {_status(end)}",
              f"  run by {start.get('user')} on {start.get('host')}; code version {start.get('code_version')}; "
              f"Python {start.get('python')}",
              "Parameters"]
@@ -92,6 +93,18 @@ def show(run_dir: Path, ledger: Path | None = None) -> str:
         shown.add(name)
         lines.append(f"  {name}  SHA-256 {sha}  ({output_status(run_dir, name, sha)}; lineage line {line})")
     lines += ["End",
-              f"  status {end.get('status', 'no run_end')}; sources used: {', '.join(end.get('sources_used') or [])};"
-              f" refused: {', '.join(end.get('sources_refused') or []) or 'none'}"]
+              f"  status {_status(end)}",
+              f"  sources used: {', '.join(end.get('sources_used') or []) or 'none'}; "
+              f"refused: {', '.join(end.get('sources_refused') or []) or 'none'}"]
     return "\n".join(lines)
+
+
+def _status(end: dict) -> str:
+    """'completed', 'partial: without the required source(s) health' or 'failed: <its reason>'."""
+    status = str(end.get("status", "no run_end: the run never finished"))
+    if end.get("status") == PARTIAL:
+        missing = ", ".join(end.get("required_sources_not_used") or [])
+        return f"{status}: completed WITHOUT the required source(s) {missing}; their criteria were not assessed"
+    if end.get("reason"):
+        return f"{status}: {end['reason']}" + (" (before anything was written)" if end.get("stage") == "start" else "")
+    return status

@@ -63,12 +63,21 @@ def output_status(run_dir: Path, name: str, sha256: str | None) -> str:
 
 
 def ledger_entry(run_dir: Path, ledger: Path | None = None) -> tuple[int, dict] | None:
-    """The ledger's latest completed entry for this run folder, if the ledger exists and has one."""
+    """The ledger's entry for this run folder, if the ledger exists and has one.
+
+    For a published folder, its latest completed or partial run (the one the folder must still
+    hold); for a failed run's kept trail (the ledger's failed/<run id>/), that failed run's entry.
+    """
     path = ledger if ledger is not None else ledger_path()
     if not path.is_file():
         return None
     records, _ = read_ledger(path)
-    return latest_entries(records).get(str(run_dir.resolve()))
+    folder = str(Path(run_dir).resolve())
+    published = latest_entries(records).get(folder)
+    if published is not None:
+        return published
+    failed = [(i, r) for i, r in enumerate(records, 1) if r.get("event") == "run" and r.get("run") == folder]
+    return failed[-1] if failed else None
 
 
 def is_run_folder(path: Path) -> bool:

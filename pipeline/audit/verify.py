@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.audit.ledger import DEFAULT_LEDGER, LINEAGE, latest_entries
+from pipeline.audit.ledger import DEFAULT_LEDGER, FAILED, LINEAGE, latest_entries
 from pipeline.audit.lineage import ChainProblem, parse_lines, sha256_file
 from pipeline.audit.trail import (
     BAD,
@@ -96,13 +96,16 @@ def verify_run(run_dir: Path, ledger: Path | None = None) -> Verdict:
     problem = problem or _shape_problem(records)
     if problem is not None:
         return Verdict(f"{lineage}: {problem}", "")
-    outputs_problem, outputs = _output_problem(run_dir, records)
+    failed = records[-1].get("status") == FAILED  # published nothing: the outputs its stages named never were
+    outputs_problem, outputs = (None, 0) if failed else _output_problem(run_dir, records)
     if outputs_problem:
         return Verdict(f"{run_dir}: {outputs_problem}", "")
     ledger_problem, ledger_note = _ledger_problem(run_dir, records, ledger)
     if ledger_problem:
         return Verdict(f"{run_dir}: {ledger_problem}", "")
-    return Verdict(None, f"intact: {len(records)} records; {outputs} output files match their SHA-256; {ledger_note}")
+    outputs_note = "a failed run: nothing was published" if failed else \
+        f"{outputs} output files match their SHA-256"
+    return Verdict(None, f"intact: {len(records)} records; {outputs_note}; {ledger_note}")
 
 
 def _run_problem(line: int, entry: dict) -> str | None:

@@ -14,6 +14,7 @@ import json
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from pipeline.audit.lineage import LineageWriter
 from pipeline.publish import LINEAGE, discard
 
 if TYPE_CHECKING:
+    from pipeline.run.config import RunConfig
     from pipeline.run.session import Session
 
 
@@ -84,6 +86,32 @@ def abort(session: Session, exc: BaseException) -> Path | None:
     finally:
         discard(s.staging)
     return kept
+
+
+def tell_kept(report: Callable[[str], None], kept: Path | None) -> None:
+    """Say where a failed run's trail is, so the officer or auditor can read its account."""
+    if kept is not None:
+        report(f"the failed run is in the ledger; its audit trail: python -m pipeline audit show {kept}")
+
+
+def record_unstarted(config: RunConfig, run_id: str, exc: BaseException, started: float) -> Path | None:
+    """A run that failed before it could write anything (no extracts, no key, a bad rule file) is in the ledger too.
+
+    Its trail, kept under the ledger's `failed/<run id>/` like any failed run's, is a run_start with
+    the options it was given and a failed run_end with the one-line reason; the ledger gets its
+    summary. Recording must never hide the failure itself, so any problem here is swallowed.
+    """
+    try:
+        kept = ledger_path().parent / "failed" / run_id
+        writer = LineageWriter(kept / LINEAGE)
+        writer.write("run_start", run_id=run_id, parameters=config.parameters(), **LineageWriter.run_context())
+        writer.write("run_end", status=FAILED, reason=public_reason(exc), stage="start",
+                     seconds=round(time.perf_counter() - started, 3))
+        writer.close()
+        append_run(kept, status=FAILED, reason=public_reason(exc))
+        return kept
+    except Exception:
+        return None
 
 
 def keep_failed_trails(folder: Path, run_id: str) -> Path:

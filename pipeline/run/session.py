@@ -35,7 +35,7 @@ from pipeline.link.settings import LINKAGE_FILE, LinkageSettings, load_linkage
 from pipeline.link.stage import Linkage
 from pipeline.publish import LINEAGE, RESTRICTED, OutputExists, check_output, discard, staging_dir
 from pipeline.run.config import RunConfig
-from pipeline.run.failure import RunError, go_on_without, record_abandoned
+from pipeline.run.failure import RunError, go_on_without, record_abandoned, record_unstarted
 
 DOCS_DIR = "data_docs"
 
@@ -215,12 +215,20 @@ def run_parameters(config: RunConfig, configuration: Configuration, as_of: dt.da
     }
 
 
-def open_run(config: RunConfig, report: Reporter = silent) -> Session:
-    """Load and check the configuration, key and files, open the staging folder and the trails.
+@dataclass(frozen=True)
+class Preflight:
+    """What a run checks before it writes anything: its configuration, key, files and as-of date."""
 
-    Raises RunError before anything is written when the run cannot start.
-    """
-    started = time.perf_counter()
+    configuration: Configuration
+    key: bytes
+    purpose: str
+    files: dict[str, Path | None]
+    permitted: dict[str, str | None]
+    as_of: dt.date
+
+
+def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
+    """Load and check the configuration, key, flags and extracts folder; RunError when the run cannot start."""
     configuration = load_configuration(config)
     schemas = configuration.schemas
     try:
@@ -230,29 +238,48 @@ def open_run(config: RunConfig, report: Reporter = silent) -> Session:
     purpose = config.purpose or schemas.settings.default_purpose
     check_names(config, schemas)
     try:
-        check_output(config.out, config.force)  # here too, so a wrong --out is said before the files are read
+        check_output(config.out, config.force)  # before the files are read: a wrong --out is said at once
     except OutputExists as exc:
         raise RunError(str(exc)) from None
     files = source_files(config, schemas, report)
     permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
-    as_of = as_of_date(config, schemas, files, permitted)
-    try:
-        staging = staging_dir(config.out, config.force,
-                              on_abandoned=lambda folder: record_abandoned(folder, configuration.openlineage))
-    except OutputExists as exc:
-        raise RunError(str(exc)) from None
+    return Preflight(configuration=configuration, key=key, purpose=purpose, files=files, permitted=permitted,
+                     as_of=as_of_date(config, schemas, files, permitted))
+
+
+def open_run(config: RunConfig, report: Reporter = silent) -> Session:
+    """Check everything the run depends on (`preflight`), open the staging folder and the trails.
+
+    Raises RunError before anything is written when the run cannot start; even then the run is
+    in the ledger, failed with its reason (`record_unstarted`), so an auditor sees every attempt.
+    """
+    started = time.perf_counter()
     run_id = openlineage.new_run_id()
+    try:
+        checked = preflight(config, report)
+        configuration = checked.configuration
+        try:
+            staging = staging_dir(config.out, config.force,
+                                  on_abandoned=lambda folder: record_abandoned(folder, configuration.openlineage))
+        except OutputExists as exc:
+            raise RunError(str(exc)) from None
+    except BaseException as exc:
+        record_unstarted(config, run_id, exc, started)
+        raise
     lineage = LineageWriter(staging / LINEAGE)
     try:
         context = LineageWriter.run_context()
-        parameters = run_parameters(config, configuration, as_of, purpose)
+        parameters = run_parameters(config, configuration, checked.as_of, checked.purpose)
         lineage.write("run_start", run_id=run_id, parameters=parameters, **context)
         openlineage.start(staging, run_id, parameters, settings=configuration.openlineage)
-        gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()), staging / RESTRICTED / ".gx")
-    except BaseException:
+        gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(checked.as_of, dt.time()),
+                          staging / RESTRICTED / ".gx")
+    except BaseException as exc:
         lineage.close()
         discard(staging)
+        record_unstarted(config, run_id, exc, started)
         raise
-    return Session(config=config, configuration=configuration, key=key, purpose=purpose, files=files,
-                   permitted=permitted, as_of=as_of, staging=staging, lineage=lineage, gx=gx, report=report,
-                   started=started, run_id=run_id, code_version=str(context["code_version"]))
+    return Session(config=config, configuration=configuration, key=checked.key, purpose=checked.purpose,
+                   files=checked.files, permitted=checked.permitted, as_of=checked.as_of, staging=staging,
+                   lineage=lineage, gx=gx, report=report, started=started, run_id=run_id,
+                   code_version=str(context["code_version"]))

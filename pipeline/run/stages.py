@@ -30,7 +30,7 @@ from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
 from pipeline.link.stage import link_sources, model_document, prepare_source
 from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
-from pipeline.run.failure import RunError, abort, go_on_without
+from pipeline.run.failure import RunError, abort, go_on_without, tell_kept
 from pipeline.run.result import QuarantineReason, RunResult
 from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
 
@@ -51,7 +51,7 @@ def execute(config: RunConfig, report: Reporter = silent) -> RunResult:
         score_households(session)
         return publish(session)
     except BaseException as exc:
-        abort(session, exc)
+        tell_kept(report, abort(session, exc))
         raise
 
 
