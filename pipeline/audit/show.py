@@ -33,6 +33,12 @@ def _source_lines(r: dict) -> list[str]:
     if r.get("file") is not None:
         lines.append(f"    rows: {_n(r.get('rows_in'))} in, {_n(r.get('rows_accepted'))} accepted, "
                      f"{_n(r.get('rows_quarantined'))} quarantined")
+    reused = (r.get("ingest") or {}).get("reused_from")
+    if isinstance(reused, dict):
+        where = f"in {reused.get('folder')}" if reused.get("folder") else \
+            "the earlier run in this folder, which this run replaced"
+        lines.append(f"    ingest reused (the file unchanged) from run {reused.get('run_id')} (ledger line "
+                     f"{reused.get('ledger_line')}), {where}")
     v = r.get("validation")
     if v:
         failed = ", ".join(v.get("failed") or []) or "none"

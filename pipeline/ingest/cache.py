@@ -60,6 +60,8 @@ class Cached:
     """What an earlier run's ingest of the same file left: enough to land it and validate it again."""
 
     folder: Path  # the earlier run's folder
+    run_id: str  # that run's id, and its line in the ledger: what names it even once the folder is gone
+    ledger_line: int
     record: dict  # its lineage source record
     checks: list[CheckSpec]
     quarantine: pd.DataFrame
@@ -83,7 +85,7 @@ def find(source: str, key: str, ledger: Path | None, landed_name: Path) -> Cache
     if ledger is None or not Path(ledger).is_file():
         return None
     records, _ = read_ledger(ledger)
-    for _, entry in sorted(latest_entries(records).values(), key=lambda e: e[0], reverse=True):
+    for line, entry in sorted(latest_entries(records).values(), key=lambda e: e[0], reverse=True):
         folder = Path(entry["run"])
         entry_dir = folder / CACHE_DIR / source
         try:
@@ -96,8 +98,9 @@ def find(source: str, key: str, ledger: Path | None, landed_name: Path) -> Cache
                 checks = pickle.load(fh)
             if not (folder / views_file(source)).is_file():
                 continue
-            return Cached(folder=folder, record=record, checks=checks,
-                          quarantine=pd.read_parquet(entry_dir / "quarantine.parquet"), landed=folder / landed_name)
+            return Cached(folder=folder, run_id=str(entry.get("run_id")), ledger_line=line, record=record,
+                          checks=checks, quarantine=pd.read_parquet(entry_dir / "quarantine.parquet"),
+                          landed=folder / landed_name)
         except (OSError, ValueError, TypeError, KeyError, ImportError, AttributeError, pickle.UnpicklingError,
                 EOFError):
             continue  # a half-deleted, damaged or out-of-date entry is simply not reused

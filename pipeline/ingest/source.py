@@ -92,7 +92,7 @@ class SourceOutcome:
     seconds: dict[str, float] | None = None
     landed: Path | None = None
     ingest_key: str | None = None
-    reused_from: Path | None = None
+    reused_from: Reuse | None = None
     validation: Validation | None = None
 
     @property
@@ -114,7 +114,7 @@ class SourceOutcome:
             record["landed"] = str(self.landed)
         if self.ingest_key is not None:
             record["ingest"] = {"key": self.ingest_key,
-                                "reused_from": str(self.reused_from) if self.reused_from else None}
+                                "reused_from": self.reused_from.record() if self.reused_from else None}
         if self.validation is not None:
             record["validation"] = vars(self.validation)
         return record
@@ -130,6 +130,29 @@ class Ingested:
 
 
 @dataclass(frozen=True)
+class Reuse:
+    """The earlier run whose ingest of the same file this source took (`pipeline.ingest.cache`).
+
+    Named by run id and ledger line, which last; its folder only while it is somewhere else than
+    this run's own output folder: a run with --force into the same folder replaces the very folder
+    it reused from, and a lineage pointing there would point at itself.
+    """
+
+    run_id: str
+    ledger_line: int
+    folder: Path | None  # None: the folder this run replaced (the reused files live on in this run's own)
+
+    def record(self) -> dict:
+        return {"run_id": self.run_id, "ledger_line": self.ledger_line,
+                "folder": str(self.folder) if self.folder else None, "replaced_by_this_run": self.folder is None}
+
+    def text(self) -> str:
+        """'run 1a2b3c4d (ledger line 7) in /runs/2026-11-01' or '... , the run this one replaces'."""
+        where = f"in {self.folder}" if self.folder else "the earlier run in this folder, which this run replaces"
+        return f"run {self.run_id[:8]} (ledger line {self.ledger_line}), {where}"
+
+
+@dataclass(frozen=True)
 class IngestOptions:
     """What every source's ingest in one run shares."""
 
@@ -140,6 +163,7 @@ class IngestOptions:
     reuse: bool = True
     code_version: str = ""
     ledger: Path | None = None  # where earlier runs are found for reuse
+    replaces: Path | None = None  # the resolved output folder this run will replace (--force), if any
 
 
 @dataclass
@@ -195,7 +219,7 @@ def ingest_source(source: str, path: Path | None, refusal: str | None, options: 
     key = cache.ingest_key(outcome.sha256, source, schemas.root, options.max_bad_share, options.code_version)
     cached = cache.find(source, key, options.ledger, landed_path(source)) if options.reuse else None
     if cached is not None:
-        return _reuse(cached, outcome, key, options.staging, laps)
+        return _reuse(cached, outcome, key, options, laps)
     try:
         raw = parse_extract(data, path, contract, gateway)
     except SourceRefused as exc:
@@ -231,9 +255,9 @@ def _checked(raw: RawExtract, outcome: SourceOutcome, key: str, options: IngestO
     return Ingested(outcome, validated.quarantine, job)
 
 
-def _reuse(cached: cache.Cached, outcome: SourceOutcome, key: str, staging: Path, laps: _Laps) -> Ingested:
+def _reuse(cached: cache.Cached, outcome: SourceOutcome, key: str, options: IngestOptions, laps: _Laps) -> Ingested:
     """This source as an earlier run ingested the same file: its landed rows, quarantine and check views."""
-    source = outcome.source
+    source, staging = outcome.source, options.staging
     cache.link_or_copy(cached.landed, staging / landed_path(source))
     cache.carry(cached.folder, staging, source)
     laps.lap("reused")
@@ -242,6 +266,8 @@ def _reuse(cached: cache.Cached, outcome: SourceOutcome, key: str, staging: Path
     outcome.rows_in, outcome.rows_accepted = int(record["rows_in"]), int(record["rows_accepted"])
     outcome.rows_quarantined = int(record["rows_quarantined"])
     outcome.seconds, outcome.used, outcome.landed = laps.seconds, True, landed_path(source)
-    outcome.ingest_key, outcome.reused_from = key, cached.folder
+    outcome.ingest_key = key
+    outcome.reused_from = Reuse(run_id=cached.run_id, ledger_line=cached.ledger_line,
+                                folder=None if cached.folder == options.replaces else cached.folder)
     job = ValidationJob(cached.checks, views_file=staging / cache.views_file(source))
     return Ingested(outcome, cached.quarantine, job)

@@ -125,7 +125,7 @@ class Session:
         c = self.config
         return IngestOptions(schemas=self.schemas, as_of=self.as_of, staging=self.staging,
                              max_bad_share=c.max_bad_share, reuse=c.reuse_ingest, code_version=self.code_version,
-                             ledger=ledger_path())
+                             ledger=ledger_path(), replaces=c.out.resolve() if c.out.is_dir() else None)
 
     def ordered_outcomes(self) -> list[SourceOutcome]:
         return [self.outcomes[s] for s in self.files if s in self.outcomes]

@@ -73,8 +73,9 @@ def ingest(session: Session, source: str, io_errors: str = "record") -> SourceOu
         s.quarantines[source] = done.quarantine
     outcome = s.outcomes[source] = done.outcome
     if outcome.used:
+        reused = f"; ingest reused from {outcome.reused_from.text()}" if outcome.reused_from else ""
         s.report(f"{s.elapsed()} {source}: {outcome.rows_in:,} rows, {outcome.rows_accepted:,} accepted, "
-                 f"{outcome.rows_quarantined:,} quarantined ({time.perf_counter() - t0:.1f}s)")
+                 f"{outcome.rows_quarantined:,} quarantined ({time.perf_counter() - t0:.1f}s{reused})")
     elif path is not None:
         s.report(f"{source}: refused: {outcome.reason} [{path.name}]")
     return outcome

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from pipeline.audit.ledger import append_run
+from pipeline.cli import main
 from pipeline.ingest.cache import find, ingest_key
 from pipeline.ingest.source import landed_path
 from pipeline.run import RunConfig, execute
 from tests.conftest import REPO, TINY
+from tests.support import lineage
 from tests.support import source_records as sources
 
 pytestmark = pytest.mark.usefixtures("preloaded_gx")
@@ -33,7 +35,9 @@ def ledger(tiny_run, tmp_path, monkeypatch) -> Path:
 
 
 def reused_from(run: Path) -> dict[str, str | None]:
-    return {s: (r.get("ingest") or {}).get("reused_from") for s, r in sources(run).items() if r["used"]}
+    """Per used source, the folder of the run its ingest was reused from (None: read afresh)."""
+    return {s: ((r.get("ingest") or {}).get("reused_from") or {}).get("folder") for s, r in sources(run).items()
+            if r["used"]}
 
 
 def test_a_rerun_with_unchanged_files_reuses_every_source_and_gives_the_same_outputs(tiny_run, tmp_path, ledger):
@@ -49,6 +53,39 @@ def test_a_rerun_with_unchanged_files_reuses_every_source_and_gives_the_same_out
         if record["used"]:
             assert record["validation"]["expectations"] > 0, source
             assert record["rows_in"] == sources(first)[source]["rows_in"]
+
+
+def test_reuse_is_shown_in_the_terminal_the_lineage_and_audit_show(tiny_run, tmp_path, ledger, capsys):
+    first_id = lineage(tiny_run.out)[0]["run_id"]
+    code = main(["run", "--extracts", str(TINY), "--out", str(tmp_path / "second")])
+    err = capsys.readouterr().err
+    assert code == 0
+    police = sources(tmp_path / "second")["police"]["ingest"]["reused_from"]
+    assert police == {"run_id": first_id, "ledger_line": 1, "folder": str(tiny_run.out.resolve()),
+                      "replaced_by_this_run": False}
+    assert f"ingest reused from run {first_id[:8]} (ledger line 1), in {tiny_run.out.resolve()}" in err
+    main(["audit", "show", str(tmp_path / "second")])
+    shown = capsys.readouterr().out
+    assert (f"    ingest reused (the file unchanged) from run {first_id} (ledger line 1), in "
+            f"{tiny_run.out.resolve()}") in shown
+
+
+def test_a_run_replacing_the_folder_it_reuses_from_never_points_at_that_folder(tiny_run, tmp_path, ledger, capsys):
+    out = tmp_path / "monthly"
+    first = execute(RunConfig(extracts=TINY, out=out))
+    first_id, first_line = lineage(first.out)[0]["run_id"], len(ledger.read_text().splitlines())
+    second = execute(RunConfig(extracts=TINY, out=out, force=True))
+    for source, record in sources(second.out).items():
+        if record["used"]:
+            assert record["ingest"]["reused_from"] == {"run_id": first_id, "ledger_line": first_line, "folder": None,
+                                                       "replaced_by_this_run": True}, source
+    main(["audit", "show", str(out)])
+    shown = capsys.readouterr().out
+    assert f"from run {first_id} (ledger line {first_line}), the earlier run in this folder, which this run " \
+           "replaced" in shown
+    assert lineage(out)[0]["run_id"] != first_id  # the folder now holds the second run, complete on its own
+    for name in COMPARED:
+        assert (out / name).is_file()
 
 
 def test_a_changed_file_is_read_again_and_the_others_are_reused(tiny_run, tmp_path, ledger):
