@@ -99,6 +99,8 @@ def _run(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     from synth import generate
 
+    if args.out.exists() and not args.out.is_dir():
+        raise RunError(f"--out {args.out} is a file; the synthetic extracts and truth are written to a folder")
     stats = generate(households=args.households, seed=args.seed, out=args.out, extract_date=args.extract_date)
     print(f"Synthetic authority written to {args.out}: " + ", ".join(f"{k} {v}" for k, v in stats.items()
                                                                      if not isinstance(v, dict)))
@@ -144,7 +146,9 @@ def _contracts(args: argparse.Namespace) -> int:
         sys.stdout.buffer.write(document)
         sys.stdout.buffer.flush()
         return 0
-    if not args.check.is_file():
+    if args.check.is_dir():
+        problem = "is a folder, not the specification's file"
+    elif not args.check.is_file():
         problem = "does not exist"
     elif args.check.read_bytes() != document:
         problem = "differs from the contracts in schemas/"

@@ -120,3 +120,12 @@ def test_force_replaces_only_an_earlier_runs_folder(tmp_path, capsys):
     code, err = run(capsys, "--extracts", TINY, "--out", documents, "--force")
     assert code == 1 and err.startswith(f"error: --out {documents} holds files but no earlier run (no lineage.jsonl)")
     assert (documents / "letter.txt").read_text() == "keep me\n"
+
+
+def test_synthetic_extracts_asked_into_a_file_are_refused_naming_it(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code = main(["synth", "--households", "3", "--seed", "1", "--out", str(afile)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == f"error: --out {afile} is a file; the synthetic extracts and truth are written to a folder\n"
