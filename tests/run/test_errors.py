@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,11 @@ def run(capsys, *args: object) -> tuple[int, str]:
     return code, err[-1] if err else ""
 
 
+def tiny_copy(tmp_path: Path) -> Path:
+    """The tiny set's extracts folder, copied to change."""
+    return Path(shutil.copytree(TINY, tmp_path / "extracts"))
+
+
 def test_a_mistyped_purpose_is_named_with_the_purposes_there_are(tmp_path, capsys):
     code, err = run(capsys, "--extracts", TINY, "--out", tmp_path / "out", "--purpose", "identfication")
     assert code == 1
@@ -64,8 +70,7 @@ def test_extracts_naming_a_file_says_it_is_a_file(tmp_path, capsys):
 
 
 def test_a_wrongly_named_extract_is_named_and_suggested_for_the_missing_one(tmp_path, capsys):
-    extracts = tmp_path / "extracts"
-    shutil.copytree(TINY, extracts)
+    extracts = tiny_copy(tmp_path)
     (extracts / "police.csv").rename(extracts / "Police_Extract_Oct2026.csv")
     (extracts / "notes.txt").write_text("cover note\n")
     code, err = run(capsys, "--extracts", extracts, "--out", tmp_path / "out")
@@ -76,8 +81,7 @@ def test_a_wrongly_named_extract_is_named_and_suggested_for_the_missing_one(tmp_
 
 
 def test_files_that_are_not_extracts_are_listed_when_the_run_goes_on(tmp_path, capsys):
-    extracts = tmp_path / "extracts"
-    shutil.copytree(TINY, extracts)
+    extracts = tiny_copy(tmp_path)
     (extracts / "Schools_Census_Autumn.csv").write_text("x\n")
     code = main(["run", "--extracts", str(extracts), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
