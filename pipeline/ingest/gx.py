@@ -59,13 +59,34 @@ class ValidationJob:
     views_file: Path | None = None
 
 
-def expectation_for(check: Check | CheckSpec):
-    """The GX expectation that states `check` over its view column(s)."""
-    import great_expectations.expectations as gxe
+def notes_for(check: Check | CheckSpec) -> list[str]:
+    """The contract's words about a check, as Markdown notes Data Docs show beside its expectation:
+    what the column means, the reason a failing row is given in the quarantine, the check's name.
+    Never a value from the data: only the contract's own text."""
+    notes = [f"**{check.column}**: {check.meaning}"] if check.meaning else []
+    return [*notes, f"A row that fails it is quarantined with the reason: {check.reason}.",
+            f"Contract check `{check.name}`."]
 
+
+def expectation_for(check: Check | CheckSpec):
+    """The GX expectation that states `check` over its view column(s), with the check in words.
+
+    `description` replaces GX's own rendering of the expectation in Data Docs ("values must match
+    this regular expression: ^(?:...)$", 400 characters for a date) with the contract's sentence.
+    """
     col = check.view_name
     p = check.params
     meta = {"check": check.name, "reason": check.reason, "reports_column": check.column}
+    expectation = _expectation(check, col, p, meta)
+    if check.description:
+        expectation.description = check.description
+    expectation.notes = notes_for(check)
+    return expectation
+
+
+def _expectation(check: Check | CheckSpec, col: str, p: dict, meta: dict):
+    import great_expectations.expectations as gxe
+
     if check.kind == "not_null":
         return gxe.ExpectColumnValuesToNotBeNull(column=col, meta=meta)
     if check.kind == "null":
