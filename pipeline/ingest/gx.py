@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.ingest.checks import Check, CheckSpec
+from pipeline.ingest.data_docs import make_offline
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -141,6 +142,7 @@ class GXValidator:
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                                   "base_directory": str(self.docs_dir)},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "show_how_to_buttons": False,  # GX's walkthrough: a modal that needs jQuery and links out
             },
         )
 
@@ -177,9 +179,11 @@ class GXValidator:
         return outcomes
 
     def build_docs(self) -> Path:
-        """Render the Data Docs of every suite and result of this run, once, at the end."""
+        """Render the Data Docs of every suite and result of this run, once, at the end, as pages that
+        load nothing from outside (`data_docs.make_offline`); the run writes their index."""
         self.context.build_data_docs(site_names=["run"])
-        return self.docs_dir / "index.html"
+        make_offline(self.docs_dir)
+        return self.docs_dir
 
 
 # --------------------------------------------------------------------------- in a worker process
