@@ -40,4 +40,6 @@
   // The pages' own definitions of these use jQuery; this script runs after them (deferred).
   window.showAllValidations = function () { filter(false); };
   window.hideSucceededValidations = function () { filter(true); };
+  // Says the page's script was found and ran (the browser test reads it).
+  document.documentElement.setAttribute("data-offline-docs", "ready");
 }());
