@@ -48,3 +48,58 @@ def word_finder(values: set[str]) -> re.Pattern:
 def leaked(values: set[str], text: str) -> list[str]:
     """The values found in `text` as whole words, sorted."""
     return sorted(set(word_finder(values).findall(text))) if values else []
+
+
+def png_pixels(path: Path):
+    """The pixels of an 8-bit RGB or RGBA PNG (a browser's screenshot) as a (height, width, channels) array.
+
+    Written here rather than taken from an imaging library the project does not otherwise need:
+    zlib and the five PNG row filters, vectorised where a row's filter allows it.
+    """
+    import struct
+    import zlib
+
+    import numpy as np
+
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    pos, chunks = 8, []
+    while pos < len(data):
+        (n,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IHDR":
+            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and color in (2, 6) and interlace == 0, (depth, color, interlace)
+        elif kind == b"IDAT":
+            chunks.append(body)
+    bpp = 3 if color == 2 else 4
+    stride = width * bpp
+    raw = zlib.decompress(b"".join(chunks))
+    rows = np.zeros((height, stride), dtype=np.uint8)
+    previous = np.zeros(stride, dtype=np.int64)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], np.frombuffer(raw, np.uint8, stride, y * (stride + 1) + 1).astype(np.int64)
+        if kind == 0:
+            out = line
+        elif kind == 1:  # Sub: a running sum per channel
+            out = np.cumsum(line.reshape(width, bpp), axis=0).reshape(stride) % 256
+        elif kind == 2:  # Up
+            out = (line + previous) % 256
+        else:  # Average, Paeth: each byte depends on the one decoded before it
+            cur, up, src = bytearray(stride), previous.tolist(), line.tolist()
+            for x in range(stride):
+                a = cur[x - bpp] if x >= bpp else 0
+                b = up[x]
+                if kind == 3:
+                    cur[x] = (src[x] + (a + b) // 2) & 255
+                else:
+                    c = up[x - bpp] if x >= bpp else 0
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                    cur[x] = (src[x] + pred) & 255
+            out = np.frombuffer(bytes(cur), np.uint8).astype(np.int64)
+        rows[y] = out
+        previous = out
+    return rows.reshape(height, width, bpp)

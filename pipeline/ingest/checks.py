@@ -15,6 +15,7 @@ must carry no personal data.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -63,6 +64,8 @@ class Check:
     view: Callable[[pd.DataFrame, dict[str, pd.Series]], pd.Series]
     params: dict = field(default_factory=dict)
     view2: Callable[[pd.DataFrame, dict[str, pd.Series]], pd.Series] | None = None
+    description: str = ""  # what a passing value is, in words: Data Docs show it instead of a regex
+    meaning: str = ""  # the contract's description of the column the check reports
 
     @property
     def view_name(self) -> str:
@@ -90,11 +93,13 @@ class CheckSpec:
     params: dict
     view_name: str
     view2_name: str | None
+    description: str = ""
+    meaning: str = ""
 
     @classmethod
     def of(cls, check: Check) -> CheckSpec:
         return cls(check.name, check.column, check.reason, check.kind, dict(check.params), check.view_name,
-                   check.view2_name if check.view2 is not None else None)
+                   check.view2_name if check.view2 is not None else None, check.description, check.meaning)
 
 
 def failing(check: Check, view: pd.Series, view2: pd.Series | None = None) -> pd.Series:
@@ -218,38 +223,54 @@ def _as_timestamp(value: dt.date) -> pd.Timestamp:
     return pd.Timestamp(value)
 
 
+def _between_words(low: object, high: object, from_: str = "at least", to: str = "at most") -> str:
+    """A range in words: `between 0 and 1000`, `at least 0`, `at most 10` (dates: `on or after` ...)."""
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    return f"{from_} {low}" if low is not None else f"{to} {high}"
+
+
 def column_checks(name: str, col: Column, contract: SourceContract,
                   formats: dict[str, Format], text_max_length: int) -> list[Check]:
-    """The checks for one column, most basic first (a row reports its first failure per column)."""
+    """The checks for one column, most basic first (a row reports its first failure per column).
+
+    Each carries its rule in words (`description`, what a passing value is) beside the reason a
+    failing row is given, and the column's meaning from the contract: Data Docs show these, not
+    the regular expressions, which a research officer cannot read.
+    """
     checks: list[Check] = []
     prefix = f"{contract.source}.{name}"
+
+    def check(suffix: str, reason: str, kind: str, view: Callable, description: str,
+              params: dict | None = None, view2: Callable | None = None) -> None:
+        checks.append(Check(f"{prefix}.{suffix}", name, reason, kind, view, params or {}, view2,
+                            description=f"{name} {description}", meaning=col.description))
+
     if not col.nullable:
-        checks.append(Check(f"{prefix}.not_null", name, "required value is blank", "not_null", _raw(name)))
+        check("not_null", "required value is blank", "not_null", _raw(name), "is never blank")
     if col.type in ("string", "text"):
         max_length = col.max_length or (text_max_length if col.type == "text" else None)
         if max_length:
-            checks.append(Check(f"{prefix}.max_length", name,
-                                f"value is longer than {max_length} characters", "max_length",
-                                _raw(name), {"max_value": max_length}))
+            check("max_length", f"value is longer than {max_length} characters", "max_length", _raw(name),
+                  f"is at most {max_length} characters long", {"max_value": max_length})
         if col.type == "text":
-            checks.append(Check(f"{prefix}.no_formula", name,
-                                "value starts with a spreadsheet formula character (=, +, -, @)",
-                                "not_regex", _raw(name), {"regex": FORMULA_PATTERN}))
+            check("no_formula", "value starts with a spreadsheet formula character (=, +, -, @)", "not_regex",
+                  _raw(name), "does not start with a spreadsheet formula character (=, +, -, @)",
+                  {"regex": FORMULA_PATTERN})
         if col.allowed:
-            checks.append(Check(f"{prefix}.allowed", name,
-                                f"value not allowed (expected one of {', '.join(col.allowed)})",
-                                "in_set", _raw(name), {"value_set": list(col.allowed)}))
+            check("allowed", f"value not allowed (expected one of {', '.join(col.allowed)})", "in_set", _raw(name),
+                  f"is one of {', '.join(col.allowed)}", {"value_set": list(col.allowed)})
         if col.format:
             fmt = formats[col.format]
-            checks.append(Check(f"{prefix}.format", name, f"not {fmt.description}", "regex",
-                                _normalised(name, fmt), {"regex": fmt.pattern}))
+            check("format", f"not {fmt.description}", "regex", _normalised(name, fmt), f"is {fmt.description}",
+                  {"regex": fmt.pattern})
     elif col.type == "date":
         form = human_format(col.date_format)
-        checks.append(Check(f"{prefix}.date_shape", name, f"not a date in the form {form}", "regex",
-                            _raw(name), {"regex": shape_regex(col.date_format)}))
-        checks.append(Check(f"{prefix}.date_real", name,
-                            f"not a real calendar date between 1700 and 2199 ({form})", "regex",
-                            _shaped(name), {"regex": calendar_regex(col.date_format)}))
+        check("date_shape", f"not a date in the form {form}", "regex", _raw(name), f"is a date written {form}",
+              {"regex": shape_regex(col.date_format)})
+        check("date_real", f"not a real calendar date between 1700 and 2199 ({form})", "regex", _shaped(name),
+              f"is a real calendar date between 1700 and 2199, written {form}",
+              {"regex": calendar_regex(col.date_format)})
         bounds = {}
         if col.min is not None:
             bounds["min_value"] = _as_timestamp(col.min)
@@ -259,24 +280,23 @@ def column_checks(name: str, col: Column, contract: SourceContract,
             words = " and ".join(
                 f"{'before' if k == 'min_value' else 'after'} {v.date().isoformat()}" for k, v in bounds.items()
             )
-            checks.append(Check(f"{prefix}.date_range", name, f"date is {words}", "between",
-                                _typed(name), bounds))
+            low, high = (bounds[k].date().isoformat() if k in bounds else None for k in ("min_value", "max_value"))
+            check("date_range", f"date is {words}", "between", _typed(name),
+                  f"is a date {_between_words(low, high, 'on or after', 'on or before')}", bounds)
         if col.not_after:
-            checks.append(Check(f"{prefix}.not_after_{col.not_after}", name,
-                                f"{name} is after {col.not_after}", "pair_ge",
-                                _typed(col.not_after), view2=_typed(name)))
+            check(f"not_after_{col.not_after}", f"{name} is after {col.not_after}", "pair_ge",
+                  _typed(col.not_after), f"is not after {col.not_after}", view2=_typed(name))
     elif col.type == "integer":
-        checks.append(Check(f"{prefix}.integer", name, "not a whole number of 0 or more", "regex",
-                            _raw(name), {"regex": INTEGER_PATTERN}))
+        check("integer", "not a whole number of 0 or more", "regex", _raw(name), "is a whole number of 0 or more",
+              {"regex": INTEGER_PATTERN})
         bounds = {k: v for k, v in (("min_value", col.min), ("max_value", col.max)) if v is not None}
         if bounds:
-            checks.append(Check(f"{prefix}.range", name,
-                                f"outside the range {col.min if col.min is not None else ''}"
-                                f"..{col.max if col.max is not None else ''}",
-                                "between", _typed(name), bounds))
+            check("range", f"outside the range {col.min if col.min is not None else ''}"
+                  f"..{col.max if col.max is not None else ''}", "between", _typed(name),
+                  f"is {_between_words(col.min, col.max)}", bounds)
     elif col.type == "flag":
-        checks.append(Check(f"{prefix}.flag", name, "not a flag (expected 0 or 1)", "in_set",
-                            _raw(name), {"value_set": ["0", "1"]}))
+        check("flag", "not a flag (expected 0 or 1)", "in_set", _raw(name), "is a flag: 0 or 1",
+              {"value_set": ["0", "1"]})
     return checks
 
 
@@ -304,37 +324,56 @@ def rule_checks(contract: SourceContract, present: set[str]) -> list[Check]:
     """Checks for the contract's cross-row and cross-field rules over the columns present."""
     checks: list[Check] = []
     src = contract.source
+
+    def meaning(column: str) -> str:
+        col = contract.columns.get(column)
+        return col.description if col is not None else ""
+
     for rule in contract.rules:
         if isinstance(rule, UniqueRule) and rule.column in present:
             checks.append(Check(f"{src}.{rule.column}.unique", rule.column,
                                 f"repeats the {rule.column} of an earlier row (the first is kept)",
-                                "unique", _raw(rule.column)))
+                                "unique", _raw(rule.column),
+                                description=f"{rule.column} is different on every row",
+                                meaning=meaning(rule.column)))
         elif isinstance(rule, ConstantRule) and rule.column in present:
             # The value set is the file's most common value, filled in per file (see bind_constants).
             checks.append(Check(f"{src}.{rule.column}.constant", rule.column,
                                 f"differs from the {rule.column} on the file's other rows",
-                                "in_set", _raw(rule.column), {"value_set": None}))
+                                "in_set", _raw(rule.column), {"value_set": None},
+                                description=f"{rule.column} is the same on every row (the file's most common value)",
+                                meaning=meaning(rule.column)))
         elif isinstance(rule, NotBeforeRule) and {rule.column, rule.other} <= present:
             checks.append(Check(f"{src}.{rule.column}.not_before_{rule.other}", rule.column,
                                 f"{rule.column} is before {rule.other}", "pair_ge",
-                                _typed(rule.column), view2=_typed(rule.other)))
+                                _typed(rule.column), view2=_typed(rule.other),
+                                description=f"{rule.column} is not before {rule.other}",
+                                meaning=meaning(rule.column)))
         elif isinstance(rule, SumNotAboveRule) and {*rule.columns, rule.limit} <= present:
             label = " + ".join(rule.columns)
             checks.append(Check(f"{src}.{'+'.join(rule.columns)}.not_above_{rule.limit}",
                                 "+".join(rule.columns), f"{label} is more than {rule.limit}",
-                                "pair_ge", _typed(rule.limit), view2=_sum_view(rule.columns)))
+                                "pair_ge", _typed(rule.limit), view2=_sum_view(rule.columns),
+                                description=f"{label} is not more than {rule.limit}",
+                                meaning="; ".join(f"{c}: {meaning(c)}" for c in (*rule.columns, rule.limit))))
         elif isinstance(rule, AllowedWhenRule) and {rule.column, rule.when.column} <= present:
             checks.append(Check(f"{src}.{rule.column}.allowed_when_{rule.when.column}_{rule.when.equals}",
                                 rule.column,
                                 f"value not allowed when {rule.when.column} is {rule.when.equals} "
                                 f"(expected one of {', '.join(rule.allowed)})",
                                 "in_set", _where_equals(rule.column, rule.when.column, rule.when.equals, True),
-                                {"value_set": list(rule.allowed)}))
+                                {"value_set": list(rule.allowed)},
+                                description=f"{rule.column} is one of {', '.join(rule.allowed)} "
+                                            f"when {rule.when.column} is {rule.when.equals}",
+                                meaning=meaning(rule.column)))
         elif isinstance(rule, BlankUnlessRule) and {rule.column, rule.when.column} <= present:
             checks.append(Check(f"{src}.{rule.column}.blank_unless_{rule.when.column}_{rule.when.equals}",
                                 rule.column,
                                 f"must be blank unless {rule.when.column} is {rule.when.equals}",
-                                "null", _where_equals(rule.column, rule.when.column, rule.when.equals, False)))
+                                "null", _where_equals(rule.column, rule.when.column, rule.when.equals, False),
+                                description=f"{rule.column} is blank unless {rule.when.column} is "
+                                            f"{rule.when.equals}",
+                                meaning=meaning(rule.column)))
     return checks
 
 
@@ -356,7 +395,6 @@ def bind_constants(checks: list[Check], frame: pd.DataFrame) -> list[Check]:
         if check.kind == "in_set" and check.params.get("value_set") is None:
             values = frame[check.column].dropna()
             mode = sorted(values.mode().tolist())[:1] if len(values) else []
-            check = Check(check.name, check.column, check.reason, check.kind, check.view,
-                          {"value_set": mode}, check.view2)
+            check = dataclasses.replace(check, params={"value_set": mode})
         bound.append(check)
     return bound

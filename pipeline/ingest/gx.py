@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.ingest.checks import Check, CheckSpec
+from pipeline.ingest.data_docs import make_offline
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -59,13 +60,34 @@ class ValidationJob:
     views_file: Path | None = None
 
 
-def expectation_for(check: Check | CheckSpec):
-    """The GX expectation that states `check` over its view column(s)."""
-    import great_expectations.expectations as gxe
+def notes_for(check: Check | CheckSpec) -> list[str]:
+    """The contract's words about a check, as Markdown notes Data Docs show beside its expectation:
+    what the column means, the reason a failing row is given in the quarantine, the check's name.
+    Never a value from the data: only the contract's own text."""
+    notes = [f"**{check.column}**: {check.meaning}"] if check.meaning else []
+    return [*notes, f"A row that fails it is quarantined with the reason: {check.reason}.",
+            f"Contract check `{check.name}`."]
 
+
+def expectation_for(check: Check | CheckSpec):
+    """The GX expectation that states `check` over its view column(s), with the check in words.
+
+    `description` replaces GX's own rendering of the expectation in Data Docs ("values must match
+    this regular expression: ^(?:...)$", 400 characters for a date) with the contract's sentence.
+    """
     col = check.view_name
     p = check.params
     meta = {"check": check.name, "reason": check.reason, "reports_column": check.column}
+    expectation = _expectation(check, col, p, meta)
+    if check.description:
+        expectation.description = check.description
+    expectation.notes = notes_for(check)
+    return expectation
+
+
+def _expectation(check: Check | CheckSpec, col: str, p: dict, meta: dict):
+    import great_expectations.expectations as gxe
+
     if check.kind == "not_null":
         return gxe.ExpectColumnValuesToNotBeNull(column=col, meta=meta)
     if check.kind == "null":
@@ -120,6 +142,7 @@ class GXValidator:
                 "store_backend": {"class_name": "TupleFilesystemStoreBackend",
                                   "base_directory": str(self.docs_dir)},
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "show_how_to_buttons": False,  # GX's walkthrough: a modal that needs jQuery and links out
             },
         )
 
@@ -156,9 +179,11 @@ class GXValidator:
         return outcomes
 
     def build_docs(self) -> Path:
-        """Render the Data Docs of every suite and result of this run, once, at the end."""
+        """Render the Data Docs of every suite and result of this run, once, at the end, as pages that
+        load nothing from outside (`data_docs.make_offline`); the run writes their index."""
         self.context.build_data_docs(site_names=["run"])
-        return self.docs_dir / "index.html"
+        make_offline(self.docs_dir)
+        return self.docs_dir
 
 
 # --------------------------------------------------------------------------- in a worker process

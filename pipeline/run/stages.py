@@ -25,6 +25,7 @@ from pipeline.audit.lineage import sha256_file
 from pipeline.criteria.caseworker import to_csv
 from pipeline.criteria.engine import Membership
 from pipeline.criteria.stage import score_stage
+from pipeline.ingest import data_docs
 from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_source, landed_path
 from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
 from pipeline.link.stage import link_sources, model_document, prepare_source
@@ -188,6 +189,7 @@ def _validations(session: Session) -> None:
             outcome.validation = Validation(
                 suite=f"{outcome.source}_contract", expectations=len(results),
                 failed=sorted(o.check for o in results if not o.success), data_docs=f"{DOCS_DIR}/index.html")
+    data_docs.present(s.staging / DOCS_DIR, s.ordered_outcomes())
 
 
 def publish(session: Session) -> RunResult:
