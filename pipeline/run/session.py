@@ -33,6 +33,7 @@ from pipeline.link.stage import Linkage
 from pipeline.publish import RESTRICTED, OutputExists, discard, staging_dir
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, go_on_without, record_abandoned
+from pipeline.run.orchestrator import Orchestrator
 
 DOCS_DIR = "data_docs"
 
@@ -170,8 +171,10 @@ def run_parameters(config: RunConfig, configuration: Configuration, as_of: dt.da
     }
 
 
-def open_run(config: RunConfig, report: Reporter = silent) -> Session:
+def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchestrator | None = None) -> Session:
     """Load and check the configuration, key and files, open the staging folder and the trails.
+
+    `orchestrator`, when one started the run, is recorded in run_start and the OpenLineage START event.
 
     Raises RunError before anything is written when the run cannot start.
     """
@@ -196,8 +199,10 @@ def open_run(config: RunConfig, report: Reporter = silent) -> Session:
     try:
         context = LineageWriter.run_context()
         parameters = run_parameters(config, configuration, as_of, purpose)
-        lineage.write("run_start", run_id=run_id, parameters=parameters, **context)
-        openlineage.start(staging, run_id, parameters, settings=configuration.openlineage)
+        started_by = {"orchestrator": orchestrator.record()} if orchestrator else {}
+        lineage.write("run_start", run_id=run_id, parameters=parameters, **context, **started_by)
+        openlineage.start(staging, run_id, parameters, settings=configuration.openlineage,
+                          orchestrator=started_by.get("orchestrator"))
         gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(as_of, dt.time()), staging / RESTRICTED / ".gx")
     except BaseException:
         lineage.close()
