@@ -68,7 +68,18 @@ class _NoTracebackForAReturnedFailure(logging.Filter):
         return not (isinstance(exc, FailedRun) and record.msg == "Engine execution exited with unexpected exception")
 
 
+class _NoEmptyTraceback(logging.Filter):
+    """A task that returned Failed is logged with exc_info but no exception, which prints "NoneType: None"
+    under the reason; the line says nothing, so it goes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info == (None, None, None):
+            record.exc_info = None
+        return True
+
+
 logging.getLogger("prefect.flow_runs").addFilter(_NoTracebackForAReturnedFailure())
+logging.getLogger("prefect.task_runs").addFilter(_NoEmptyTraceback())
 
 
 def report(line: str) -> None:

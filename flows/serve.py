@@ -77,9 +77,14 @@ def server_url(port: int) -> str:
 
 
 def start_server(port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`prefect server start` on loopback only; its database lives under PREFECT_HOME."""
+    """`prefect server start` on loopback only; its database lives under PREFECT_HOME.
+
+    The UI is told where the API is: left to itself it looks on port 4200 whatever --port says, and on
+    any other port shows only "Can't connect to Server API".
+    """
     env = dict(os.environ if env is None else env)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("PREFECT_UI_API_URL", server_url(port))
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
         return subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",

@@ -62,8 +62,8 @@ def _option(help: str, **how: Any) -> dict[str, Option]:
 class RunConfig:
     extracts: Path = field(metadata=_option(
         "folder with one <source>.csv per source", parse=Path,
-        parameter="Folder holding the agencies' extracts, one <source>.csv per source (police.csv, schools.csv, "
-                  "...), named as in docs/extract-specification.md."))
+        parameter="Folder holding the agencies' extracts, one file per source named for it (police.csv, "
+                  "schools.csv, ...), as docs/extract-specification.md says."))
     out: Path = field(metadata=_option(
         "output folder (must not exist unless --force)", parse=Path,
         parameter="Write the run to exactly this folder instead of a new dated folder under out_root. None (the "

@@ -137,6 +137,17 @@ def test_the_schedules_time_zone_is_london_unless_told_otherwise(tmp_path):
     assert usage.value.code == 2 and not (tmp_path / "in").exists()
 
 
+def test_the_ui_of_a_server_on_another_port_is_told_where_its_api_is(tmp_path, monkeypatch):
+    import flows.serve
+
+    started = {}
+    monkeypatch.setattr(flows.serve.subprocess, "Popen", lambda args, **how: started.update(args=args, **how))
+    monkeypatch.delenv("PREFECT_UI_API_URL", raising=False)
+    flows.serve.start_server(4321, tmp_path / "server.log")
+    assert started["args"][-2:] == ["--port", "4321"]
+    assert started["env"]["PREFECT_UI_API_URL"] == "http://127.0.0.1:4321/api"  # not the default port's
+
+
 def test_serving_an_empty_inbox_says_what_to_put_in_it(tmp_path):
     from flows.serve import inbox_hint
 
@@ -274,7 +285,9 @@ def test_a_failed_run_shows_its_reason_as_its_state_message_with_no_traceback_an
         return messages if any("Finished in state Failed" in m for m in messages) else None
 
     messages = _wait_for(finished, 60, "the failed run's logs", served["log"])
-    assert [m for m in messages if "Traceback" in m] == []
+    assert [m for m in messages if "Traceback" in m or "NoneType: None" in m] == []
+    finished_lines = {m for m in messages if m.startswith("Finished in state Failed")}  # the task's and the flow's
+    assert finished_lines == {f"Finished in state Failed({reason!r})"}
     assert _files(_storage(server)) - stored_before == set()  # no pickled exception, no result
 
 
