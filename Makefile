@@ -26,16 +26,17 @@ run: setup $(PIPELINE_KEY_FILE)
 	$(PY) -m pipeline run --extracts sample_data/extracts --out out/sample --force
 
 # A Prefect server on 127.0.0.1:$(PORT) (database under var/prefect) serving the monthly deployment
-# of identify_families: extracts from $(INBOX), a new dated folder per run under $(RUNS).
-# Ctrl-C stops both. UI: http://127.0.0.1:$(PORT)
-PORT  ?= 4200
-INBOX ?= var/inbox
-RUNS  ?= var/runs
-RULES ?= phase2
-CRON  ?= 0 6 1 * *
+# of identify_families: extracts from $(INBOX), a new dated folder per run under $(RUNS), the cron
+# read in $(TIMEZONE). Ctrl-C stops both. UI: http://127.0.0.1:$(PORT)
+PORT     ?= 4200
+INBOX    ?= var/inbox
+RUNS     ?= var/runs
+RULES    ?= phase2
+CRON     ?= 0 6 1 * *
+TIMEZONE ?= Europe/London
 serve: setup $(PIPELINE_KEY_FILE)
 	$(PY) -m flows.serve --start-server --port $(PORT) --inbox $(INBOX) --out-root $(RUNS) --rules $(RULES) \
-		--cron "$(CRON)"
+		--cron "$(CRON)" --timezone "$(TIMEZONE)"
 
 $(PIPELINE_KEY_FILE):
 	@mkdir -p $(dir $@) && umask 077 && $(PY) -c "import secrets; print(secrets.token_hex(32))" > $@

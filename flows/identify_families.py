@@ -1,7 +1,7 @@
 """The `identify_families` Prefect flow: one run of the pipeline, a task per stage.
 
-    python -m flows.identify_families --extracts DIR --out DIR [options of `python -m pipeline run`]
     python -m flows.identify_families --extracts DIR --out-root DIR   # a new dated folder under DIR
+    python -m flows.identify_families --extracts DIR --out DIR [options of `python -m pipeline run`]
 
 The tasks call the stage steps of `pipeline.run.stages` over one session, exactly as the command
 line does, so outputs are byte-identical; the flow only orders them, runs the sources' ingest
@@ -9,34 +9,77 @@ side by side, retries file reads, and leaves a summary and a table of sources as
 
 Hygiene: task results are never persisted (they hold the run's data in memory; Prefect would
 pickle them into its storage), nothing is cached by Prefect, and logs and artifacts carry
-counts, gateways and reasons only.
+counts, gateways and reasons only. A run that cannot finish is not an exception to Prefect: the
+flow returns a Failed state whose message is the one-line reason (a RunError's message, or an
+unexpected error's type), so the UI shows the reason where it shows the state, the log holds no
+traceback for a user's error, and no exception is pickled into Prefect's result storage.
+
+The parameters' descriptions in the UI come from RunConfig (`Option.description`), written into
+the flow's docstring as the Google-style `Args:` section Prefect reads into the parameter schema.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
+import inspect
+import logging
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
-from prefect import flow, get_run_logger, runtime, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect import Task, flow, get_run_logger, runtime, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import MissingContextError
-from prefect.states import Completed, State
+from prefect.exceptions import FailedRun, MissingContextError
+from prefect.states import Completed, Failed, State
+from pydantic import Field
 
 import flows  # noqa: F401  (PREFECT_HOME under var/ before Prefect is imported)
-from pipeline.cli import PARTIAL_EXIT, add_run_arguments, config_from
+from pipeline.cli import PARTIAL_EXIT
 from pipeline.ingest.source import SourceOutcome
 from pipeline.publish import dated_output
-from pipeline.report.markdown import sources_table, summary_markdown
+from pipeline.report.markdown import output_links, sources_table, summary_markdown
 from pipeline.run import RunConfig, RunError, RunResult, public_reason, stages
 from pipeline.run.failure import abort
+from pipeline.run.orchestrator import Orchestrator
 from pipeline.run.session import Session
 from pipeline.run.session import open_run as open_session
 
 READ_RETRIES = 2
 PARTIAL = "Partial"  # the name of a partial run's Completed state
+OUT_ROOT = ("Folder under which each run writes a new folder named for its day (out_root/2026-12-01; a second "
+            "run that day gets out_root/2026-12-01-2), so no run replaces an earlier one.")
+DESCRIPTION = ("Identify families from one folder of extracts; each run writes a new folder named for its day under "
+               "out_root (or exactly the folder `out`). A run that went on without a required source ends "
+               "Completed, named Partial; a run that cannot finish ends Failed with its one-line reason.")
+T = TypeVar("T")
+
+
+class _NoTracebackForAReturnedFailure(logging.Filter):
+    """Drop the engine's "exited with unexpected exception" traceback for a flow run that returned its Failed
+    state: a deployment's engine re-raises the state as FailedRun and logs it, though nothing went wrong
+    but the run's own one-line reason, which the state message already gives."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, FailedRun) and record.msg == "Engine execution exited with unexpected exception")
+
+
+class _NoEmptyTraceback(logging.Filter):
+    """A task that returned Failed is logged with exc_info but no exception, which prints "NoneType: None"
+    under the reason; the line says nothing, so it goes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info == (None, None, None):
+            record.exc_info = None
+        return True
+
+
+logging.getLogger("prefect.flow_runs").addFilter(_NoTracebackForAReturnedFailure())
+logging.getLogger("prefect.task_runs").addFilter(_NoEmptyTraceback())
 
 
 def report(line: str) -> None:
@@ -58,13 +101,27 @@ def _retry_on_io_error(task, task_run, state) -> bool:
     return False
 
 
+def _refusing_user_errors(fn: Callable[..., T]) -> Callable[..., T | State]:
+    """A task body whose RunError (a user's error: its message is the reason) ends the task Failed with that
+    one line: raised, Prefect would log a traceback and keep the exception."""
+    @functools.wraps(fn)
+    def body(*args: Any, **kwargs: Any) -> T | State:
+        try:
+            return fn(*args, **kwargs)
+        except RunError as exc:
+            return Failed(message=str(exc), data=exc)  # the caller's .result() raises it again, in memory only
+    return body
+
+
 def _task(name: str, **options):
-    return task(name=name, persist_result=False, cache_policy=NO_CACHE, **options)
+    def decorate(fn):
+        return task(name=name, persist_result=False, cache_policy=NO_CACHE, **options)(_refusing_user_errors(fn))
+    return decorate
 
 
 @_task("open run")
-def open_run(config: RunConfig) -> Session:
-    return open_session(config, report)
+def open_run(config: RunConfig, orchestrator: Orchestrator | None) -> Session:
+    return open_session(config, report, orchestrator)
 
 
 @_task("ingest", task_run_name="ingest {source}", retries=READ_RETRIES, retry_delay_seconds=2,
@@ -94,64 +151,108 @@ def publish(session: Session) -> RunResult:
     return stages.publish(session)
 
 
-@flow(name="identify_families", persist_result=False, log_prints=False)
-def identify_families(extracts: str, out: str | None = None, out_root: str | None = None, rules: str = "phase2",
-                      as_of: dt.date | None = None, purpose: str | None = None, allow_missing: list[str] | None = None,
-                      force: bool = False, max_bad_share: float | None = None,
-                      caseworker_export: bool = False, reuse_ingest: bool = True) -> str | State:
-    """Identify families from one folder of extracts; returns the output folder.
+def parameter_docs(fn: Callable[..., T]) -> Callable[..., T]:
+    """Append the Google-style `Args:` section Prefect reads into the UI's parameter descriptions, from
+    RunConfig's options (their one definition) and out_root, the flow's own."""
+    described = {name: option.description for name, option, _ in RunConfig.options()} | {"out_root": OUT_ROOT}
+    fn.__doc__ = (fn.__doc__ or "") + "\n\nArgs:\n" + "".join(
+        f"    {name}: {described[name]}\n" for name in inspect.signature(fn).parameters)
+    return fn
 
-    `out` names the output folder; or `out_root` gets a new folder named for the day (scheduled runs).
-    The other parameters are `python -m pipeline run`'s options (`pipeline.run.config.RunConfig`).
-    A run that went on without a required source ends Completed, named "Partial" in the UI.
+
+@flow(name="identify_families", description=DESCRIPTION, persist_result=False, log_prints=False)
+@parameter_docs
+def identify_families(extracts: str, out_root: str, out: str | None = None, rules: str = "phase2",
+                      as_of: dt.date | None = None, purpose: str | None = None, allow_missing: Sequence[str] = (),
+                      force: bool = False, max_bad_share: Annotated[float | None, Field(ge=0, le=1)] = None,
+                      caseworker_export: bool = False, reuse_ingest: bool = True) -> str | State:
+    """Identify families from one folder of extracts; returns the output folder, or a Failed state with the reason.
+
+    The parameters are `python -m pipeline run`'s options (`pipeline.run.config.RunConfig`), except that
+    the output is a new dated folder under the required `out_root` unless `out` names one.
     """
     parameters = dict(locals())
-    if (out is None) == (out_root is None):
-        raise RunError("give exactly one of out (the output folder) and out_root (a dated folder under it)")
-    parameters["out"] = out if out is not None else dated_output(Path(out_root), dt.date.today())
-    result = run_stages(RunConfig.from_parameters(parameters))
+    parameters["out"] = out or dated_output(Path(out_root), dt.date.today())
+    try:
+        result = run_stages(RunConfig.from_parameters(parameters), started_by())
+    except RunError as exc:
+        return Failed(message=str(exc))
     if result.partial:
         return Completed(name=PARTIAL, data=str(result.out),
                          message=f"partial: went on without {', '.join(result.required_not_used)}")
     return str(result.out)
 
 
-def run_stages(config: RunConfig) -> RunResult:
-    """The stages as tasks over one session; on any failure the session is aborted (nothing published)."""
+def started_by() -> Orchestrator:
+    """This flow run as the lineage records it: its id and name, and its deployment when one started it."""
+    deployment = f"{runtime.flow_run.flow_name}/{runtime.deployment.name}" if runtime.deployment.id else None
+    return Orchestrator(kind="prefect", flow_run_id=str(runtime.flow_run.id), flow_run_name=runtime.flow_run.name,
+                        deployment=deployment)
+
+
+def _result(step: Task, *args: Any) -> Any:
+    """Run a task and give its value, or raise its error: a task that returned Failed (a user's error) would
+    otherwise hand back its state as if it were the value."""
+    return step(*args, return_state=True).result()
+
+
+def run_stages(config: RunConfig, orchestrator: Orchestrator) -> RunResult:
+    """The stages as tasks over one session; on any failure the session is aborted (nothing published) and
+    RunError gives the reason fit to show."""
     try:
-        session = open_run(config)
+        session = _result(open_run, config, orchestrator)
     except Exception as exc:
         raise RunError(public_reason(exc)) from None
     try:
         for future in [ingest.submit(session, source) for source in session.sources]:
             future.result()
-        finish_ingest(session)
-        link(session)
-        score(session)
-        result = publish(session)
+        _result(finish_ingest, session)
+        _result(link, session)
+        _result(score, session)
+        result = _result(publish, session)
     except BaseException as exc:
         abort(session, exc)
         raise RunError(public_reason(exc)) from None
-    create_markdown_artifact(key="run-summary", markdown=summary_markdown(result),
-                             description="Sources and gateways, refusals, quarantine, people, households, "
-                                         "eligible families by criterion (no personal data)")
-    create_table_artifact(key="sources", table=sources_table(result),
-                          description="Each source: status, rows, gateway and agreement, reason")
+    leave_artifacts(result)
     return result
 
 
+def leave_artifacts(result: RunResult) -> None:
+    """The run summary, the table of sources, and a link to the output folder (file:// URLs: the folder is on
+    this machine or a share, never uploaded)."""
+    create_markdown_artifact(key="run-summary", markdown=summary_markdown(result),
+                             description="Output folder, sources and gateways, refusals, quarantine, people, "
+                                         "households, eligible families by criterion (no personal data)")
+    create_table_artifact(key="sources", table=sources_table(result),
+                          description="Each source: status, rows, gateway and agreement, reason")
+    folder = output_links(result.out)[0]
+    create_link_artifact(key="output-folder", link=folder.url, link_text=folder.text,
+                         description="The run's output folder (its Data Docs and lineage are linked from the summary)")
+
+
+def flow_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's options as the flow's parameters (paths as text); --out alone puts the run in exactly
+    that folder, so out_root is only its parent."""
+    parameters = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    if parameters["out_root"] is None:
+        parameters["out_root"] = str(Path(parameters["out"]).parent)
+    return parameters
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = add_run_arguments(argparse.ArgumentParser(prog="python -m flows.identify_families",
-                                                       description="One run of the identify_families flow."))
+    parser = RunConfig.add_arguments(argparse.ArgumentParser(prog="python -m flows.identify_families",
+                                                             description="One run of the identify_families flow."),
+                                     optional=("out",))
+    parser.add_argument("--out-root", help="write a new folder named for the day under this folder")
     args = parser.parse_args(argv)
-    try:
-        state = identify_families(**config_from(args).parameters(), return_state=True)
-        out = state.result()
-    except RunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if (args.out is None) == (args.out_root is None):
+        parser.error("give exactly one of --out (the output folder) and --out-root (a dated folder under it)")
+    state = identify_families(**flow_parameters(args), return_state=True)
+    if state.is_failed():
+        print(f"error: {state.message}", file=sys.stderr)
         return 1
     partial = state.name == PARTIAL
-    print(f"Run {'partial' if partial else 'complete'}: {out}")
+    print(f"Run {'partial' if partial else 'complete'}: {state.result()}")
     return PARTIAL_EXIT if partial else 0
 
 

@@ -1,14 +1,16 @@
 """Serve the `identify_families` deployment on a Prefect server, with a monthly schedule.
 
     make serve                      # a Prefect server on 127.0.0.1:4200 (state under var/prefect), then this
-    python -m flows.serve [--inbox DIR] [--out-root DIR] [--rules phase2] [--cron "0 6 1 * *"] [--start-server]
+    python -m flows.serve [--inbox DIR] [--out-root DIR] [--rules phase2] [--cron "0 6 1 * *"]
+                          [--timezone Europe/London] [--start-server]
 
 Prefect fires schedules only when a real server is running (the temporary server it starts for
 a one-off run does not schedule), so this needs one: `--start-server` starts `prefect server start`
 on loopback with its database under PREFECT_HOME (var/prefect) and stops it on exit; otherwise
 PREFECT_API_URL must name a running server. The deployment's parameters are the extracts inbox,
 an output root (each run writes a new folder named for its day) and the rule set. Runs go one at
-a time: a month's run never overlaps the next.
+a time: a month's run never overlaps the next. The cron is read in the schedule's time zone
+(Europe/London by default, so 06:00 stays 06:00 across the clock change), not UTC.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zoneinfo
 from pathlib import Path
 
 import flows
@@ -26,17 +29,47 @@ from flows.identify_families import identify_families
 
 DEPLOYMENT = "monthly"
 DEFAULT_CRON = "0 6 1 * *"  # 06:00 on the first of each month
+DEFAULT_TIMEZONE = "Europe/London"
 DEFAULT_PORT = 4200
 
 
-def deployment(inbox: Path, out_root: Path, rules: str = "phase2", cron: str = DEFAULT_CRON):
-    """The scheduled deployment of the flow, with the run's folders and rule set as its parameters."""
+def deployment(inbox: Path, out_root: Path, rules: str = "phase2", cron: str = DEFAULT_CRON,
+               timezone: str = DEFAULT_TIMEZONE):
+    """The scheduled deployment of the flow, with the run's folders and rule set as its parameters.
+
+    The cron is read in `timezone` (an IANA name): without one Prefect reads it in UTC, and a council's
+    06:00 would be 07:00 all summer.
+    """
+    from prefect.schedules import Cron
+
     return identify_families.to_deployment(
-        name=DEPLOYMENT, cron=cron, concurrency_limit=1,
+        name=DEPLOYMENT, schedule=Cron(cron, timezone=timezone), concurrency_limit=1,
         parameters={"extracts": str(Path(inbox).resolve()), "out_root": str(Path(out_root).resolve()),
                     "rules": rules},
         description="Identify families from the extracts inbox; each run writes a new dated folder under out_root.",
         tags=["supporting-families"])
+
+
+def time_zone(name: str) -> str:
+    """An IANA time zone name the schedule can be read in; a usage error naming it otherwise."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a time zone (an IANA name such as Europe/London): {name!r}") from None
+    return name
+
+
+def inbox_hint(inbox: Path) -> str | None:
+    """What to put in an inbox that holds no extract yet (None when it holds some): the scheduled run would
+    fail on its first required source, so say so before the officer waits a month to find out."""
+    if any(Path(inbox).glob("*.csv")):
+        return None
+    from pipeline.config import load_schemas
+
+    names = ", ".join(f"{source}.csv" for source in sorted(load_schemas().contracts))
+    return (f"The inbox {inbox} holds no extracts yet: copy the agencies' files into it, one per source named "
+            f"{names} (docs/extract-specification.md). To try it on the bundled synthetic sample: "
+            f"cp sample_data/extracts/*.csv {inbox}/")
 
 
 def server_url(port: int) -> str:
@@ -44,9 +77,14 @@ def server_url(port: int) -> str:
 
 
 def start_server(port: int, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """`prefect server start` on loopback only; its database lives under PREFECT_HOME."""
+    """`prefect server start` on loopback only; its database lives under PREFECT_HOME.
+
+    The UI is told where the API is: left to itself it looks on port 4200 whatever --port says, and on
+    any other port shows only "Can't connect to Server API".
+    """
     env = dict(os.environ if env is None else env)
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    env.setdefault("PREFECT_UI_API_URL", server_url(port))
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as fh:
         return subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
@@ -87,11 +125,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="each run writes a new dated folder here (default var/runs)")
     parser.add_argument("--rules", default="phase2", help="criteria rule set (name or path)")
     parser.add_argument("--cron", default=DEFAULT_CRON, help=f"schedule (default '{DEFAULT_CRON}': monthly)")
+    parser.add_argument("--timezone", default=DEFAULT_TIMEZONE, type=time_zone,
+                        help=f"the time zone the cron is read in, an IANA name (default {DEFAULT_TIMEZONE})")
     parser.add_argument("--start-server", action="store_true", help="start a Prefect server on loopback first")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     args = parser.parse_args(argv)
     args.inbox.mkdir(parents=True, exist_ok=True)
     args.out_root.mkdir(parents=True, exist_ok=True)
+    hint = inbox_hint(args.inbox)
+    if hint:
+        print(hint, flush=True)
 
     server = None
     if args.start_server:
@@ -110,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings(updates={PREFECT_API_URL: os.environ["PREFECT_API_URL"]}):
-            serve(deployment(args.inbox, args.out_root, args.rules, args.cron), limit=1)
+            serve(deployment(args.inbox, args.out_root, args.rules, args.cron, args.timezone), limit=1)
     except KeyboardInterrupt:
         pass
     finally:

@@ -59,6 +59,15 @@ def _stage_lines(r: dict) -> list[str]:
             f"    out: {', '.join(r.get('outputs') or []) or 'none'}"]
 
 
+def _orchestrator_line(record: dict | None) -> list[str]:
+    """Which orchestrator's run this was (a Prefect flow run, to look up in its UI); none for a command line run."""
+    if not record:
+        return []
+    deployment = f", deployment {record.get('deployment')}" if record.get("deployment") else ""
+    return [f"  started by {record.get('kind')} flow run {record.get('flow_run_name')} "
+            f"({record.get('flow_run_id')}){deployment}"]
+
+
 def _rules_lines(params: dict) -> list[str]:
     path = Path(str(params.get("rules_file")))
     now = "the file is gone"
@@ -81,6 +90,7 @@ def show(run_dir: Path, ledger: Path | None = None) -> str:
              f"  status {_status(end)}",
              f"  run by {start.get('user')} on {start.get('host')}; code version {start.get('code_version')}; "
              f"Python {start.get('python')}",
+             *_orchestrator_line(start.get("orchestrator")),
              "Parameters"]
     lines += [f"  {k}: {v}" for k, v in sorted(params.items()) if k not in ("rules", "rules_file", "rules_sha256")]
     lines += ["Rule set", *_rules_lines(params), "Sources"]

@@ -8,8 +8,26 @@ folder, not the orchestrator, is where household-level detail lives.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from pipeline.report.terminal import partial_lines
 from pipeline.run.result import RunResult
+from pipeline.run.session import DOCS_DIR
+
+
+@dataclass(frozen=True)
+class Link:
+    text: str
+    url: str
+
+
+def output_links(out: Path) -> list[Link]:
+    """The output folder, its Data Docs and its lineage as file:// links: what someone reading a run's summary
+    in the Prefect UI opens next (the files stay where the run wrote them; Prefect holds only the links)."""
+    out = Path(out).resolve()
+    return [Link(str(out), out.as_uri()), Link("Data Docs", (out / DOCS_DIR / "index.html").as_uri()),
+            Link("lineage", (out / "lineage.jsonl").as_uri())]
 
 
 def sources_table(result: RunResult) -> list[dict]:
@@ -28,6 +46,8 @@ def _cell(value: object) -> str:
 def summary_markdown(result: RunResult) -> str:
     """The run summary: sources and gateways, refusals, quarantine, people, households, eligible by criterion."""
     lines = [f"# Family identification run: {result.out.name}" + (" (PARTIAL)" if result.partial else ""), ""]
+    folder, *rest = output_links(result.out)
+    lines += [f"Output folder: [`{folder.text}`]({folder.url}) ({', '.join(f'[{x.text}]({x.url})' for x in rest)})", ""]
     if result.partial:
         lines += [f"**Partial run.** {line.strip()}" for line in partial_lines(result)] + [""]
     lines += [f"As-of date **{result.as_of.isoformat()}**, purpose **{result.purpose}**, {result.seconds:.1f} s.", "",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -46,6 +46,12 @@ class Option:
     kind: Literal["value", "switch", "negated", "repeated"] = "value"  # negated: a --no-... switch
     flag: str | None = None  # default: --field-name
     metavar: str | None = None
+    parameter: str | None = None  # the flow parameter's description, where the command line's help names flags
+
+    @property
+    def description(self) -> str:
+        """What the option means as a flow parameter (shown in the Prefect UI's run form)."""
+        return self.parameter or self.help
 
 
 def _option(help: str, **how: Any) -> dict[str, Option]:
@@ -54,27 +60,52 @@ def _option(help: str, **how: Any) -> dict[str, Option]:
 
 @dataclass(frozen=True)
 class RunConfig:
-    extracts: Path = field(metadata=_option("folder with one <source>.csv per source", parse=Path))
-    out: Path = field(metadata=_option("output folder (must not exist unless --force)", parse=Path))
+    extracts: Path = field(metadata=_option(
+        "folder with one <source>.csv per source", parse=Path,
+        parameter="Folder holding the agencies' extracts, one file per source named for it (police.csv, "
+                  "schools.csv, ...), as docs/extract-specification.md says."))
+    out: Path = field(metadata=_option(
+        "output folder (must not exist unless --force)", parse=Path,
+        parameter="Write the run to exactly this folder instead of a new dated folder under out_root. None (the "
+                  "default): the dated folder. It must not exist unless force is on."))
     rules: str = field(default="phase2", metadata=_option(
         f"criteria rule set: {'|'.join(RULE_SETS)} (default phase2), or the path of a council's own rule file "
-        "(a copy of one in schemas/criteria/)", metavar="RULES"))
+        "(a copy of one in schemas/criteria/)", metavar="RULES",
+        parameter=f"Criteria rule set: one of {', '.join(RULE_SETS)}, or the path of a council's own rule file "
+                  "(a copy of one in schemas/criteria/)."))
     as_of: dt.date | None = field(default=None, metadata=_option(
-        "reference date (default: latest extract_date)", parse=iso_date))
+        "reference date (default: latest extract_date)", parse=iso_date,
+        parameter="Reference date (YYYY-MM-DD) the criteria's time windows count back from. None (the "
+                  "default): the latest extract_date in the files."))
     purpose: str | None = field(default=None, metadata=_option(
-        "the run's purpose, checked against each gateway (default from schemas/settings.yaml: identification)"))
+        "the run's purpose, checked against each gateway (default from schemas/settings.yaml: identification)",
+        parameter="The run's purpose, checked against each source's gateway (a source whose gateway does not "
+                  "permit it is refused). None (the default): schemas/settings.yaml's default_purpose, "
+                  "identification."))
     allow_missing: tuple[str, ...] = field(default=(), metadata=_option(
-        "go on without this required source (its criteria are not assessed)", kind="repeated", metavar="SOURCE"))
-    force: bool = field(default=False, metadata=_option("replace an existing output folder", kind="switch"))
+        "go on without this required source (its criteria are not assessed)", kind="repeated", metavar="SOURCE",
+        parameter="Required sources to go on without when their file is missing or refused (e.g. health): their "
+                  "criteria are not assessed and the run ends Completed, named Partial. Empty: a missing required "
+                  "source fails the run."))
+    force: bool = field(default=False, metadata=_option(
+        "replace an existing output folder", kind="switch",
+        parameter="Replace the output folder if it already exists (off: the run fails rather than overwrite it)."))
     max_bad_share: float | None = field(default=None, metadata=_option(
-        "refuse a source when more than this share of rows fail (default 0.2)", parse=share))
+        "refuse a source when more than this share of rows fail (default 0.2)", parse=share,
+        parameter="Refuse a source when more than this share of its rows fail the checks: a number from 0 to 1 "
+                  "(0.2 is one row in five). None (the default): schemas/settings.yaml's max_bad_share, 0.2."))
     schemas_root: Path = SCHEMAS_DIR  # not an option: tests and benchmarks point it at a copy
     caseworker_export: bool = field(default=False, metadata=_option(
         "also write restricted/caseworker_export.csv: eligible families with names, dates of birth and addresses "
-        "(OFFICIAL-SENSITIVE)", kind="switch"))
+        "(OFFICIAL-SENSITIVE)", kind="switch",
+        parameter="WRITES IDENTIFYING DATA. Also write restricted/caseworker_export.csv in the output folder: the "
+                  "names, dates of birth and addresses of the members of every eligible family "
+                  "(OFFICIAL-SENSITIVE). Leave off unless caseworkers are to receive it."))
     reuse_ingest: bool = field(default=True, metadata=_option(
         "read every file again, even one an earlier run ingested unchanged under the same rules",
-        kind="negated", flag="--no-reuse"))
+        kind="negated", flag="--no-reuse",
+        parameter="Take a source whose file and rules are unchanged since an earlier completed run from that run "
+                  "instead of reading it again; off: read every file again."))
 
     @classmethod
     def options(cls) -> list[tuple[str, Option, Any]]:
@@ -82,8 +113,9 @@ class RunConfig:
         return [(f.name, f.metadata["option"], f.default) for f in fields(cls) if "option" in f.metadata]
 
     @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        """The run's options on a command line."""
+    def add_arguments(cls, parser: argparse.ArgumentParser, optional: Collection[str] = ()) -> argparse.ArgumentParser:
+        """The run's options on a command line; those named in `optional` may be left out (the caller
+        offers another way to give them, as the flow's --out-root does for --out)."""
         for name, option, default in cls.options():
             flag = option.flag or "--" + name.replace("_", "-")
             how: dict[str, Any] = {"dest": name, "help": option.help}
@@ -96,7 +128,7 @@ class RunConfig:
             elif option.kind == "repeated":
                 how.update(action="append", default=[], type=option.parse)
             else:
-                how.update(type=option.parse, required=default is MISSING)
+                how.update(type=option.parse, required=default is MISSING and name not in optional)
                 if default is not MISSING:
                     how["default"] = default
             parser.add_argument(flag, **how)

@@ -25,6 +25,7 @@ from pipeline.publish import LINEAGE, discard
 
 if TYPE_CHECKING:
     from pipeline.run.config import RunConfig
+    from pipeline.run.orchestrator import Orchestrator
     from pipeline.run.session import Session
 
 
@@ -94,7 +95,8 @@ def tell_kept(report: Callable[[str], None], kept: Path | None) -> None:
         report(f"the failed run is in the ledger; its audit trail: python -m pipeline audit show {kept}")
 
 
-def record_unstarted(config: RunConfig, run_id: str, exc: BaseException, started: float) -> Path | None:
+def record_unstarted(config: RunConfig, run_id: str, exc: BaseException, started: float,
+                     orchestrator: Orchestrator | None = None) -> Path | None:
     """A run that failed before it could write anything (no extracts, no key, a bad rule file) is in the ledger too.
 
     Its trail, kept under the ledger's `failed/<run id>/` like any failed run's, is a run_start with
@@ -104,7 +106,9 @@ def record_unstarted(config: RunConfig, run_id: str, exc: BaseException, started
     try:
         kept = ledger_path().parent / "failed" / run_id
         writer = LineageWriter(kept / LINEAGE)
-        writer.write("run_start", run_id=run_id, parameters=config.parameters(), **LineageWriter.run_context())
+        started_by = {"orchestrator": orchestrator.record()} if orchestrator else {}
+        writer.write("run_start", run_id=run_id, parameters=config.parameters(), **LineageWriter.run_context(),
+                     **started_by)
         writer.write("run_end", status=FAILED, reason=public_reason(exc), stage="start",
                      seconds=round(time.perf_counter() - started, 3))
         writer.close()

@@ -36,6 +36,7 @@ from pipeline.link.stage import Linkage
 from pipeline.publish import LINEAGE, RESTRICTED, OutputExists, check_output, discard, staging_dir
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, go_on_without, record_abandoned, record_unstarted
+from pipeline.run.orchestrator import Orchestrator
 
 DOCS_DIR = "data_docs"
 
@@ -247,8 +248,10 @@ def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
                      as_of=as_of_date(config, schemas, files, permitted))
 
 
-def open_run(config: RunConfig, report: Reporter = silent) -> Session:
+def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchestrator | None = None) -> Session:
     """Check everything the run depends on (`preflight`), open the staging folder and the trails.
+
+    `orchestrator`, when one started the run, is recorded in run_start and the OpenLineage START event.
 
     Raises RunError before anything is written when the run cannot start; even then the run is
     in the ledger, failed with its reason (`record_unstarted`), so an auditor sees every attempt.
@@ -264,20 +267,22 @@ def open_run(config: RunConfig, report: Reporter = silent) -> Session:
         except OutputExists as exc:
             raise RunError(str(exc)) from None
     except BaseException as exc:
-        record_unstarted(config, run_id, exc, started)
+        record_unstarted(config, run_id, exc, started, orchestrator)
         raise
     lineage = LineageWriter(staging / LINEAGE)
     try:
         context = LineageWriter.run_context()
         parameters = run_parameters(config, configuration, checked.as_of, checked.purpose)
-        lineage.write("run_start", run_id=run_id, parameters=parameters, **context)
-        openlineage.start(staging, run_id, parameters, settings=configuration.openlineage)
+        started_by = {"orchestrator": orchestrator.record()} if orchestrator else {}
+        lineage.write("run_start", run_id=run_id, parameters=parameters, **context, **started_by)
+        openlineage.start(staging, run_id, parameters, settings=configuration.openlineage,
+                          orchestrator=started_by.get("orchestrator"))
         gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(checked.as_of, dt.time()),
                           staging / RESTRICTED / ".gx")
     except BaseException as exc:
         lineage.close()
         discard(staging)
-        record_unstarted(config, run_id, exc, started)
+        record_unstarted(config, run_id, exc, started, orchestrator)
         raise
     return Session(config=config, configuration=configuration, key=checked.key, purpose=checked.purpose,
                    files=checked.files, permitted=checked.permitted, as_of=checked.as_of, staging=staging,

@@ -32,6 +32,7 @@ from pipeline.link.stage import link_sources, model_document, prepare_source
 from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, abort, go_on_without, tell_kept
+from pipeline.run.orchestrator import Orchestrator
 from pipeline.run.result import QuarantineReason, RunResult
 from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
 
@@ -41,9 +42,12 @@ REVIEW_FILE = Path(RESTRICTED) / "clerical_review.parquet"
 CASEWORKER_FILE = Path(RESTRICTED) / "caseworker_export.csv"
 
 
-def execute(config: RunConfig, report: Reporter = silent) -> RunResult:
-    """Carry out one run; raise RunError with a one-line reason when it cannot be done."""
-    session = open_run(config, report)
+def execute(config: RunConfig, report: Reporter = silent, orchestrator: Orchestrator | None = None) -> RunResult:
+    """Carry out one run; raise RunError with a one-line reason when it cannot be done.
+
+    `orchestrator`: the scheduler that started the run, if one did (recorded in both trails).
+    """
+    session = open_run(config, report, orchestrator)
     try:
         for source in session.sources:
             ingest(session, source)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -92,11 +94,68 @@ def _same_outputs(a: Path, b: Path) -> list[str]:
     return [name for name in COMPARED if (a / name).read_bytes() != (b / name).read_bytes()]
 
 
-def test_the_deployment_is_registered_with_its_schedule_and_parameters(served, server):
+def test_the_deployment_is_registered_with_its_schedule_in_london_time_and_its_parameters(served, server):
     deployment = _wait_for(lambda: _with_api(server["url"], _deployment), 90, "the deployment", served["log"])
-    assert [(s.schedule.cron, s.active) for s in deployment.schedules] == [(EVERY_MINUTE, True)]
+    assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in deployment.schedules] == [
+        (EVERY_MINUTE, "Europe/London", True)]  # not UTC: 06:00 stays 06:00 across the clock change
     assert deployment.parameters == {"extracts": str(TINY), "out_root": str(served["out_root"]),
                                      "rules": "phase2"}
+
+
+def _typed(prop: dict) -> bool:
+    """A type the run form can show: its own, or one for each alternative of an optional parameter."""
+    return "type" in prop or (bool(prop.get("anyOf")) and all("type" in p for p in prop["anyOf"]))
+
+
+def test_every_parameter_in_the_run_form_has_a_description_and_a_type_and_only_the_folders_are_required(
+        served, server):
+    deployment = _wait_for(lambda: _with_api(server["url"], _deployment), 90, "the deployment", served["log"])
+    schema = deployment.parameter_openapi_schema
+    properties = schema["properties"]
+    assert len(properties) == 11
+    assert [name for name, p in properties.items() if not p.get("description")] == []
+    assert [name for name, p in properties.items() if not _typed(p)] == []
+    assert schema["required"] == ["extracts", "out_root"]  # out is an override, not an alternative to guess
+    assert "out_root" in properties["out"]["description"]
+    assert all(rules in properties["rules"]["description"] for rules in ("phase1", "phase2", "supporting_families"))
+    assert properties["as_of"]["anyOf"][0] == {"type": "string", "format": "date"}
+    assert properties["allow_missing"]["type"] == "array" and properties["allow_missing"]["default"] == []
+    assert (properties["max_bad_share"]["anyOf"][0]["minimum"], properties["max_bad_share"]["anyOf"][0]["maximum"]) \
+        == (0, 1)
+    assert properties["caseworker_export"]["description"].startswith("WRITES IDENTIFYING DATA")
+
+
+def test_the_schedules_time_zone_is_london_unless_told_otherwise(tmp_path):
+    from flows.serve import deployment, main
+
+    def zone(**how) -> str:
+        return deployment(TINY, tmp_path, **how).schedules[0].schedule.timezone
+
+    assert (zone(), zone(timezone="Europe/Dublin")) == ("Europe/London", "Europe/Dublin")
+    with pytest.raises(SystemExit) as usage:
+        main(["--timezone", "London", "--inbox", str(tmp_path / "in"), "--out-root", str(tmp_path / "runs")])
+    assert usage.value.code == 2 and not (tmp_path / "in").exists()
+
+
+def test_the_ui_of_a_server_on_another_port_is_told_where_its_api_is(tmp_path, monkeypatch):
+    import flows.serve
+
+    started = {}
+    monkeypatch.setattr(flows.serve.subprocess, "Popen", lambda args, **how: started.update(args=args, **how))
+    monkeypatch.delenv("PREFECT_UI_API_URL", raising=False)
+    flows.serve.start_server(4321, tmp_path / "server.log")
+    assert started["args"][-2:] == ["--port", "4321"]
+    assert started["env"]["PREFECT_UI_API_URL"] == "http://127.0.0.1:4321/api"  # not the default port's
+
+
+def test_serving_an_empty_inbox_says_what_to_put_in_it(tmp_path):
+    from flows.serve import inbox_hint
+
+    hint = inbox_hint(tmp_path)
+    assert hint and "police.csv" in hint and "health.csv" in hint
+    assert f"cp sample_data/extracts/*.csv {tmp_path}/" in hint
+    (tmp_path / "police.csv").write_text("record_id\n", encoding="utf-8")
+    assert inbox_hint(tmp_path) is None
 
 
 def test_the_flow_run_from_the_command_line_gives_the_same_outputs_as_the_pipeline(cli_run, server, tmp_path):
@@ -125,7 +184,7 @@ def test_a_file_read_that_fails_once_is_retried_and_the_run_completes(server, cl
 
     monkeypatch.setattr(Path, "read_bytes", flaky)
     with temporary_settings(updates={PREFECT_API_URL: server["url"]}):
-        out = identify_families(extracts=str(TINY), out=str(tmp_path / "run"))
+        out = identify_families(extracts=str(TINY), out_root=str(tmp_path), out=str(tmp_path / "run"))
     assert attempts["police"] == 2
     assert _same_outputs(Path(out), cli_run) == []
 
@@ -139,8 +198,8 @@ def test_a_run_without_a_required_source_ends_completed_but_named_partial(server
     shutil.copytree(TINY, extracts)
     (extracts / "health.csv").unlink()
     with temporary_settings(updates={PREFECT_API_URL: server["url"]}):
-        state = identify_families(extracts=str(extracts), out=str(tmp_path / "run"), allow_missing=["health"],
-                                  return_state=True)
+        state = identify_families(extracts=str(extracts), out_root=str(tmp_path), out=str(tmp_path / "run"),
+                                  allow_missing=["health"], return_state=True)
     assert state.is_completed() and state.name == PARTIAL
     assert state.message == "partial: went on without health"
     assert state.result() == str(tmp_path / "run")
@@ -163,7 +222,17 @@ def test_run_now_through_the_server_runs_the_deployment_and_leaves_artifacts_wit
             flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])))
 
     found = {a.key: a for a in _with_api(server["url"], artifacts)}
-    assert set(found) == {"run-summary", "sources"}
+    assert set(found) == {"run-summary", "sources", "output-folder"}
+    link = re.fullmatch(r"\[(.+)\]\((file://.+)\)", found["output-folder"].data)  # [folder](file:///folder)
+    assert link, found["output-folder"].data
+    out = Path(link[1])
+    assert link[2] == out.as_uri() and out.parent == served["out_root"] and (out / "households.parquet").is_file()
+    assert f"Output folder: [`{out}`]({out.as_uri()})" in found["run-summary"].data
+    for linked in (out / "data_docs" / "index.html", out / "lineage.jsonl"):
+        assert linked.is_file() and f"]({linked.as_uri()})" in found["run-summary"].data
+    start = json.loads((out / "lineage.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert start["orchestrator"] == {"kind": "prefect", "flow_run_id": str(flow_run.id),
+                                     "flow_run_name": flow_run.name, "deployment": "identify_families/monthly"}
     summary = str(found["run-summary"].data) + str(found["sources"].data)
     assert "Sources" in summary and "eligible" in summary and "police" in summary
     names = set()
@@ -174,6 +243,72 @@ def test_run_now_through_the_server_runs_the_deployment_and_leaves_artifacts_wit
     assert len(names) > 20
     leaked = sorted(v for v in names if v in summary)
     assert leaked == [], "identifying values in the artifacts"
+
+
+def _storage(server) -> Path:
+    """Where a served flow run would pickle results and exceptions: the server's PREFECT_HOME's local storage."""
+    from prefect.settings import PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    with temporary_settings(updates={PREFECT_HOME: server["home"]}):
+        storage = Path(PREFECT_LOCAL_STORAGE_PATH.value())
+    assert storage.is_relative_to(server["home"])
+    return storage
+
+
+def _files(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+
+
+def test_a_failed_run_shows_its_reason_as_its_state_message_with_no_traceback_and_nothing_stored(
+        served, server, tmp_path):
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    inbox = tmp_path / "inbox"
+    shutil.copytree(TINY, inbox)
+    (inbox / "health.csv").unlink()  # a required source the agency has not sent
+    stored_before = _files(_storage(server))
+    _wait_for(lambda: _with_api(server["url"], _deployment), 90, "the deployment", served["log"])
+    with temporary_settings(updates={PREFECT_API_URL: server["url"]}):
+        flow_run = run_deployment("identify_families/monthly", parameters={"extracts": str(inbox)}, timeout=240,
+                                  poll_interval=2)
+    reason = flow_run.state.message
+    assert flow_run.state.type.value == "FAILED" and flow_run.state.name == "Failed"
+    assert reason.startswith(f"required extract(s) missing from {inbox}: health.csv (") and "\n" not in reason
+
+    async def logs(client):
+        return await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])))
+
+    def finished() -> list[str] | None:
+        messages = [log.message for log in _with_api(server["url"], logs)]
+        return messages if any("Finished in state Failed" in m for m in messages) else None
+
+    messages = _wait_for(finished, 60, "the failed run's logs", served["log"])
+    assert [m for m in messages if "Traceback" in m or "NoneType: None" in m] == []
+    finished_lines = {m for m in messages if m.startswith("Finished in state Failed")}  # the task's and the flow's
+    assert finished_lines == {f"Finished in state Failed({reason!r})"}
+    assert _files(_storage(server)) - stored_before == set()  # no pickled exception, no result
+
+
+def test_the_command_line_takes_an_output_root_and_prints_a_failed_runs_reason_on_one_line(server, tmp_path):
+    env = dict(server["env"], PREFECT_API_URL=server["url"])
+    nowhere = tmp_path / "nowhere"
+    done = subprocess.run([sys.executable, "-m", "flows.identify_families", "--extracts", str(nowhere),
+                           "--out-root", str(tmp_path / "runs")], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert done.stderr.splitlines()[-1] == f"error: extracts folder {nowhere} does not exist"
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("outputs", [[], ["--out", "a", "--out-root", "b"]])
+def test_the_command_line_needs_exactly_one_of_out_and_out_root(outputs, capsys):
+    from flows.identify_families import main
+
+    with pytest.raises(SystemExit) as usage:
+        main(["--extracts", str(TINY), *outputs])
+    assert usage.value.code == 2 and "exactly one of --out" in capsys.readouterr().err
 
 
 def test_a_scheduled_run_fires_on_the_server_and_publishes_a_dated_folder(served, server, cli_run):
@@ -195,13 +330,8 @@ def test_a_scheduled_run_fires_on_the_server_and_publishes_a_dated_folder(served
 
 def test_no_result_is_persisted_into_prefects_storage(server, served):
     """Nothing a task returned (it holds the run's data) is in Prefect's result storage or its records."""
-    from prefect.settings import PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-
     _wait_for(lambda: _with_api(server["url"], _finished_runs), 240, "a finished flow run", served["log"])
-    with temporary_settings(updates={PREFECT_HOME: server["home"]}):
-        storage = Path(PREFECT_LOCAL_STORAGE_PATH.value())
-    assert storage.is_relative_to(server["home"])  # where the served runs would have written results
-    assert not storage.exists() or not [p for p in storage.rglob("*") if p.is_file()]
+    assert _files(_storage(server)) == set()  # where the served runs would have written results
     task_runs = _with_api(server["url"], lambda client: client.read_task_runs())
     assert task_runs and all(t.state is not None and t.state.data is None for t in task_runs), \
         [t.name for t in task_runs if t.state is not None and t.state.data is not None]

@@ -46,19 +46,30 @@ def test_flow_parameters_round_trip_to_the_same_config():
     assert RunConfig.from_parameters(parameters) == config
 
 
-def test_the_flow_takes_exactly_the_runs_options_with_the_same_defaults_and_a_dated_output_root():
+def test_the_flow_takes_exactly_the_runs_options_with_the_same_defaults_and_a_required_output_root():
     from flows.identify_families import identify_families
 
     signature = inspect.signature(identify_families.fn).parameters
     options = {name: default for name, _, default in RunConfig.options()}
     assert set(signature) == set(options) | {"out_root"}
+    assert signature["out_root"].default is inspect.Parameter.empty  # a dated folder under it, unless...
     for name, default in options.items():
         flow_default = signature[name].default
         if name == "out":
-            assert flow_default is None  # given, or out_root instead
+            assert flow_default is None  # ... out names the folder instead
         elif default is MISSING:
             assert flow_default is inspect.Parameter.empty, name
-        elif name == "allow_missing":
-            assert flow_default is None and default == ()
         else:
             assert flow_default == default, name
+
+
+def test_every_option_has_a_flow_parameter_description_that_names_no_command_line_flag():
+    for name, option, _ in RunConfig.options():
+        assert option.description and "--" not in option.description, name
+        assert "<" not in option.description, name  # the run form renders markdown: <source> would vanish
+
+
+def test_the_caseworker_switch_says_it_writes_identifying_data():
+    described = {name: option.description for name, option, _ in RunConfig.options()}
+    assert described["caseworker_export"].startswith("WRITES IDENTIFYING DATA")
+    assert all(word in described["caseworker_export"] for word in ("names", "dates of birth", "addresses"))

@@ -35,7 +35,14 @@ from openlineage.client.transport.transport import Transport
 from openlineage.client.uuid import generate_new_uuid
 
 from pipeline import __version__
-from pipeline.audit.openlineage.facets import RUN_STATUS_FACET, RunStatusRunFacet, input_datasets, output_dataset
+from pipeline.audit.openlineage.facets import (
+    ORCHESTRATOR_FACET,
+    RUN_STATUS_FACET,
+    RunStatusRunFacet,
+    input_datasets,
+    orchestrator_facet,
+    output_dataset,
+)
 from pipeline.audit.openlineage.settings import OpenLineageSettings, http_api_key, load_openlineage_config
 from pipeline.config.files import ContractError
 from pipeline.config.schemas import Schemas
@@ -151,8 +158,9 @@ def _send(event: RunEvent, settings: OpenLineageSettings) -> None:
 
 
 def start(run_dir: Path, run_id: str, parameters: Mapping[str, Any], event_time: dt.datetime | None = None,
-          settings: OpenLineageSettings | None = None) -> None:
-    """The START event: job, run id, the run's parameters (as in lineage.jsonl's run_start).
+          settings: OpenLineageSettings | None = None, orchestrator: Mapping[str, Any] | None = None) -> None:
+    """The START event: job, run id, the run's parameters (as in lineage.jsonl's run_start) and, when
+    an orchestrator started the run, its facet (run_start's `orchestrator` record).
 
     Raises ContractError when the lineage server is switched on but its key variable is unset,
     so a broken configuration stops the run at its start, not silently at its end.
@@ -160,8 +168,10 @@ def start(run_dir: Path, run_id: str, parameters: Mapping[str, Any], event_time:
     settings = settings or load_openlineage_config()
     if settings.http.enabled:
         http_api_key(settings)
-    emit(_run_event(RunState.START, run_id, settings, event_time, _start_facets(parameters, settings.producer)),
-         run_dir, settings)
+    facets = _start_facets(parameters, settings.producer)
+    if orchestrator is not None:
+        facets[ORCHESTRATOR_FACET] = orchestrator_facet(orchestrator, settings.producer)
+    emit(_run_event(RunState.START, run_id, settings, event_time, facets), run_dir, settings)
 
 
 def complete(run_dir: Path, run_id: str, sources: Iterable[Mapping[str, Any]], outputs: Mapping[str, str | None],

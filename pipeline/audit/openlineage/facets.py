@@ -172,6 +172,48 @@ RUN_STATUS_FACET_SCHEMA: dict[str, Any] = {
                        "status": {"enum": ["completed", "partial"]}, "requiredSourcesNotUsed": _STRINGS}}},
 }
 
+ORCHESTRATOR_FACET = "familyIdentification_orchestrator"
+ORCHESTRATOR_FACET_SCHEMA_URL = (
+    "urn:family-identification:openlineage:OrchestratorRunFacet:1-0-0#/$defs/OrchestratorRunFacet"
+)
+
+
+@attr.define(kw_only=True)
+class OrchestratorRunFacet(RunFacet):
+    """The orchestrator that started the run and its own id for it (a Prefect flow run), on START.
+
+    A lineage tool then links this run to the scheduler's record of it (logs, state, who started it).
+    """
+
+    kind: str  # "prefect"
+    flowRunId: str
+    flowRunName: str
+    deployment: str | None = None
+
+    @staticmethod
+    def _get_schema() -> str:
+        return ORCHESTRATOR_FACET_SCHEMA_URL
+
+
+ORCHESTRATOR_FACET_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": ORCHESTRATOR_FACET_SCHEMA_URL.split("#")[0],
+    "$ref": "#/$defs/OrchestratorRunFacet",
+    "$defs": {"OrchestratorRunFacet": {
+        "type": "object", "additionalProperties": False,
+        "required": ["_producer", "_schemaURL", "kind", "flowRunId", "flowRunName"],
+        "properties": {"_producer": {"type": "string"},
+                       "_schemaURL": {"type": "string", "const": ORCHESTRATOR_FACET_SCHEMA_URL},
+                       "kind": {"type": "string"}, "flowRunId": {"type": "string"},
+                       "flowRunName": {"type": "string"}, "deployment": {"type": "string"}}}},
+}
+
+
+def orchestrator_facet(record: Mapping[str, Any], producer: str) -> OrchestratorRunFacet:
+    """The facet from run_start's `orchestrator` record (kind, flow_run_id, flow_run_name, deployment)."""
+    return OrchestratorRunFacet(producer=producer, kind=str(record["kind"]), flowRunId=str(record["flow_run_id"]),
+                                flowRunName=str(record["flow_run_name"]), deployment=_text(record.get("deployment")))
+
 
 def _text(value: Any) -> str | None:
     """Dates (in-process records) and strings (records read back from lineage.jsonl) alike."""
