@@ -75,6 +75,7 @@ def abort(session: Session, exc: BaseException) -> Path | None:
     kept = None
     try:
         if not s.lineage.closed:
+            s.write_held_records()
             s.lineage.write("run_end", status=FAILED, reason=reason,
                             seconds=round(time.perf_counter() - s.started, 3))
             s.lineage.close()

@@ -112,6 +112,7 @@ class Session:
     stages: Deferred = field(default_factory=Deferred)
     linked: Linkage | None = None
     scoring: Scoring | None = None
+    held_written: bool = False  # the held source and stage records are in the lineage (write_held_records)
 
     @property
     def schemas(self) -> Schemas:
@@ -127,6 +128,21 @@ class Session:
         return IngestOptions(schemas=self.schemas, as_of=self.as_of, staging=self.staging,
                              max_bad_share=c.max_bad_share, reuse=c.reuse_ingest, code_version=self.code_version,
                              ledger=ledger_path(), replaces=c.out.resolve() if c.out.is_dir() else None)
+
+    def write_held_records(self) -> None:
+        """The source and stage records held back until now, into the lineage, once.
+
+        A run that completes writes them at publish, after Great Expectations has reported; a run
+        that fails writes what it has before its failed run_end, so its kept trail still shows
+        which files came in under which gateway and what was refused.
+        """
+        if self.held_written:
+            return
+        self.held_written = True
+        for outcome in self.ordered_outcomes():
+            self.lineage.write("source", **outcome.lineage_record())
+        for event, fields in self.stages.records:
+            self.lineage.write(event, **fields)
 
     def ordered_outcomes(self) -> list[SourceOutcome]:
         return [self.outcomes[s] for s in self.files if s in self.outcomes]

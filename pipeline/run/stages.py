@@ -201,10 +201,7 @@ def publish(session: Session) -> RunResult:
     s = session
     _validations(s)
     outcomes = s.ordered_outcomes()
-    for outcome in outcomes:
-        s.lineage.write("source", **outcome.lineage_record())
-    for event, fields in s.stages.records:
-        s.lineage.write(event, **fields)
+    s.write_held_records()
     published = [*PUBLISHED, *([str(CASEWORKER_FILE)] if s.config.caseworker_export else [])]
     outputs = {}
     for name in published:

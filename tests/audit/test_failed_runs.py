@@ -91,6 +91,14 @@ def test_a_run_that_fails_mid_way_is_shown_with_its_reason_and_its_ledger_entry(
     assert code == 0
     assert f"  status failed: {entry['reason']}\n" in shown
     assert "matches ledger line 1" in shown
+    # Which files came in, under which gateway, and which was refused: the failed run's trail says so too.
+    kept = [json.loads(line) for line in (Path(entry["run"]) / "lineage.jsonl").read_text().splitlines()]
+    sources = {r["source"]: r for r in kept if r["event"] == "source"}
+    assert sorted(sources) == sorted(p.stem for p in extracts.glob("*.csv"))
+    assert sources["schools"]["used"] is False and sources["schools"]["reason"] == "unreadable file: file is empty"
+    assert sources["police"]["used"] is True and len(sources["police"]["sha256"]) == 64
+    assert "  schools: refused: unreadable file: file is empty" in shown
+    assert [s["source"] for s in entry["sources"]] == sorted(sources)  # and the ledger's summary lists them
 
 
 def test_a_partial_run_is_shown_as_partial_naming_the_sources_it_went_without(tmp_path, capsys, own_ledger):

@@ -275,7 +275,8 @@ def test_a_failed_run_shows_its_reason_as_its_state_message_with_no_traceback_an
                                   poll_interval=2)
     reason = flow_run.state.message
     assert flow_run.state.type.value == "FAILED" and flow_run.state.name == "Failed"
-    assert reason.startswith(f"required extract(s) missing from {inbox}: health.csv (") and "\n" not in reason
+    assert reason.startswith(f"required extract(s) missing from {inbox}: health.csv; the folder also holds, not "
+                             "read: README.md (to go on without them") and "\n" not in reason
 
     async def logs(client):
         return await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id])))
@@ -298,7 +299,7 @@ def test_the_command_line_takes_an_output_root_and_prints_a_failed_runs_reason_o
                            "--out-root", str(tmp_path / "runs")], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 1, done.stderr[-3000:]
-    assert done.stderr.splitlines()[-1] == f"error: extracts folder {nowhere} does not exist"
+    assert done.stderr.splitlines()[-1] == f"error: extracts folder {nowhere} does not exist (--extracts)"
     assert "Traceback" not in done.stderr
 
 
