@@ -49,6 +49,7 @@ from pipeline.run.session import Session
 from pipeline.run.session import open_run as open_session
 
 READ_RETRIES = 2
+REFUSED = "Refused"  # the name of a refused source's ingest task's Completed state
 PARTIAL = "Partial"  # the name of a partial run's Completed state
 OUT_ROOT = ("Folder under which each run writes a new folder named for its day (out_root/2026-12-01; a second "
             "run that day gets out_root/2026-12-01-2), so no run replaces an earlier one.")
@@ -126,9 +127,14 @@ def open_run(config: RunConfig, orchestrator: Orchestrator | None) -> Session:
 
 @_task("ingest", task_run_name="ingest {source}", retries=READ_RETRIES, retry_delay_seconds=2,
        retry_condition_fn=_retry_on_io_error)
-def ingest(session: Session, source: str) -> SourceOutcome:
+def ingest(session: Session, source: str) -> SourceOutcome | State:
+    """One source's ingest; a refused file ends the task Completed but named "Refused", with the reason, so the
+    run's task list does not show a refused extract as green as a used one."""
     last_try = runtime.task_run.run_count > READ_RETRIES
-    return stages.ingest(session, source, io_errors="record" if last_try else "raise")
+    outcome = stages.ingest(session, source, io_errors="record" if last_try else "raise")
+    if outcome.status == "refused":
+        return Completed(name=REFUSED, message=f"{source} refused: {outcome.reason}", data=outcome)
+    return outcome
 
 
 @_task("finish ingest")

@@ -207,6 +207,27 @@ def test_a_run_without_a_required_source_ends_completed_but_named_partial(server
     assert (flow_run.state.type.value, flow_run.state.name) == ("COMPLETED", PARTIAL)  # as the UI shows it
 
 
+def test_a_refused_source_s_ingest_task_is_named_refused_with_its_reason(server, tmp_path):
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.identify_families import PARTIAL, REFUSED, identify_families
+
+    extracts = tmp_path / "extracts"
+    shutil.copytree(TINY, extracts)
+    (extracts / "schools.csv").write_bytes(b"")
+    with temporary_settings(updates={PREFECT_API_URL: server["url"]}):
+        state = identify_families(extracts=str(extracts), out_root=str(tmp_path), out=str(tmp_path / "run"),
+                                  allow_missing=["schools"], return_state=True)
+    assert state.name == PARTIAL
+    run_filter = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
+    tasks = _with_api(server["url"], lambda client: client.read_task_runs(flow_run_filter=run_filter))
+    ingests = {t.name: t.state for t in tasks if t.name.startswith("ingest ")}
+    assert (ingests["ingest schools"].type.value, ingests["ingest schools"].name) == ("COMPLETED", REFUSED)
+    assert ingests["ingest schools"].message == "schools refused: unreadable file: file is empty"
+    assert {s.name for name, s in ingests.items() if name != "ingest schools"} == {"Completed"}
+
+
 def test_run_now_through_the_server_runs_the_deployment_and_leaves_artifacts_without_personal_data(served, server):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
     from prefect.deployments import run_deployment
