@@ -160,17 +160,21 @@ class RunStatusRunFacet(RunFacet):
         return RUN_STATUS_FACET_SCHEMA_URL
 
 
-RUN_STATUS_FACET_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": RUN_STATUS_FACET_SCHEMA_URL.split("#")[0],
-    "$ref": "#/$defs/RunStatusRunFacet",
-    "$defs": {"RunStatusRunFacet": {
-        "type": "object", "additionalProperties": False,
-        "required": ["_producer", "_schemaURL", "status", "requiredSourcesNotUsed"],
-        "properties": {"_producer": {"type": "string"},
-                       "_schemaURL": {"type": "string", "const": RUN_STATUS_FACET_SCHEMA_URL},
-                       "status": {"enum": ["completed", "partial"]}, "requiredSourcesNotUsed": _STRINGS}}},
-}
+def run_facet_schema(url: str, required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of one of our run facets, at `url` (`urn:...#/$defs/<Name>`): no other keys allowed."""
+    name = url.rsplit("/", 1)[-1]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema", "$id": url.split("#")[0], "$ref": f"#/$defs/{name}",
+        "$defs": {name: {"type": "object", "additionalProperties": False,
+                         "required": ["_producer", "_schemaURL", *required],
+                         "properties": {"_producer": {"type": "string"},
+                                        "_schemaURL": {"type": "string", "const": url}, **properties}}},
+    }
+
+
+RUN_STATUS_FACET_SCHEMA = run_facet_schema(
+    RUN_STATUS_FACET_SCHEMA_URL, ["status", "requiredSourcesNotUsed"],
+    {"status": {"enum": ["completed", "partial"]}, "requiredSourcesNotUsed": _STRINGS})
 
 ORCHESTRATOR_FACET = "familyIdentification_orchestrator"
 ORCHESTRATOR_FACET_SCHEMA_URL = (
@@ -195,18 +199,10 @@ class OrchestratorRunFacet(RunFacet):
         return ORCHESTRATOR_FACET_SCHEMA_URL
 
 
-ORCHESTRATOR_FACET_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": ORCHESTRATOR_FACET_SCHEMA_URL.split("#")[0],
-    "$ref": "#/$defs/OrchestratorRunFacet",
-    "$defs": {"OrchestratorRunFacet": {
-        "type": "object", "additionalProperties": False,
-        "required": ["_producer", "_schemaURL", "kind", "flowRunId", "flowRunName"],
-        "properties": {"_producer": {"type": "string"},
-                       "_schemaURL": {"type": "string", "const": ORCHESTRATOR_FACET_SCHEMA_URL},
-                       "kind": {"type": "string"}, "flowRunId": {"type": "string"},
-                       "flowRunName": {"type": "string"}, "deployment": {"type": "string"}}}},
-}
+ORCHESTRATOR_FACET_SCHEMA = run_facet_schema(
+    ORCHESTRATOR_FACET_SCHEMA_URL, ["kind", "flowRunId", "flowRunName"],
+    {"kind": {"type": "string"}, "flowRunId": {"type": "string"}, "flowRunName": {"type": "string"},
+     "deployment": {"type": "string"}})
 
 
 def orchestrator_facet(record: Mapping[str, Any], producer: str) -> OrchestratorRunFacet:
