@@ -38,6 +38,7 @@ from prefect.states import Completed, Failed, State
 from pydantic import Field
 
 import flows  # noqa: F401  (PREFECT_HOME under var/ before Prefect is imported)
+from pipeline.audit.ledger import latest_run_under
 from pipeline.cli import PARTIAL_EXIT
 from pipeline.ingest.source import SourceOutcome
 from pipeline.publish import dated_output
@@ -169,7 +170,8 @@ def parameter_docs(fn: Callable[..., T]) -> Callable[..., T]:
 @flow(name="identify_families", description=DESCRIPTION, persist_result=False, log_prints=False)
 @parameter_docs
 def identify_families(extracts: str, out_root: str, out: str | None = None, rules: str = "phase2",
-                      as_of: dt.date | None = None, purpose: str | None = None, allow_missing: Sequence[str] = (),
+                      as_of: dt.date | None = None, previous: str | None = None, purpose: str | None = None,
+                      allow_missing: Sequence[str] = (),
                       force: bool = False, max_bad_share: Annotated[float | None, Field(ge=0, le=1)] = None,
                       caseworker_export: bool = False, reuse_ingest: bool = True) -> str | State:
     """Identify families from one folder of extracts; returns the output folder, or a Failed state with the reason.
@@ -179,6 +181,11 @@ def identify_families(extracts: str, out_root: str, out: str | None = None, rule
     """
     parameters = dict(locals())
     parameters["out"] = out or dated_output(Path(out_root), dt.date.today())
+    if previous is None and out is None:  # a month under out_root carries on from the newest run there
+        found = latest_run_under(Path(out_root))
+        if found is not None:
+            parameters["previous"] = str(found)
+            report(f"carrying on from the previous run {found} (its people and families keep their keys)")
     try:
         result = run_stages(RunConfig.from_parameters(parameters), started_by())
     except RunError as exc:

@@ -76,3 +76,12 @@ def keyed(key: bytes, kind: str, values: list[str] | np.ndarray, prefix: str) ->
         h.update(value.encode())
         digests.append(prefix + h.hexdigest()[:KEY_HEX_CHARS])
     return np.asarray(digests, dtype=object)[codes] if len(codes) else np.asarray([], dtype=object)
+
+
+def key_fingerprint(key: bytes) -> str:
+    """A name for the key that reveals nothing of it: which key a run used, so a later run can tell.
+
+    Keys of two runs can only be compared when both runs used the same key; a run given its
+    predecessor (`--previous`) checks this first.
+    """
+    return str(keyed(key, "key-fingerprint", ["fingerprint"], "K")[0])

@@ -108,12 +108,13 @@ IDENTIFYING = re.compile(r"name|surname|dob|birth|address|postcode|uprn|street|f
 def test_identifying_columns_are_only_under_restricted(sample_run):
     out = sample_run.out
     outside = sorted(p.name for p in out.rglob("*.parquet") if "restricted" not in p.relative_to(out).parts)
-    assert outside == ["evidence.parquet", "households.parquet", "pairs.parquet", "quarantine.parquet",
-                       "record_links.parquet"]
+    assert outside == ["evidence.parquet", "households.parquet", "key_history.parquet", "pairs.parquet",
+                       "quarantine.parquet", "record_links.parquet"]
     for name in outside:
         columns = list(pd.read_parquet(out / name).columns)
         assert not [c for c in columns if IDENTIFYING.search(c) and not c.endswith("_level")
-                    and not c.startswith("w_")], (name, columns)
+                    and not c.startswith("w_") and not c.endswith("_key")], (name, columns)  # _key: keyed hashes
+    assert pd.read_parquet(out / "households.parquet")["address_key"].dropna().str.fullmatch(r"A[0-9a-f]{20}").all()
     assert list(pd.read_parquet(out / "quarantine.parquet").columns) == ["source", "row_number", "source_record_id",
                                                                          "column", "reason"]
     assert Path(out / "restricted" / "landed" / "health.parquet").exists()

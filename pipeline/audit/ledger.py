@@ -140,6 +140,24 @@ def read_ledger(path: Path) -> tuple[list[dict], ChainProblem | None]:
     return parse_lines(Path(path).read_text(encoding="utf-8"))
 
 
+def latest_run_under(root: Path, ledger: Path | None = None) -> Path | None:
+    """The newest completed (or partial) run the ledger lists in a folder directly under `root`, still there.
+
+    A scheduled deployment writes each month into a new dated folder under one root; the month
+    before is the newest such run, found here rather than by folder names (which anyone can make).
+    """
+    path = Path(ledger) if ledger is not None else ledger_path()
+    if not path.is_file():
+        return None
+    records, _ = read_ledger(path)
+    root = Path(root).resolve()
+    for _, entry in sorted(latest_entries(records).values(), key=lambda e: e[0], reverse=True):
+        folder = Path(str(entry["run"]))
+        if folder.parent == root and (folder / LINEAGE).is_file():
+            return folder
+    return None
+
+
 def latest_entries(records: list[dict]) -> dict[str, tuple[int, dict]]:
     """Per run folder, the line and record of its latest completed run: the one its folder must still hold.
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from pipeline.config.contracts import SourceContract
 from pipeline.keys import keyed
+from pipeline.link.continuity import Earlier, carry_households, carry_people
 from pipeline.link.decisions import Decision
 from pipeline.link.households import HouseholdAssignment, assign_households, evidence_dates
 from pipeline.link.model import FSModel
@@ -52,6 +53,8 @@ class Linkage:
     counts: LinkCounts
     people: pd.DataFrame  # see `person_details`; names only with `identities`, never published
     addresses: pd.DataFrame | None = None  # identifying, only with `identities`: see `household_addresses`
+    households: pd.DataFrame | None = None  # household_key, address_key, first_seen (one row a household)
+    history: pd.DataFrame | None = None  # keys retired by this run (continuity.HISTORY_COLUMNS)
 
 
 @dataclass
@@ -86,8 +89,60 @@ def _household_ids(people: People, anchors: np.ndarray, homes: HouseholdAssignme
                     homes.household.astype(str))
 
 
+def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anchors: np.ndarray,
+          homes: HouseholdAssignment, key: bytes, as_of: str, earlier: Earlier | None) -> Keys:
+    """Person and household keys, per person: fresh ones, or with `earlier` the ones these people had.
+
+    A fresh household key is a keyed hash of its founding member (the smallest person key), never
+    of its address: a family arriving where another lived gets a key of its own.
+    """
+    person_keys = keyed(key, "person", people.ident[anchors], "P")
+    history = []
+    person_first = np.full(len(person_keys), as_of, dtype=object)
+    if earlier is not None:
+        carried = carry_people(records["source"], records["source_record_id"], person_keys[person_number], earlier,
+                               as_of, lambda v: keyed(key, "person", v, "P"))
+        person_keys = np.asarray([carried.keys[k] for k in person_keys], dtype=object)
+        person_first = np.asarray([carried.first_seen[k] for k in person_keys], dtype=object)
+        history.append(carried.history)
+    groups, _ = pd.factorize(pd.Series(_household_ids(people, anchors, homes)), sort=True)
+    founders = pd.Series(person_keys).groupby(groups).transform("min").to_numpy(dtype=object)
+    household_key = keyed(key, "household", founders, "H")
+    household_first = np.full(len(household_key), as_of, dtype=object)
+    if earlier is not None:
+        carried = carry_households(person_keys, household_key, earlier, as_of,
+                                   lambda v: keyed(key, "household", v, "H"))
+        household_key = np.asarray([carried.keys[k] for k in household_key], dtype=object)
+        household_first = np.asarray([carried.first_seen[k] for k in household_key], dtype=object)
+        history.append(carried.history)
+    places = keyed(key, "address", homes.household.astype(str), "A")
+    address_key = np.where(homes.basis == "no_address", None, places)
+    return Keys(person=person_keys, person_first_seen=person_first, household=household_key,
+                household_first_seen=household_first, address=address_key,
+                history=pd.concat(history, ignore_index=True) if history else None)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Per person of this run: its key and first_seen, its household's key and first_seen, its address key."""
+
+    person: np.ndarray
+    person_first_seen: np.ndarray
+    household: np.ndarray
+    household_first_seen: np.ndarray
+    address: np.ndarray
+    history: pd.DataFrame | None
+
+    def households(self) -> pd.DataFrame:
+        """household_key, address_key, first_seen: one row a household."""
+        frame = pd.DataFrame({"household_key": pd.array(self.household, dtype="string"),
+                              "address_key": pd.array(self.address, dtype="string"),
+                              "first_seen": pd.array(self.household_first_seen, dtype="string")})
+        return frame.drop_duplicates("household_key").sort_values("household_key", ignore_index=True)
+
+
 def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.date, key: bytes,
-                 identities: bool = False) -> Linkage:
+                 identities: bool = False, earlier: Earlier | None = None) -> Linkage:
     """People and households from prepared sources (in source-name order); with `identities`, each
     person's name and each household's address too (for the caseworker export only: each costs a
     pass over every record, seconds at a million residents)."""
@@ -97,9 +152,9 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     prepared.clear()
     people = link_people(records, settings)
     person_number, anchors = pd.factorize(people.label, sort=True)
-    person_keys = keyed(key, "person", people.ident[anchors], "P")
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
-    household_key = keyed(key, "household", _household_ids(people, anchors, homes), "H")
+    keys = _keys(people, records, person_number, anchors, homes, key, as_of.isoformat(), earlier)
+    person_keys, household_key = keys.person, keys.household
 
     links = pd.DataFrame({
         "source": records["source"].astype("string"),
@@ -108,6 +163,7 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         "household_key": pd.array(household_key[person_number], dtype="string"),
         "match_probability": people.probability.astype(np.float64),
         "household_basis": pd.array(homes.basis[person_number], dtype="string"),
+        "person_first_seen": pd.array(keys.person_first_seen[person_number], dtype="string"),
     })
     pairs = pairs_table(people.pairs, links, settings.model.review_threshold)
     review = review_table(people.pairs, records, person_keys[person_number])
@@ -120,7 +176,8 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     return Linkage(
         record_links=links, pairs=pairs, review=review, model=people.model, counts=counts,
         people=person_details(records, person_number, person_keys, household_key, settings, names=identities),
-        addresses=household_addresses(records, person_number, homes, household_key) if identities else None)
+        addresses=household_addresses(records, person_number, homes, household_key) if identities else None,
+        households=keys.households(), history=keys.history)
 
 
 def model_document(model: FSModel, settings: LinkageSettings) -> str:

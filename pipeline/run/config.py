@@ -77,6 +77,11 @@ class RunConfig:
         "reference date (default: latest extract_date)", parse=iso_date,
         parameter="Reference date (YYYY-MM-DD) the criteria's time windows count back from. None (the "
                   "default): the latest extract_date in the files."))
+    previous: Path | None = field(default=None, metadata=_option(
+        "the previous month's output folder: people and families keep the keys they had there, and "
+        "changes.parquet says what changed since", parse=Path, metavar="PREV_OUT",
+        parameter="The previous month's output folder: people and families keep the keys they had there, and "
+                  "changes.parquet says what changed since. None (the default): the run stands alone."))
     purpose: str | None = field(default=None, metadata=_option(
         "the run's purpose, checked against each gateway (default from schemas/settings.yaml: identification)",
         parameter="The run's purpose, checked against each source's gateway (a source whose gateway does not "

@@ -34,6 +34,8 @@ class RunResult:
     linkage: LinkCounts | None = None
     scoring: ScoreCounts | None = None
     required_not_used: list[str] = field(default_factory=list)  # absent or refused, and allowed to be
+    changes: dict[str, int] | None = None  # rows of changes.parquet per kind, with --previous
+    previous_as_of: dt.date | None = None
 
     @property
     def partial(self) -> bool:

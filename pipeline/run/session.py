@@ -30,13 +30,14 @@ from pipeline.ingest.gateways import purpose_refusal
 from pipeline.ingest.gx import BackgroundGX
 from pipeline.ingest.read import peek_extract_date
 from pipeline.ingest.source import IngestOptions, SourceOutcome
-from pipeline.keys import MissingKey, load_key
+from pipeline.keys import MissingKey, key_fingerprint, load_key
 from pipeline.link.settings import LINKAGE_FILE, LinkageSettings, load_linkage
 from pipeline.link.stage import Linkage
 from pipeline.publish import LINEAGE, RESTRICTED, OutputExists, check_output, discard, staging_dir
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, go_on_without, record_abandoned, record_unstarted
 from pipeline.run.orchestrator import Orchestrator
+from pipeline.run.previous import PreviousRun, load_previous
 
 DOCS_DIR = "data_docs"
 
@@ -112,6 +113,8 @@ class Session:
     stages: Deferred = field(default_factory=Deferred)
     linked: Linkage | None = None
     scoring: Scoring | None = None
+    previous: PreviousRun | None = None  # the previous month's run (--previous), checked
+    changes: pd.DataFrame | None = None  # changes.parquet, with --previous
     held_written: bool = False  # the held source and stage records are in the lineage (write_held_records)
 
     @property
@@ -242,6 +245,7 @@ class Preflight:
     files: dict[str, Path | None]
     permitted: dict[str, str | None]
     as_of: dt.date
+    previous: PreviousRun | None = None
 
 
 def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
@@ -260,8 +264,14 @@ def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
         raise RunError(str(exc)) from None
     files = source_files(config, schemas, report)
     permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
+    as_of = as_of_date(config, schemas, files, permitted)
+    previous = None
+    if config.previous is not None:
+        previous, warnings = load_previous(config.previous, key_fingerprint(key), configuration.rules.name, as_of)
+        for warning in warnings:
+            report(f"warning: {warning}")
     return Preflight(configuration=configuration, key=key, purpose=purpose, files=files, permitted=permitted,
-                     as_of=as_of_date(config, schemas, files, permitted))
+                     as_of=as_of, previous=previous)
 
 
 def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchestrator | None = None) -> Session:
@@ -290,7 +300,10 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
         context = LineageWriter.run_context()
         parameters = run_parameters(config, configuration, checked.as_of, checked.purpose)
         started_by = {"orchestrator": orchestrator.record()} if orchestrator else {}
-        lineage.write("run_start", run_id=run_id, parameters=parameters, **context, **started_by)
+        if checked.previous is not None:
+            parameters["previous_run"] = checked.previous.record()
+        lineage.write("run_start", run_id=run_id, parameters=parameters, key_fingerprint=key_fingerprint(checked.key),
+                      **context, **started_by)
         openlineage.start(staging, run_id, parameters, settings=configuration.openlineage,
                           orchestrator=started_by.get("orchestrator"))
         gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(checked.as_of, dt.time()),
@@ -302,5 +315,5 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
         raise
     return Session(config=config, configuration=configuration, key=checked.key, purpose=checked.purpose,
                    files=checked.files, permitted=checked.permitted, as_of=checked.as_of, staging=staging,
-                   lineage=lineage, gx=gx, report=report, started=started, run_id=run_id,
+                   lineage=lineage, gx=gx, report=report, started=started, run_id=run_id, previous=checked.previous,
                    code_version=str(context["code_version"]))

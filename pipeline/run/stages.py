@@ -23,22 +23,26 @@ from pipeline.audit import openlineage
 from pipeline.audit.ledger import COMPLETED, PARTIAL, append_run
 from pipeline.audit.lineage import sha256_file
 from pipeline.criteria.caseworker import to_csv
+from pipeline.criteria.changes import change_counts, household_changes, month_of
 from pipeline.criteria.engine import Membership
 from pipeline.criteria.stage import score_stage
 from pipeline.ingest import data_docs
 from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_source, landed_path
 from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
+from pipeline.link.continuity import HISTORY_COLUMNS, Earlier
 from pipeline.link.stage import link_sources, model_document, prepare_source
 from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, abort, go_on_without, tell_kept
 from pipeline.run.orchestrator import Orchestrator
+from pipeline.run.previous import KEY_HISTORY, empty_history
 from pipeline.run.result import QuarantineReason, RunResult
 from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
 
 PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json",
              "households.parquet", "evidence.parquet")
 REVIEW_FILE = Path(RESTRICTED) / "clerical_review.parquet"
+CHANGES_FILE = "changes.parquet"
 CASEWORKER_FILE = Path(RESTRICTED) / "caseworker_export.csv"
 
 
@@ -134,7 +138,12 @@ def link(session: Session) -> None:
         prepared.append(prepare_source(source, frame, s.schemas.contracts[source], settings, s.as_of))
         del frame
     s.report(f"{s.elapsed()} linking {sum(len(p.records) for p in prepared):,} records from {len(prepared)} sources")
-    linked = s.linked = link_sources(prepared, settings, s.as_of, s.key, identities=s.config.caseworker_export)
+    earlier = None
+    if s.previous is not None:
+        p = s.previous
+        earlier = Earlier(links=p.links, households=p.households, history=p.key_history, as_of=p.as_of.isoformat())
+    linked = s.linked = link_sources(prepared, settings, s.as_of, s.key, identities=s.config.caseworker_export,
+                                     earlier=earlier)
     write_parquet(linked.record_links, s.staging / "record_links.parquet")
     write_parquet(linked.pairs, s.staging / "pairs.parquet")
     write_parquet(linked.review, s.staging / REVIEW_FILE)
@@ -162,9 +171,18 @@ def score_households(session: Session) -> None:
         frames[source] = pd.read_parquet(path, columns=[c for c in rules.columns_needed(source) if c in present])
     scoring = s.scoring = score_stage(rules, frames, Membership(links=s.linked.record_links, people=s.linked.people),
                                       s.as_of, s.linked.addresses if s.config.caseworker_export else None)
+    scoring.households = scoring.households.merge(s.linked.households, on="household_key", how="left",
+                                                  validate="one_to_one")
     write_parquet(scoring.households, s.staging / "households.parquet")
     write_parquet(scoring.evidence, s.staging / "evidence.parquet")
-    outputs = ["households.parquet", "evidence.parquet"]
+    outputs = ["households.parquet", "evidence.parquet", KEY_HISTORY]
+    write_parquet(key_history(s), s.staging / KEY_HISTORY)
+    if s.previous is not None:
+        s.changes = household_changes(month_of(scoring.households, s.linked.record_links),
+                                      month_of(s.previous.households, s.previous.links), rules.columns,
+                                      merged_now(s.linked.history))
+        write_parquet(s.changes, s.staging / CHANGES_FILE)
+        outputs.append(CHANGES_FILE)
     if scoring.caseworker is not None:
         write_bytes(to_csv(scoring.caseworker), s.staging / CASEWORKER_FILE)
         outputs.append(str(CASEWORKER_FILE))
@@ -177,6 +195,22 @@ def score_households(session: Session) -> None:
                    outputs=outputs)
     s.report(f"{s.elapsed()} scored under {rules.name}: {c.families:,} families, {c.eligible:,} eligible "
              f"({seconds:.1f}s)")
+
+
+def key_history(session: Session) -> pd.DataFrame:
+    """Every key retired so far and its successor: the previous run's history and this run's retirements."""
+    parts = [h for h in (session.previous.key_history if session.previous is not None else None,
+                         session.linked.history) if h is not None and len(h)]
+    frame = pd.concat(parts, ignore_index=True) if parts else empty_history()
+    return frame[HISTORY_COLUMNS].astype("string")
+
+
+def merged_now(history: pd.DataFrame | None) -> dict[str, str]:
+    """Household keys this run retired by merging, and the key each went into."""
+    if history is None or not len(history):
+        return {}
+    merged = history[(history["kind"] == "household") & (history["change"] == "merged")]
+    return dict(zip(merged["retired_key"].astype(str), merged["successor_key"].astype(str), strict=True))
 
 
 def _validations(session: Session) -> None:
@@ -202,7 +236,8 @@ def publish(session: Session) -> RunResult:
     _validations(s)
     outcomes = s.ordered_outcomes()
     s.write_held_records()
-    published = [*PUBLISHED, *([str(CASEWORKER_FILE)] if s.config.caseworker_export else [])]
+    published = [*PUBLISHED, KEY_HISTORY, *([CHANGES_FILE] if s.changes is not None else []),
+                 *([str(CASEWORKER_FILE)] if s.config.caseworker_export else [])]
     outputs = {}
     for name in published:
         outputs[name] = sha256_file(s.staging / name)
@@ -226,4 +261,6 @@ def publish(session: Session) -> RunResult:
     promote(s.staging, s.config.out)
     return RunResult(out=s.config.out, as_of=s.as_of, purpose=s.purpose, sources=outcomes,
                      quarantine=QuarantineCounts.of(s.quarantine), seconds=seconds, reasons=reasons,
-                     linkage=s.linked.counts, scoring=s.scoring.counts, required_not_used=missing)
+                     linkage=s.linked.counts, scoring=s.scoring.counts, required_not_used=missing,
+                     changes=change_counts(s.changes) if s.changes is not None else None,
+                     previous_as_of=s.previous.as_of if s.previous is not None else None)

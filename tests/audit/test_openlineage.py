@@ -32,7 +32,7 @@ pytestmark = pytest.mark.usefixtures("preloaded_gx")
 SPEC_SCHEMA = FIXTURES / "openlineage-runevent.schema.json"
 REFUSED = {"electoral_register", "health", "police"}  # their gateways do not permit 'evaluation'
 TABLES = {"households.parquet", "evidence.parquet", "record_links.parquet", "pairs.parquet",
-          "quarantine.parquet", "linkage_model.json"}
+          "quarantine.parquet", "linkage_model.json", "key_history.parquet"}
 RUN_ID = ol.run_id_from("test_openlineage")
 KEY = "test-api-key-3f9a"
 

@@ -1,0 +1,151 @@
+"""Identities that last from month to month: this run's people and households take the keys they had.
+
+A run links its records afresh; each person and household it finds gets a fresh key (a keyed
+hash of what founds it). Given the previous month's run (`--previous`), those fresh keys are
+replaced by the keys the same people and families had there, so a caseworker following a key
+finds the same family next month.
+
+People are matched through their records: a record kept by its agency keeps its (source,
+source_record_id), so a person of this run whose records were a person's last month is that
+person. A person's previous key goes to its *heir*, the person of this run holding most of its
+earlier records (when one earlier person splits in two, the larger part keeps the key). A person
+who is heir to two earlier keys (two records found to be one person) keeps the older key, by
+first_seen, and the other is retired as merged into it (`key_history.parquet`). A key is never
+given to anyone but its heir, and a fresh key that happens to equal any earlier key is derived
+again, so no key ever names two people.
+
+Households follow their members the same way: an earlier household key goes to the household of
+this run holding most of its continuing members (ties: the larger household, then the one with
+the smallest person key), and a household heir to several keeps the one with most continuing
+members, then the oldest. A household whose people are all new gets a new key, also at an
+address another family has left: the key names the family, `address_key` the place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+KeyMaker = Callable[[np.ndarray], np.ndarray]  # fresh values → keys, for keys derived again after a clash
+HISTORY_COLUMNS = ["kind", "retired_key", "successor_key", "change", "as_of"]
+
+
+@dataclass(frozen=True)
+class Carried:
+    """Per fresh key of this run, its final key and since when it has been seen; and the keys retired."""
+
+    keys: dict[str, str]
+    first_seen: dict[str, str]  # final key → ISO date it first appeared
+    history: pd.DataFrame  # HISTORY_COLUMNS
+
+
+def _heirs(overlap: pd.DataFrame, size: pd.Series) -> pd.DataFrame:
+    """For each earlier key, the fresh key holding most of it (ties: the larger fresh group, then the smaller key).
+
+    `overlap` has columns fresh, previous, n (shared members or records); `size` is each fresh group's size.
+    """
+    ranked = overlap.assign(size=overlap["fresh"].map(size).to_numpy())
+    ranked = ranked.sort_values(["previous", "n", "size", "fresh"], ascending=[True, False, False, True],
+                                kind="stable")
+    return ranked.drop_duplicates("previous")
+
+
+def carry_keys(overlap: pd.DataFrame, size: pd.Series, previous_first_seen: dict[str, str], taken: set[str],
+               as_of: str, kind: str, rekey: KeyMaker) -> Carried:
+    """Final keys for this run's fresh keys, from what each shares with the previous run's keys.
+
+    `overlap`: fresh, previous, n. `size`: members (or records) per fresh key, every fresh key of
+    this run. `previous_first_seen`: each previous key's first_seen. `taken`: every key ever used
+    before (previous and retired ones), which a new key must not equal.
+    """
+    heirs = _heirs(overlap, size)
+    heirs = heirs.assign(first_seen=heirs["previous"].map(previous_first_seen).fillna(as_of).to_numpy())
+    # A fresh key heir to several earlier keys keeps one: a person the oldest key (then the one with most records),
+    # a household the one with most continuing members (then the oldest); then the smallest key.
+    order = ["first_seen", "n"] if kind == "person" else ["n", "first_seen"]
+    chosen = heirs.sort_values(["fresh", *order, "previous"], ascending=[True, order[0] == "first_seen",
+                                                                         order[1] == "first_seen", True],
+                               kind="stable")
+    kept = chosen.drop_duplicates("fresh")
+    merged = chosen[~chosen.index.isin(kept.index)]
+    keys = dict(zip(kept["fresh"], kept["previous"], strict=True))
+    first_seen = dict(zip(kept["previous"], kept["first_seen"], strict=True))
+    new = sorted(set(size.index) - set(keys))
+    if new:
+        fresh = np.asarray(new, dtype=object)
+        clash = np.isin(fresh, list(taken))
+        final = fresh.copy()
+        if clash.any():  # a fresh key equal to a key used before (the founding record was someone else's)
+            final[clash] = rekey(np.char.add(fresh[clash].astype(str), "\x1f" + as_of))
+        keys.update(zip(new, final, strict=True))
+        first_seen.update(dict.fromkeys(final, as_of))
+    history = pd.DataFrame({
+        "kind": kind, "retired_key": merged["previous"].to_numpy(dtype=object),
+        "successor_key": [keys[f] for f in merged["fresh"]], "change": "merged", "as_of": as_of})
+    return Carried(keys=keys, first_seen=first_seen, history=history[HISTORY_COLUMNS])
+
+
+def overlap_of(fresh: pd.Series, previous: pd.Series) -> pd.DataFrame:
+    """fresh, previous, n: how many items (records, or members) each pair of fresh and earlier keys share."""
+    both = pd.DataFrame({"fresh": fresh.to_numpy(dtype=object), "previous": previous.to_numpy(dtype=object)})
+    both = both.dropna()
+    return both.groupby(["fresh", "previous"], sort=True).size().rename("n").reset_index()
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """The previous run's pseudonymous tables, as linking needs them (`pipeline.run.previous` reads them)."""
+
+    links: pd.DataFrame  # source, source_record_id, person_key, household_key[, person_first_seen]
+    households: pd.DataFrame  # household_key[, first_seen]
+    history: pd.DataFrame  # HISTORY_COLUMNS
+    as_of: str  # ISO date
+
+    def taken(self, kind: str) -> set[str]:
+        """Every key of `kind` used before: in the previous run, or retired earlier."""
+        column = "person_key" if kind == "person" else "household_key"
+        retired = self.history.loc[self.history["kind"] == kind, "retired_key"]
+        return set(self.links[column].dropna().astype(str)) | set(retired.dropna().astype(str))
+
+    def person_first_seen(self) -> dict[str, str]:
+        first = self.links.get("person_first_seen")
+        if first is None:
+            return dict.fromkeys(self.links["person_key"].astype(str), self.as_of)
+        frame = pd.DataFrame({"k": self.links["person_key"].astype(str), "f": first.astype(str)})
+        return dict(zip(*frame.drop_duplicates("k").T.to_numpy(), strict=True))
+
+    def household_first_seen(self) -> dict[str, str]:
+        first = self.households.get("first_seen")
+        keys = self.households["household_key"].astype(str)
+        values = first.astype(str) if first is not None else pd.Series(self.as_of, index=keys.index)
+        return dict(zip(keys, values, strict=True))
+
+
+def carry_people(record_source: pd.Series, record_id: pd.Series, fresh_person: np.ndarray, earlier: Earlier,
+                 as_of: str, rekey: KeyMaker) -> Carried:
+    """Final person keys: each fresh person takes the key of the earlier person whose records it holds."""
+    mine = pd.DataFrame({"source": record_source.astype(str).to_numpy(), "id": record_id.astype(str).to_numpy(),
+                         "fresh": fresh_person})
+    theirs = pd.DataFrame({"source": earlier.links["source"].astype(str), "id": earlier.links["source_record_id"]
+                           .astype(str), "previous": earlier.links["person_key"].astype(str)})
+    joined = mine.merge(theirs, on=["source", "id"], how="left")
+    size = mine.groupby("fresh").size()
+    return carry_keys(overlap_of(joined["fresh"], joined["previous"]), size, earlier.person_first_seen(),
+                      earlier.taken("person"), as_of, "person", rekey)
+
+
+def carry_households(person: np.ndarray, fresh_household: np.ndarray, earlier: Earlier, as_of: str,
+                     rekey: KeyMaker) -> Carried:
+    """Final household keys: each fresh household takes the key of the earlier household of most of its people.
+
+    `person` and `fresh_household` are per person of this run (final person keys).
+    """
+    before = earlier.links.drop_duplicates("person_key").set_index("person_key")["household_key"].astype(str)
+    people = pd.DataFrame({"person": person, "fresh": fresh_household})
+    previous = people["person"].map(before)
+    size = people.groupby("fresh").size()
+    return carry_keys(overlap_of(people["fresh"], previous), size, earlier.household_first_seen(),
+                      earlier.taken("household"), as_of, "household", rekey)

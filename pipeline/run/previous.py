@@ -1,0 +1,87 @@
+"""The previous month's run, as `--previous` names it: read, checked, and never trusted blindly.
+
+An earlier run folder is hostile input like any extract: it may have been edited, cut short,
+made with another key or by another rule set. It is used only when its audit trail is intact (its
+lineage chain, its output files' SHA-256 and its ledger entry: `pipeline.audit.verify`), it
+completed, and it was made with this run's key; a different rule set is allowed with a warning
+(criteria then change by definition). Only pseudonymous tables are read: record_links,
+households and key_history, never restricted/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.audit.ledger import PUBLISHED
+from pipeline.audit.lineage import parse_lines
+from pipeline.audit.verify import verify_run
+from pipeline.publish import LINEAGE
+from pipeline.run.failure import RunError
+
+KEY_HISTORY = "key_history.parquet"
+
+
+@dataclass(frozen=True)
+class PreviousRun:
+    """What this run takes from the previous month's: who was who, which families, and since when."""
+
+    folder: Path
+    run_id: str
+    as_of: dt.date
+    rule_set: str
+    links: pd.DataFrame  # source, source_record_id, person_key, household_key, person_first_seen
+    households: pd.DataFrame  # household_key, members, eligible, the criteria, address_key, first_seen
+    key_history: pd.DataFrame  # pipeline.link.continuity.HISTORY_COLUMNS
+
+    def record(self) -> dict:
+        """For the lineage's run_start and the OpenLineage START: which run this one follows."""
+        return {"folder": str(self.folder), "run_id": self.run_id, "as_of": self.as_of.isoformat(),
+                "rule_set": self.rule_set}
+
+
+def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date) -> tuple[PreviousRun, list[str]]:
+    """The previous run in `folder`, and warnings; RunError naming the folder and what is wrong with it."""
+    folder = Path(folder)
+    where = f"--previous {folder}"
+    if not (folder / LINEAGE).is_file():
+        raise RunError(f"{where} is not a run's output folder (no {LINEAGE})")
+    verdict = verify_run(folder)
+    if verdict.problem is not None:
+        raise RunError(f"{where} cannot be trusted: {verdict.problem}")
+    records, _ = parse_lines((folder / LINEAGE).read_text(encoding="utf-8"))
+    start, end = records[0], records[-1]
+    if end.get("status") not in PUBLISHED:
+        raise RunError(f"{where} did not complete (status {end.get('status')})")
+    if start.get("key_fingerprint") is None:
+        raise RunError(f"{where} records no key fingerprint (it was made before monthly operation); run "
+                       f"without --previous once to start the chain")
+    if start["key_fingerprint"] != fingerprint:
+        raise RunError(f"{where} was made with another pseudonymisation key ({start['key_fingerprint']}, this "
+                       f"run's is {fingerprint}): its keys cannot be carried on")
+    params = start.get("parameters") or {}
+    previous_as_of = dt.date.fromisoformat(str(params.get("as_of")))
+    if previous_as_of > as_of:
+        raise RunError(f"{where} is as of {previous_as_of}, after this run's {as_of}")
+    warnings = []
+    if params.get("rules") != rule_set:
+        warnings.append(f"--previous {folder} was scored under {params.get('rules')}, this run under {rule_set}: "
+                        f"eligibility changes may come from the rules, not the families")
+    try:
+        links = pd.read_parquet(folder / "record_links.parquet")
+        households = pd.read_parquet(folder / "households.parquet")
+        history = pd.read_parquet(folder / KEY_HISTORY) if (folder / KEY_HISTORY).is_file() else None
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{where}: its tables cannot be read ({type(exc).__name__})") from None
+    return PreviousRun(folder=folder.resolve(), run_id=str(start.get("run_id")), as_of=previous_as_of,
+                       rule_set=str(params.get("rules")), links=links, households=households,
+                       key_history=history if history is not None else empty_history()), warnings
+
+
+def empty_history() -> pd.DataFrame:
+    from pipeline.link.continuity import HISTORY_COLUMNS
+
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in HISTORY_COLUMNS})

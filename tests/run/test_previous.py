@@ -1,0 +1,93 @@
+"""`--previous`: a month's run carries on from the last one, or says clearly why it cannot."""
+
+from __future__ import annotations
+
+import secrets
+
+import pandas as pd
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import TINY
+from tests.support import lineage
+
+pytestmark = pytest.mark.usefixtures("preloaded_gx")
+
+
+@pytest.fixture(scope="module")
+def two_months(tmp_path_factory):
+    """The tiny set run for October, then again for November with --previous October."""
+    base = tmp_path_factory.mktemp("months")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PIPELINE_LEDGER", str(base / "ledger.jsonl"))
+        assert main(["run", "--extracts", str(TINY), "--out", str(base / "oct")]) == 0
+        assert main(["run", "--extracts", str(TINY), "--out", str(base / "nov"), "--as-of", "2026-11-30",
+                     "--previous", str(base / "oct")]) == 0
+    return base
+
+
+def test_people_and_households_keep_their_keys_and_first_seen_dates(two_months):
+    oct_, nov = (pd.read_parquet(two_months / m / "record_links.parquet") for m in ("oct", "nov"))
+    assert oct_["person_key"].tolist() == nov["person_key"].tolist()
+    assert oct_["household_key"].tolist() == nov["household_key"].tolist()
+    households = pd.read_parquet(two_months / "nov" / "households.parquet")
+    assert set(households["first_seen"]) == {"2026-10-31"}
+    assert households["address_key"].str.startswith("A").all()
+    assert set(nov["person_first_seen"]) == {"2026-10-31"}
+
+
+def test_the_run_says_what_changed_and_records_which_run_it_followed(two_months):
+    changes = pd.read_parquet(two_months / "nov" / "changes.parquet")
+    assert list(changes.columns) == ["household_key", "change", "detail"]
+    assert not len(changes)  # the same files a month on: nobody moved, joined or left
+    start = lineage(two_months / "nov")[0]
+    assert start["parameters"]["previous_run"]["run_id"] == lineage(two_months / "oct")[0]["run_id"]
+    assert start["key_fingerprint"] == lineage(two_months / "oct")[0]["key_fingerprint"]
+    assert (two_months / "nov" / "key_history.parquet").is_file()
+
+
+def run(capsys, tmp_path, *extra: str) -> tuple[int, str]:
+    code = main(["run", "--extracts", str(TINY), "--out", str(tmp_path / "dec"), "--as-of", "2026-12-31", *extra])
+    return code, capsys.readouterr().err
+
+
+def test_a_previous_run_made_with_another_key_is_refused(two_months, tmp_path, capsys, monkeypatch):
+    other = tmp_path / "other.key"
+    other.write_text(secrets.token_hex(32))
+    monkeypatch.setenv("PIPELINE_KEY_FILE", str(other))
+    monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
+    code, err = run(capsys, tmp_path, "--previous", str(two_months / "nov"))
+    assert code == 1 and "was made with another pseudonymisation key" in err.splitlines()[-1]
+    assert not (tmp_path / "dec").exists()
+
+
+def test_a_previous_run_whose_files_were_altered_is_refused(two_months, tmp_path, capsys, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "nov"
+    shutil.copytree(two_months / "nov", copy)
+    table = pd.read_parquet(copy / "households.parquet")
+    table.assign(eligible=True).to_parquet(copy / "households.parquet")
+    monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
+    code, err = run(capsys, tmp_path, "--previous", str(copy))
+    assert code == 1 and err.splitlines()[-1].startswith(f"error: --previous {copy} cannot be trusted: ")
+
+
+def test_a_previous_run_under_another_rule_set_is_a_warning(two_months, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
+    code, err = run(capsys, tmp_path, "--previous", str(two_months / "nov"), "--rules", "phase1")
+    assert code == 0
+    assert "was scored under phase2, this run under phase1" in err
+
+
+def test_a_folder_that_is_not_a_run_is_refused(tmp_path, capsys):
+    code, err = run(capsys, tmp_path, "--previous", str(tmp_path))
+    assert code == 1 and err.splitlines()[-1] == f"error: --previous {tmp_path} is not a run's output folder " \
+                                                  "(no lineage.jsonl)"
+
+
+def test_the_newest_completed_run_under_an_output_root_is_found_from_the_ledger(two_months):
+    from pipeline.audit.ledger import latest_run_under
+
+    assert latest_run_under(two_months, two_months / "ledger.jsonl") == (two_months / "nov").resolve()
+    assert latest_run_under(two_months / "elsewhere", two_months / "ledger.jsonl") is None
