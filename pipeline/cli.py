@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--extract-date", type=iso_date, default=dt.date(2026, 10, 31))
     _audit_parser(sub)
     _contracts_parser(sub)
+    _review_parser(sub)
     return parser
 
 
@@ -74,6 +75,38 @@ def _audit_parser(sub: argparse._SubParsersAction) -> None:
     explain = commands.add_parser("explain", help="why a household is or is not eligible, with its evidence")
     explain.add_argument("household_key", help="the household's pseudonymous key (H...)")
     explain.add_argument("--run", type=Path, required=True, help="the run folder")
+
+
+def _review_parser(sub: argparse._SubParsersAction) -> None:
+    """`review export RUN [--to FILE]`: the run's clerical review pairs as a form a reviewer fills in."""
+    review = sub.add_parser("review", help="clerical review: the form a reviewer fills in")
+    commands = review.add_subparsers(dest="review_command", required=True)
+    export = commands.add_parser("export", help="write the run's review pairs as a CSV form (identifying data)")
+    export.add_argument("run", type=Path, help="the run folder")
+    export.add_argument("--to", type=Path, default=None,
+                        help="the form's path (default RUN/restricted/review_form.csv; readable by you alone)")
+
+
+def _review(args: argparse.Namespace) -> int:
+    """Write the form; a run without review pairs is said, not an error."""
+    import pandas as pd
+
+    from pipeline.link.review import review_form
+    from pipeline.publish import RESTRICTED, write_bytes
+    from pipeline.run.stages import REVIEW_FILE
+
+    source = args.run / REVIEW_FILE
+    if not source.is_file():
+        raise RunError(f"{args.run} has no {REVIEW_FILE} (is it a run's output folder?)")
+    to = args.to or args.run / RESTRICTED / "review_form.csv"
+    if to.exists() and not to.is_file():
+        raise RunError(f"--to {to} is a folder; give the form's file path")
+    review = pd.read_parquet(source)
+    write_bytes(review_form(review), to)  # 0600: names, dates of birth and addresses
+    print(f"{len(review):,} pairs to review written to {to} (IDENTIFYING: readable by you alone). Fill in "
+          f"decision (MATCH or NOT_MATCH), reviewer, reviewed_on and note, then give it to the next run: "
+          f"--decisions {to}")
+    return 0
 
 
 def _contracts_parser(sub: argparse._SubParsersAction) -> None:
@@ -165,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     # it, nothing published) instead of dying where it stands.
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        code = {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts}[args.command](args)
+        code = {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts,
+                "review": _review}[args.command](args)
         sys.stdout.flush()  # here, not at exit, so a reader that stopped early is met below
         return code
     except RunError as exc:

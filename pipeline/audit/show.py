@@ -108,11 +108,28 @@ def show(run_dir: Path, ledger: Path | None = None) -> str:
             continue
         shown.add(name)
         lines.append(f"  {name}  SHA-256 {sha}  ({output_status(run_dir, name, sha)}; lineage line {line})")
+    lines += _previous_lines(run_dir, params.get("previous_run"))
     lines += ["End",
               f"  status {_status(end)}",
               f"  sources used: {', '.join(end.get('sources_used') or []) or 'none'}; "
               f"refused: {', '.join(end.get('sources_refused') or []) or 'none'}"]
     return "\n".join(lines)
+
+
+def _previous_lines(run_dir: Path, previous: object) -> list[str]:
+    """Which run this one carried on from, and what changed since (changes.parquet's counts)."""
+    if not isinstance(previous, dict):
+        return []
+    from pipeline.criteria.changes import change_counts, paragraph
+
+    lines = ["Previous run", f"  carried on from run {previous.get('run_id')} in {previous.get('folder')} "
+                             f"(as of {previous.get('as_of')}, rules {previous.get('rule_set')})"]
+    changes = run_dir / "changes.parquet"
+    if changes.is_file():
+        import pandas as pd
+
+        lines.append(f"  {paragraph(change_counts(pd.read_parquet(changes)), str(previous.get('as_of')))}")
+    return lines
 
 
 def _status(end: dict) -> str:

@@ -34,6 +34,7 @@ from pipeline.link.model import (
     score,
     train,
 )
+from pipeline.link.review import Applied, Decisions, apply_to, reviewer_decision
 from pipeline.link.settings import LinkageSettings
 
 MOVER_MAX_ADDRESSES = 6  # a person with records at more addresses than this tells of no one move
@@ -46,6 +47,7 @@ class People:
     pairs: pd.DataFrame  # scored candidate pairs: i, j, passes, levels, contributions, decision
     model: FSModel
     ident: np.ndarray  # per record: record_ident (anchors and keys are made of it)
+    applied: Applied | None = None  # a reviewer's decisions, as this run's record positions
 
 
 def effective_tokens(records: pd.DataFrame, one_row_per_person: list[str]) -> pd.Series:
@@ -157,16 +159,22 @@ class _Clustered:
     links: pd.DataFrame  # the links (i, j, p) clustering was offered
 
 
-def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ident: np.ndarray) -> _Clustered:
+def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ident: np.ndarray,
+             applied: Applied | None = None) -> _Clustered:
     """People from the strong links, then again for each pass that finds pairs split by a move."""
     m = settings.model
     i, j = c.i, c.j
 
     def links_at(p: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~c.exclusive_pair & ~c.other_flat]
+        strong = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~c.exclusive_pair & ~c.other_flat]
+        if applied is None:
+            return strong
+        return pd.concat([strong, applied.must.assign(p=1.0)], ignore_index=True)  # a reviewer's MATCH
 
     def cluster(p: np.ndarray) -> np.ndarray:
         cannot = pd.DataFrame({"i": i, "j": j})[(p < m.cannot_link_below) | c.other_flat]
+        if applied is not None:
+            cannot = pd.concat([cannot, applied.cannot], ignore_index=True)  # a reviewer's NOT_MATCH
         return anchor_labels(ident, cluster_records(len(records), c.groups, c.exclusive, links_at(p), cannot))
 
     scored = score(c.model, c.levels, extra=c.extra)
@@ -201,15 +209,21 @@ def _pairs_table(c: _Compared, done: _Clustered, settings: LinkageSettings) -> p
     return out
 
 
-def link_people(records: pd.DataFrame, settings: LinkageSettings) -> People:
-    """Link standardised records (with an `extract_date` column) into people."""
+def link_people(records: pd.DataFrame, settings: LinkageSettings, decisions: Decisions | None = None) -> People:
+    """Link standardised records (with an `extract_date` column) into people; a reviewer's decisions
+    (`pipeline.link.review`) are must-link and cannot-link."""
     records = records.reset_index(drop=True)
     ident = record_ident(records)
     compared = _compare(records, settings)
-    done = _cluster(records, compared, settings, ident)
+    applied = apply_to(decisions, records) if decisions is not None else None
+    done = _cluster(records, compared, settings, ident, applied)
+    applied = applied.held(done.label) if applied is not None else None
     probability = _joining_probability(len(records), done.label, compared.groups, done.links)
-    return People(label=done.label, probability=probability, pairs=_pairs_table(compared, done, settings),
-                  model=compared.model, ident=ident)
+    pairs = _pairs_table(compared, done, settings)
+    if applied is not None:
+        pairs["reviewer_decision"] = reviewer_decision(compared.i, compared.j, applied).to_numpy()
+    return People(label=done.label, probability=probability, pairs=pairs, model=compared.model, ident=ident,
+                  applied=applied)
 
 
 def moved_between(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarray, family: np.ndarray) -> np.ndarray:

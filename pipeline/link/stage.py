@@ -22,6 +22,7 @@ from pipeline.link.decisions import Decision
 from pipeline.link.households import HouseholdAssignment, assign_households, evidence_dates
 from pipeline.link.model import FSModel
 from pipeline.link.people import People, link_people
+from pipeline.link.review import Decisions
 from pipeline.link.settings import LinkageSettings
 from pipeline.link.standardise import records_from_landed
 from pipeline.link.tables import household_addresses, pairs_table, person_details, review_table
@@ -55,6 +56,7 @@ class Linkage:
     addresses: pd.DataFrame | None = None  # identifying, only with `identities`: see `household_addresses`
     households: pd.DataFrame | None = None  # household_key, address_key, first_seen (one row a household)
     history: pd.DataFrame | None = None  # keys retired by this run (continuity.HISTORY_COLUMNS)
+    decisions: dict[str, int] | None = None  # a reviewer's decisions applied, and stale (review.Applied.counts)
 
 
 @dataclass
@@ -142,7 +144,8 @@ class Keys:
 
 
 def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.date, key: bytes,
-                 identities: bool = False, earlier: Earlier | None = None) -> Linkage:
+                 identities: bool = False, earlier: Earlier | None = None,
+                 decisions: Decisions | None = None) -> Linkage:
     """People and households from prepared sources (in source-name order); with `identities`, each
     person's name and each household's address too (for the caseworker export only: each costs a
     pass over every record, seconds at a million residents)."""
@@ -150,7 +153,7 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     evidence_date = np.concatenate([p.evidence_date for p in prepared])
     current = np.concatenate([p.current for p in prepared])
     prepared.clear()
-    people = link_people(records, settings)
+    people = link_people(records, settings, decisions)
     person_number, anchors = pd.factorize(people.label, sort=True)
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
     keys = _keys(people, records, person_number, anchors, homes, key, as_of.isoformat(), earlier)
@@ -166,7 +169,9 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         "person_first_seen": pd.array(keys.person_first_seen[person_number], dtype="string"),
     })
     pairs = pairs_table(people.pairs, links, settings.model.review_threshold)
-    review = review_table(people.pairs, records, person_keys[person_number])
+    undecided = people.pairs if "reviewer_decision" not in people.pairs else \
+        people.pairs[people.pairs["reviewer_decision"].isna().to_numpy()]  # a decided pair is not asked again
+    review = review_table(undecided, records, person_keys[person_number])
     decisions = people.pairs["decision"]
     counts = LinkCounts(
         records=len(records), people=int(person_number.max()) + 1 if len(records) else 0,
@@ -174,6 +179,7 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         linked_pairs=int((decisions == Decision.LINKED.label).sum()), review_pairs=len(review),
         people_without_address=int((homes.basis == "no_address").sum()))
     return Linkage(
+        decisions=people.applied.counts() if people.applied is not None else None,
         record_links=links, pairs=pairs, review=review, model=people.model, counts=counts,
         people=person_details(records, person_number, person_keys, household_key, settings, names=identities),
         addresses=household_addresses(records, person_number, homes, household_key) if identities else None,

@@ -82,6 +82,11 @@ class RunConfig:
         "changes.parquet says what changed since", parse=Path, metavar="PREV_OUT",
         parameter="The previous month's output folder: people and families keep the keys they had there, and "
                   "changes.parquet says what changed since. None (the default): the run stands alone."))
+    decisions: Path | None = field(default=None, metadata=_option(
+        "a filled-in clerical review form (python -m pipeline review export): its MATCH / NOT_MATCH decisions "
+        "are applied as must-link and cannot-link", parse=Path, metavar="FORM.csv",
+        parameter="A filled-in clerical review form (python -m pipeline review export): its MATCH / NOT_MATCH "
+                  "decisions are applied as must-link and cannot-link. None (the default): no decisions."))
     purpose: str | None = field(default=None, metadata=_option(
         "the run's purpose, checked against each gateway (default from schemas/settings.yaml: identification)",
         parameter="The run's purpose, checked against each source's gateway (a source whose gateway does not "

@@ -5,7 +5,8 @@ made with another key or by another rule set. It is used only when its audit tra
 lineage chain, its output files' SHA-256 and its ledger entry: `pipeline.audit.verify`), it
 completed, and it was made with this run's key; a different rule set is allowed with a warning
 (criteria then change by definition). Only pseudonymous tables are read: record_links,
-households and key_history, never restricted/.
+households and key_history, and from restricted/ only the reviewers' decisions (record ids and
+MATCH / NOT_MATCH), so that a decided pair stays decided.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pandas as pd
 from pipeline.audit.ledger import PUBLISHED
 from pipeline.audit.lineage import parse_lines
 from pipeline.audit.verify import verify_run
-from pipeline.publish import LINEAGE
+from pipeline.link.review import DECISIONS_FILE, Decisions, ReviewFormError, read_decisions
+from pipeline.publish import LINEAGE, RESTRICTED
 from pipeline.run.failure import RunError
 
 KEY_HISTORY = "key_history.parquet"
@@ -36,6 +38,7 @@ class PreviousRun:
     links: pd.DataFrame  # source, source_record_id, person_key, household_key, person_first_seen
     households: pd.DataFrame  # household_key, members, eligible, the criteria, address_key, first_seen
     key_history: pd.DataFrame  # pipeline.link.continuity.HISTORY_COLUMNS
+    decisions: Decisions | None = None  # every reviewer's decision applied so far (restricted/review_decisions.csv)
 
     def record(self) -> dict:
         """For the lineage's run_start and the OpenLineage START: which run this one follows."""
@@ -76,9 +79,16 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
         history = pd.read_parquet(folder / KEY_HISTORY) if (folder / KEY_HISTORY).is_file() else None
     except (OSError, ValueError) as exc:
         raise RunError(f"{where}: its tables cannot be read ({type(exc).__name__})") from None
+    decisions = None
+    if (folder / RESTRICTED / DECISIONS_FILE).is_file():
+        try:
+            decisions = read_decisions(folder / RESTRICTED / DECISIONS_FILE)
+        except ReviewFormError as exc:
+            raise RunError(f"{where}: its review decisions cannot be read: {exc}") from None
     return PreviousRun(folder=folder.resolve(), run_id=str(start.get("run_id")), as_of=previous_as_of,
                        rule_set=str(params.get("rules")), links=links, households=households,
-                       key_history=history if history is not None else empty_history()), warnings
+                       key_history=history if history is not None else empty_history(),
+                       decisions=decisions), warnings
 
 
 def empty_history() -> pd.DataFrame:

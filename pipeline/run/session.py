@@ -31,6 +31,7 @@ from pipeline.ingest.gx import BackgroundGX
 from pipeline.ingest.read import peek_extract_date
 from pipeline.ingest.source import IngestOptions, SourceOutcome
 from pipeline.keys import MissingKey, key_fingerprint, load_key
+from pipeline.link.review import Decisions, ReviewFormError, combined, read_decisions
 from pipeline.link.settings import LINKAGE_FILE, LinkageSettings, load_linkage
 from pipeline.link.stage import Linkage
 from pipeline.publish import LINEAGE, RESTRICTED, OutputExists, check_output, discard, staging_dir
@@ -115,6 +116,7 @@ class Session:
     scoring: Scoring | None = None
     previous: PreviousRun | None = None  # the previous month's run (--previous), checked
     changes: pd.DataFrame | None = None  # changes.parquet, with --previous
+    decisions: Decisions | None = None  # a reviewer's filled-in form (--decisions), read and checked
     held_written: bool = False  # the held source and stage records are in the lineage (write_held_records)
 
     @property
@@ -246,6 +248,17 @@ class Preflight:
     permitted: dict[str, str | None]
     as_of: dt.date
     previous: PreviousRun | None = None
+    decisions: Decisions | None = None
+
+
+def read_review_decisions(path: Path | None) -> Decisions | None:
+    """The reviewer's filled-in form, or None; RunError naming the file, row and column when it is not right."""
+    if path is None:
+        return None
+    try:
+        return read_decisions(path)
+    except ReviewFormError as exc:
+        raise RunError(f"--decisions: {exc}") from None
 
 
 def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
@@ -271,7 +284,9 @@ def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
         for warning in warnings:
             report(f"warning: {warning}")
     return Preflight(configuration=configuration, key=key, purpose=purpose, files=files, permitted=permitted,
-                     as_of=as_of, previous=previous)
+                     as_of=as_of, previous=previous,
+                     decisions=combined(previous.decisions if previous is not None else None,
+                                        read_review_decisions(config.decisions)))
 
 
 def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchestrator | None = None) -> Session:
@@ -316,4 +331,5 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
     return Session(config=config, configuration=configuration, key=checked.key, purpose=checked.purpose,
                    files=checked.files, permitted=checked.permitted, as_of=checked.as_of, staging=staging,
                    lineage=lineage, gx=gx, report=report, started=started, run_id=run_id, previous=checked.previous,
+                   decisions=checked.decisions,
                    code_version=str(context["code_version"]))

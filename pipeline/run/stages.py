@@ -30,6 +30,7 @@ from pipeline.ingest import data_docs
 from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_source, landed_path
 from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
 from pipeline.link.continuity import HISTORY_COLUMNS, Earlier
+from pipeline.link.review import DECISIONS_FILE, decisions_csv
 from pipeline.link.stage import link_sources, model_document, prepare_source
 from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
@@ -142,16 +143,28 @@ def link(session: Session) -> None:
     if s.previous is not None:
         p = s.previous
         earlier = Earlier(links=p.links, households=p.households, history=p.key_history, as_of=p.as_of.isoformat())
+    decisions = s.decisions
     linked = s.linked = link_sources(prepared, settings, s.as_of, s.key, identities=s.config.caseworker_export,
-                                     earlier=earlier)
+                                     earlier=earlier, decisions=decisions)
     write_parquet(linked.record_links, s.staging / "record_links.parquet")
     write_parquet(linked.pairs, s.staging / "pairs.parquet")
     write_parquet(linked.review, s.staging / REVIEW_FILE)
     (s.staging / "linkage_model.json").write_text(model_document(linked.model, settings), encoding="utf-8")
     seconds = round(time.perf_counter() - t0, 3)
-    s.stages.write("stage", stage="link", seconds=seconds, **asdict(linked.counts),
+    reviewed = {} if decisions is None else {"review_decisions": {
+        "file": str(s.config.decisions) if s.config.decisions else None,
+        "sha256": sha256_file(s.config.decisions) if s.config.decisions else None,
+        "carried_from_previous_run": s.previous is not None and s.previous.decisions is not None,
+        "decided_pairs": len(decisions.pairs), "undecided_rows": decisions.undecided, **(linked.decisions or {})}}
+    s.stages.write("stage", stage="link", seconds=seconds, **asdict(linked.counts), **reviewed,
                    inputs=[str(landed_path(src)) for src in used_sources(s)],
                    outputs=["record_links.parquet", "pairs.parquet", "linkage_model.json", str(REVIEW_FILE)])
+    if linked.decisions is not None:
+        d = linked.decisions
+        s.report(f"{s.elapsed()} review decisions: {d['match_applied']:,} MATCH ({d['match_refused']:,} of them "
+                 f"left apart by a harder rule: two agency ids, or a third record) and {d['not_match_applied']:,} "
+                 f"NOT_MATCH applied; {d['stale']:,} stale (a record no longer there: not applied)")
+        write_bytes(decisions_csv(decisions), s.staging / RESTRICTED / DECISIONS_FILE)
     c = linked.counts
     s.report(f"{s.elapsed()} linked: {c.people:,} people in {c.households:,} households; "
              f"{c.review_pairs:,} pairs for clerical review ({seconds:.1f}s)")

@@ -46,6 +46,15 @@ def test_the_run_says_what_changed_and_records_which_run_it_followed(two_months)
     assert (two_months / "nov" / "key_history.parquet").is_file()
 
 
+def test_audit_show_says_which_run_this_one_carried_on_from_and_what_changed(two_months, capsys):
+    main(["audit", "show", str(two_months / "nov")])
+    shown = capsys.readouterr().out
+    oct_id = lineage(two_months / "oct")[0]["run_id"]
+    assert f"  carried on from run {oct_id} in {(two_months / 'oct').resolve()} (as of 2026-10-31, rules phase2)" \
+        in shown
+    assert "  since the previous run (as of 2026-10-31): 0 new households, 0 ended" in shown
+
+
 def run(capsys, tmp_path, *extra: str) -> tuple[int, str]:
     code = main(["run", "--extracts", str(TINY), "--out", str(tmp_path / "dec"), "--as-of", "2026-12-31", *extra])
     return code, capsys.readouterr().err
