@@ -8,12 +8,13 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from pipeline.audit.ledger import LINEAGE
 from pipeline.audit.lineage import sha256_file
 from pipeline.audit.trail import AuditUsage, first, listed_outputs, output_status, read_trail, run_records
 from pipeline.config import ContractError, load_schemas
-from pipeline.criteria.engine import HOUSEHOLD_FIELDS
+from pipeline.criteria.engine import HOUSEHOLD_FIELDS, IDENTITY_FIELDS
 from pipeline.criteria.explain import plural, verdict
 from pipeline.criteria.rules import RuleSet, load_rule_set
 
@@ -88,7 +89,7 @@ def _household(run_dir: Path, key: str) -> tuple[pd.Series, pd.DataFrame, list[s
     if rows.empty:
         raise AuditUsage(f"household {key} is not in {households}")
     evidence = pd.read_parquet(run_dir / "evidence.parquet", filters=[("household_key", "==", key)])
-    criteria = [c for c in rows.columns if c not in HOUSEHOLD_FIELDS]
+    criteria = [c for c in rows.columns if c not in (*HOUSEHOLD_FIELDS, *IDENTITY_FIELDS)]
     return rows.iloc[0], evidence, criteria
 
 
@@ -105,6 +106,9 @@ def explain(household_key: str, run_dir: Path) -> str:
              f"as of {params.get('as_of')}, purpose {params.get('purpose')})",
              f"  {plural(int(row['members']), 'member', 'members')}, {plural(children, 'child', 'children')}",
              f"  {_verdict_line(row, criteria, rules)}"]
+    if "first_seen" in row.index and pd.notna(row["first_seen"]):
+        lines.append(f"  first identified as this family (this key) in the run as of {row['first_seen']}")
+    lines += _reviewed_lines(run_dir, household_key)
     if note:
         lines.append(f"  note: {note}")
     lines.append("Criteria")
@@ -118,6 +122,22 @@ def explain(household_key: str, run_dir: Path) -> str:
             lines += [_evidence_line(e, sources) for _, e in evidence[evidence["criterion"] == c].iterrows()]
     lines += ["Trail", f"  {_outputs_note(run_dir, records)}"]
     return "\n".join(lines)
+
+
+def _reviewed_lines(run_dir: Path, key: str) -> list[str]:
+    """Which of the household's members are one person because a clerical reviewer said MATCH (pairs.parquet)."""
+    pairs_file = run_dir / "pairs.parquet"
+    if not pairs_file.is_file() or "reviewer_decision" not in pq.read_schema(pairs_file).names:
+        return []
+    links = pd.read_parquet(run_dir / "record_links.parquet", columns=["person_key", "household_key"],
+                            filters=[("household_key", "==", key)])
+    pairs = pd.read_parquet(pairs_file, columns=["source_a", "source_record_id_a", "source_b", "source_record_id_b",
+                                                 "person_key_a", "person_key_b", "reviewer_decision"])
+    members = set(links["person_key"].astype(str))
+    mine = pairs[pairs["person_key_a"].isin(members) & pairs["reviewer_decision"].notna()]
+    return [f"  membership rests on a reviewer's decision: {r.source_a} {r.source_record_id_a} and {r.source_b} "
+            f"{r.source_record_id_b} are {'one person' if r.reviewer_decision == 'MATCH' else 'two people'} "
+            f"({r.reviewer_decision})" for r in mine.itertuples(index=False)]
 
 
 def _outputs_note(run_dir: Path, records: list[dict]) -> str:

@@ -31,6 +31,7 @@ TERM_ORDER = {"AUTUMN": 0, "SPRING": 1, "SUMMER": 2}
 EVIDENCE_COLUMNS = ["household_key", "criterion", "person_key", "source", "source_record_id", "detail"]
 # households.parquet's columns besides one per criterion (which stand between members/children and problems)
 HOUSEHOLD_FIELDS = ("household_key", "members", "children", "problems", "eligible", "rule_set", "not_assessed")
+IDENTITY_FIELDS = ("address_key", "first_seen")  # added to households.parquet from linkage: not criteria
 
 
 @dataclass

@@ -62,6 +62,11 @@ def test_a_not_match_splits_a_linked_pair_and_the_decision_is_carried_to_the_nex
     link = next(r for r in lineage(tmp_path / "oct") if r.get("stage") == "link")
     assert link["review_decisions"]["not_match_applied"] == 1 and link["review_decisions"]["stale"] == 1
     assert len(link["review_decisions"]["sha256"]) == 64
+    household = pd.read_parquet(tmp_path / "oct" / "record_links.parquet").set_index("source_record_id")[
+        "household_key"]["HLT4"]
+    main(["audit", "explain", household, "--run", str(tmp_path / "oct")])
+    assert ("membership rests on a reviewer's decision: electoral_register ER3 and health HLT4 are two people "
+            "(NOT_MATCH)") in capsys.readouterr().out
 
     # November, without the form: October's decisions still hold.
     assert main(["run", "--extracts", str(TINY), "--out", str(tmp_path / "nov"), "--as-of", "2026-11-30",
