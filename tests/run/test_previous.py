@@ -100,3 +100,39 @@ def test_the_newest_completed_run_under_an_output_root_is_found_from_the_ledger(
 
     assert latest_run_under(two_months, two_months / "ledger.jsonl") == (two_months / "nov").resolve()
     assert latest_run_under(two_months / "elsewhere", two_months / "ledger.jsonl") is None
+
+
+def test_a_family_that_moves_keeps_its_key_and_a_newcomer_to_its_old_flat_gets_another(two_months, tmp_path,
+                                                                                         monkeypatch):
+    """December: the family of three moves to Ash Grove; Chidi, who lived alone, moves into their old flat."""
+    import shutil
+
+    extracts = tmp_path / "extracts"
+    shutil.copytree(TINY, extracts)
+    for path in extracts.glob("*.csv"):
+        text = path.read_text(encoding="utf-8")
+        text = text.replace("Quarry Lane", "Ash Grove").replace("FT1 2AB", "FT3 4CD")  # the family moves out
+        text = text.replace("100090001234", "100090005678")  # and the register gives its new flat's UPRN
+        text = text.replace("7 Mill Street", "14 Quarry Lane").replace("FT2 9ZZ", "FT1 2AB")  # Chidi moves in
+        text = text.replace("FT2-0001,CHIDI,,OKONKWO,14 Quarry Lane,Fieldtown,,,FT1 2AB,",
+                            "FT2-0001,CHIDI,,OKONKWO,14 Quarry Lane,Fieldtown,,,FT1 2AB,100090001234")
+        path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
+    assert main(["run", "--extracts", str(extracts), "--out", str(tmp_path / "dec"), "--as-of", "2026-12-31",
+                 "--previous", str(two_months / "nov")]) == 0
+
+    def household_of(month, record: str) -> tuple[str, str]:
+        links = pd.read_parquet(month / "record_links.parquet").set_index("source_record_id")
+        houses = pd.read_parquet(month / "households.parquet").set_index("household_key")
+        key = links.loc[record, "household_key"]
+        return key, houses.loc[key, "address_key"]
+
+    family_nov, family_flat = household_of(two_months / "nov", "POL1")
+    chidi_nov, _ = household_of(two_months / "nov", "HLT4")
+    family_dec, family_new_flat = household_of(tmp_path / "dec", "POL1")
+    chidi_dec, chidi_flat = household_of(tmp_path / "dec", "HLT4")
+    assert family_dec == family_nov and family_new_flat != family_flat  # the family kept its key, at a new place
+    assert chidi_flat == family_flat  # Chidi now lives at the family's old address ...
+    assert chidi_dec == chidi_nov != family_nov  # ... under his own key, never the family's
+    changes = pd.read_parquet(tmp_path / "dec" / "changes.parquet")
+    assert {(r.household_key, r.change) for r in changes.itertuples()} >= {(family_nov, "moved"), (chidi_nov, "moved")}
