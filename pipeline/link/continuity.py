@@ -103,6 +103,7 @@ class Earlier:
     households: pd.DataFrame  # household_key[, first_seen]
     history: pd.DataFrame  # HISTORY_COLUMNS
     as_of: str  # ISO date
+    tokens: pd.DataFrame | None = None  # source, source_record_id, token_key (keyed agency person tokens)
 
     def taken(self, kind: str) -> set[str]:
         """Every key of `kind` used before: in the previous run, or retired earlier."""
@@ -125,16 +126,35 @@ class Earlier:
 
 
 def carry_people(record_source: pd.Series, record_id: pd.Series, fresh_person: np.ndarray, earlier: Earlier,
-                 as_of: str, rekey: KeyMaker) -> Carried:
-    """Final person keys: each fresh person takes the key of the earlier person whose records it holds."""
+                 as_of: str, rekey: KeyMaker, token_key: np.ndarray | None = None) -> Carried:
+    """Final person keys: each fresh person takes the key of the earlier person whose records it holds.
+
+    Records are matched by source and record id; a person none of whose records persist is matched
+    by an agency's person token (`token_key`, keyed, per record; None where a record has none), so
+    an agency that re-issued its record ids still finds its people.
+    """
     mine = pd.DataFrame({"source": record_source.astype(str).to_numpy(), "id": record_id.astype(str).to_numpy(),
                          "fresh": fresh_person})
     theirs = pd.DataFrame({"source": earlier.links["source"].astype(str), "id": earlier.links["source_record_id"]
                            .astype(str), "previous": earlier.links["person_key"].astype(str)})
     joined = mine.merge(theirs, on=["source", "id"], how="left")
+    overlap = overlap_of(joined["fresh"], joined["previous"])
+    if token_key is not None and earlier.tokens is not None:
+        unmatched = ~mine["fresh"].isin(overlap["fresh"]).to_numpy()
+        by_token = _token_overlap(mine[unmatched].assign(token=token_key[unmatched]), earlier)
+        overlap = pd.concat([overlap, by_token], ignore_index=True)
     size = mine.groupby("fresh").size()
-    return carry_keys(overlap_of(joined["fresh"], joined["previous"]), size, earlier.person_first_seen(),
-                      earlier.taken("person"), as_of, "person", rekey)
+    return carry_keys(overlap, size, earlier.person_first_seen(), earlier.taken("person"), as_of, "person", rekey)
+
+
+def _token_overlap(mine: pd.DataFrame, earlier: Earlier) -> pd.DataFrame:
+    """fresh, previous, n through agency person tokens, for records whose ids did not persist."""
+    tokens = earlier.tokens.merge(earlier.links[["source", "source_record_id", "person_key"]],
+                                  on=["source", "source_record_id"])
+    theirs = pd.DataFrame({"source": tokens["source"].astype(str), "token": tokens["token_key"].astype(str),
+                           "previous": tokens["person_key"].astype(str)}).drop_duplicates(["source", "token"])
+    joined = mine.dropna(subset=["token"]).merge(theirs, on=["source", "token"], how="inner")
+    return overlap_of(joined["fresh"], joined["previous"])
 
 
 def carry_households(person: np.ndarray, fresh_household: np.ndarray, earlier: Earlier, as_of: str,

@@ -57,6 +57,7 @@ class Linkage:
     households: pd.DataFrame | None = None  # household_key, address_key, first_seen (one row a household)
     history: pd.DataFrame | None = None  # keys retired by this run (continuity.HISTORY_COLUMNS)
     decisions: dict[str, int] | None = None  # a reviewer's decisions applied, and stale (review.Applied.counts)
+    tokens: pd.DataFrame | None = None  # source, source_record_id, token_key: restricted/record_tokens.parquet
 
 
 @dataclass
@@ -91,6 +92,18 @@ def _household_ids(people: People, anchors: np.ndarray, homes: HouseholdAssignme
                     homes.household.astype(str))
 
 
+def token_keys(records: pd.DataFrame, key: bytes) -> np.ndarray:
+    """Per record, a keyed hash of its agency's person token (None without one): how a person is found
+    again next month when an agency has re-issued its record ids. Never the token itself."""
+    token = records["person_token"].astype(object)
+    has = token.notna().to_numpy() & (token.astype(str).to_numpy() != "")
+    out = np.full(len(records), None, dtype=object)
+    if has.any():
+        out[has] = keyed(key, "token", (records["source"].astype(str) + "\x1f" + token.astype(str)).to_numpy()[has],
+                         "T")
+    return out
+
+
 def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anchors: np.ndarray,
           homes: HouseholdAssignment, key: bytes, as_of: str, earlier: Earlier | None) -> Keys:
     """Person and household keys, per person: fresh ones, or with `earlier` the ones these people had.
@@ -103,7 +116,7 @@ def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anch
     person_first = np.full(len(person_keys), as_of, dtype=object)
     if earlier is not None:
         carried = carry_people(records["source"], records["source_record_id"], person_keys[person_number], earlier,
-                               as_of, lambda v: keyed(key, "person", v, "P"))
+                               as_of, lambda v: keyed(key, "person", v, "P"), token_keys(records, key))
         person_keys = np.asarray([carried.keys[k] for k in person_keys], dtype=object)
         person_first = np.asarray([carried.first_seen[k] for k in person_keys], dtype=object)
         history.append(carried.history)
@@ -178,7 +191,10 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         households=int(pd.Series(household_key).nunique()), candidate_pairs=len(people.pairs), shown_pairs=len(pairs),
         linked_pairs=int((decisions == Decision.LINKED.label).sum()), review_pairs=len(review),
         people_without_address=int((homes.basis == "no_address").sum()))
+    tokens = token_keys(records, key)
     return Linkage(
+        tokens=pd.DataFrame({"source": links["source"], "source_record_id": links["source_record_id"],
+                             "token_key": pd.array(tokens, dtype="string")}),
         decisions=people.applied.counts() if people.applied is not None else None,
         record_links=links, pairs=pairs, review=review, model=people.model, counts=counts,
         people=person_details(records, person_number, person_keys, household_key, settings, names=identities),

@@ -6,7 +6,8 @@ lineage chain, its output files' SHA-256 and its ledger entry: `pipeline.audit.v
 completed, and it was made with this run's key; a different rule set is allowed with a warning
 (criteria then change by definition). Only pseudonymous tables are read: record_links,
 households and key_history, and from restricted/ only the reviewers' decisions (record ids and
-MATCH / NOT_MATCH), so that a decided pair stays decided.
+MATCH / NOT_MATCH), so that a decided pair stays decided, and the keyed agency tokens of each record
+(never the tokens themselves), so that people are found again when an agency re-issues record ids.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pipeline.publish import LINEAGE, RESTRICTED
 from pipeline.run.failure import RunError
 
 KEY_HISTORY = "key_history.parquet"
+TOKENS = "record_tokens.parquet"  # under restricted/
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class PreviousRun:
     households: pd.DataFrame  # household_key, members, eligible, the criteria, address_key, first_seen
     key_history: pd.DataFrame  # pipeline.link.continuity.HISTORY_COLUMNS
     decisions: Decisions | None = None  # every reviewer's decision applied so far (restricted/review_decisions.csv)
+    tokens: pd.DataFrame | None = None  # restricted/record_tokens.parquet: keyed agency tokens per record
 
     def record(self) -> dict:
         """For the lineage's run_start and the OpenLineage START: which run this one follows."""
@@ -79,6 +82,12 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
         history = pd.read_parquet(folder / KEY_HISTORY) if (folder / KEY_HISTORY).is_file() else None
     except (OSError, ValueError) as exc:
         raise RunError(f"{where}: its tables cannot be read ({type(exc).__name__})") from None
+    tokens = None
+    if (folder / RESTRICTED / TOKENS).is_file():
+        try:
+            tokens = pd.read_parquet(folder / RESTRICTED / TOKENS, columns=["source", "source_record_id", "token_key"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise RunError(f"{where}: its record tokens cannot be read ({type(exc).__name__})") from None
     decisions = None
     if (folder / RESTRICTED / DECISIONS_FILE).is_file():
         try:
@@ -88,7 +97,7 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
     return PreviousRun(folder=folder.resolve(), run_id=str(start.get("run_id")), as_of=previous_as_of,
                        rule_set=str(params.get("rules")), links=links, households=households,
                        key_history=history if history is not None else empty_history(),
-                       decisions=decisions), warnings
+                       decisions=decisions, tokens=tokens), warnings
 
 
 def empty_history() -> pd.DataFrame:

@@ -36,7 +36,7 @@ from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, wri
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, abort, go_on_without, tell_kept
 from pipeline.run.orchestrator import Orchestrator
-from pipeline.run.previous import KEY_HISTORY, empty_history
+from pipeline.run.previous import KEY_HISTORY, TOKENS, empty_history
 from pipeline.run.result import QuarantineReason, RunResult
 from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
 
@@ -44,6 +44,7 @@ PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "lin
              "households.parquet", "evidence.parquet")
 REVIEW_FILE = Path(RESTRICTED) / "clerical_review.parquet"
 CHANGES_FILE = "changes.parquet"
+TOKENS_FILE = Path(RESTRICTED) / TOKENS  # keyed agency tokens, for next month's matching
 CASEWORKER_FILE = Path(RESTRICTED) / "caseworker_export.csv"
 
 
@@ -142,13 +143,15 @@ def link(session: Session) -> None:
     earlier = None
     if s.previous is not None:
         p = s.previous
-        earlier = Earlier(links=p.links, households=p.households, history=p.key_history, as_of=p.as_of.isoformat())
+        earlier = Earlier(links=p.links, households=p.households, history=p.key_history, as_of=p.as_of.isoformat(),
+                          tokens=p.tokens)
     decisions = s.decisions
     linked = s.linked = link_sources(prepared, settings, s.as_of, s.key, identities=s.config.caseworker_export,
                                      earlier=earlier, decisions=decisions)
     write_parquet(linked.record_links, s.staging / "record_links.parquet")
     write_parquet(linked.pairs, s.staging / "pairs.parquet")
     write_parquet(linked.review, s.staging / REVIEW_FILE)
+    write_parquet(linked.tokens, s.staging / TOKENS_FILE)
     (s.staging / "linkage_model.json").write_text(model_document(linked.model, settings), encoding="utf-8")
     seconds = round(time.perf_counter() - t0, 3)
     reviewed = {} if decisions is None else {"review_decisions": {
@@ -158,7 +161,8 @@ def link(session: Session) -> None:
         "decided_pairs": len(decisions.pairs), "undecided_rows": decisions.undecided, **(linked.decisions or {})}}
     s.stages.write("stage", stage="link", seconds=seconds, **asdict(linked.counts), **reviewed,
                    inputs=[str(landed_path(src)) for src in used_sources(s)],
-                   outputs=["record_links.parquet", "pairs.parquet", "linkage_model.json", str(REVIEW_FILE)])
+                   outputs=["record_links.parquet", "pairs.parquet", "linkage_model.json", str(REVIEW_FILE),
+                            str(TOKENS_FILE)])
     if linked.decisions is not None:
         d = linked.decisions
         s.report(f"{s.elapsed()} review decisions: {d['match_applied']:,} MATCH ({d['match_refused']:,} of them "

@@ -103,3 +103,15 @@ def test_a_household_split_evenly_leaves_the_key_with_the_larger_household():
     before = earlier([("police", "P1", "Pa", "H1"), ("police", "P2", "Pb", "H1")])
     keys = households({"Pa": "Hx", "Pnewpartner": "Hx", "Pb": "Hy"}, before)  # one continuing member each
     assert keys["Hx"] == "H1" and keys["Hy"] != "H1"
+
+
+def test_a_person_whose_record_ids_were_all_reissued_is_found_by_their_agency_token():
+    before = earlier([("health", "G1", "Pmum", "H1"), ("police", "P1", "Pdad", "H1")])
+    before = Earlier(links=before.links, households=before.households, history=before.history, as_of=before.as_of,
+                     tokens=pd.DataFrame({"source": ["health", "police"], "source_record_id": ["G1", "P1"],
+                                          "token_key": ["Tnhs", "Tpnc"]}))
+    frame = pd.DataFrame([("health", "G1-new", "Px"), ("police", "P1-new", "Py")], columns=["source", "id", "fresh"])
+    carried = carry_people(frame["source"], frame["id"], frame["fresh"].to_numpy(dtype=object), before, AS_OF, rekey,
+                           token_key=np.asarray(["Tnhs", None], dtype=object))
+    assert carried.keys["Px"] == "Pmum"  # the NHS token, under a new record id
+    assert carried.keys["Py"] != "Pdad"  # no id and no token in common: a new person, never someone else's key

@@ -136,3 +136,19 @@ def test_a_family_that_moves_keeps_its_key_and_a_newcomer_to_its_old_flat_gets_a
     assert chidi_dec == chidi_nov != family_nov  # ... under his own key, never the family's
     changes = pd.read_parquet(tmp_path / "dec" / "changes.parquet")
     assert {(r.household_key, r.change) for r in changes.itertuples()} >= {(family_nov, "moved"), (chidi_nov, "moved")}
+
+
+def test_people_are_found_again_by_agency_token_when_every_record_id_is_reissued(two_months, tmp_path, monkeypatch):
+    import shutil
+
+    extracts = tmp_path / "extracts"
+    shutil.copytree(TINY, extracts)
+    for path in extracts.glob("*.csv"):
+        header, *rows = path.read_text(encoding="utf-8").splitlines()
+        path.write_text("\n".join([header, *("NEW-" + row for row in rows)]) + "\n", encoding="utf-8")
+    monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
+    assert main(["run", "--extracts", str(extracts), "--out", str(tmp_path / "dec"), "--as-of", "2026-12-31",
+                 "--previous", str(two_months / "nov")]) == 0
+    before = set(pd.read_parquet(two_months / "nov" / "record_links.parquet")["person_key"])
+    after = set(pd.read_parquet(tmp_path / "dec" / "record_links.parquet")["person_key"])
+    assert after == before  # no record id persisted, yet every person kept their key
