@@ -45,6 +45,7 @@ PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "lin
 REVIEW_FILE = Path(RESTRICTED) / "clerical_review.parquet"
 CHANGES_FILE = "changes.parquet"
 TOKENS_FILE = Path(RESTRICTED) / TOKENS  # keyed agency tokens, for next month's matching
+DECISIONS_PATH = Path(RESTRICTED) / DECISIONS_FILE
 CASEWORKER_FILE = Path(RESTRICTED) / "caseworker_export.csv"
 
 
@@ -152,6 +153,10 @@ def link(session: Session) -> None:
     write_parquet(linked.pairs, s.staging / "pairs.parquet")
     write_parquet(linked.review, s.staging / REVIEW_FILE)
     write_parquet(linked.tokens, s.staging / TOKENS_FILE)
+    carried = [TOKENS_FILE]
+    if decisions is not None:
+        write_bytes(decisions_csv(decisions), s.staging / DECISIONS_PATH)
+        carried.append(DECISIONS_PATH)
     (s.staging / "linkage_model.json").write_text(model_document(linked.model, settings), encoding="utf-8")
     seconds = round(time.perf_counter() - t0, 3)
     reviewed = {} if decisions is None else {"review_decisions": {
@@ -159,7 +164,10 @@ def link(session: Session) -> None:
         "sha256": sha256_file(s.config.decisions) if s.config.decisions else None,
         "carried_from_previous_run": s.previous is not None and s.previous.decisions is not None,
         "decided_pairs": len(decisions.pairs), "undecided_rows": decisions.undecided, **(linked.decisions or {})}}
+    # The next month's run reads these restricted files; their SHA-256 (no values) lets it check them.
+    for_next_run = {str(name): sha256_file(s.staging / name) for name in carried}
     s.stages.write("stage", stage="link", seconds=seconds, **asdict(linked.counts), **reviewed,
+                   for_next_run=for_next_run,
                    inputs=[str(landed_path(src)) for src in used_sources(s)],
                    outputs=["record_links.parquet", "pairs.parquet", "linkage_model.json", str(REVIEW_FILE),
                             str(TOKENS_FILE)])
@@ -168,7 +176,6 @@ def link(session: Session) -> None:
         s.report(f"{s.elapsed()} review decisions: {d['match_applied']:,} MATCH ({d['match_refused']:,} of them "
                  f"left apart by a harder rule: two agency ids, or a third record) and {d['not_match_applied']:,} "
                  f"NOT_MATCH applied; {d['stale']:,} stale (a record no longer there: not applied)")
-        write_bytes(decisions_csv(decisions), s.staging / RESTRICTED / DECISIONS_FILE)
     c = linked.counts
     s.report(f"{s.elapsed()} linked: {c.people:,} people in {c.households:,} households; "
              f"{c.review_pairs:,} pairs for clerical review ({seconds:.1f}s)")

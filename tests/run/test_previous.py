@@ -152,3 +152,17 @@ def test_people_are_found_again_by_agency_token_when_every_record_id_is_reissued
     before = set(pd.read_parquet(two_months / "nov" / "record_links.parquet")["person_key"])
     after = set(pd.read_parquet(tmp_path / "dec" / "record_links.parquet")["person_key"])
     assert after == before  # no record id persisted, yet every person kept their key
+
+
+def test_a_previous_runs_review_decisions_or_tokens_altered_after_the_run_are_refused(two_months, tmp_path, capsys,
+                                                                                      monkeypatch):
+    import shutil
+
+    copy = tmp_path / "nov"
+    shutil.copytree(two_months / "nov", copy)
+    tokens = copy / "restricted" / "record_tokens.parquet"
+    pd.read_parquet(tokens).assign(token_key="Tforged").to_parquet(tokens)
+    monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
+    code, err = run(capsys, tmp_path, "--previous", str(copy))
+    assert code == 1 and err.splitlines()[-1] == (f"error: --previous {copy}: restricted/record_tokens.parquet has "
+                                                  "changed since the run (its SHA-256 differs from the lineage's)")
