@@ -189,6 +189,20 @@ def test_a_file_read_that_fails_once_is_retried_and_the_run_completes(server, cl
     assert _same_outputs(Path(out), cli_run) == []
 
 
+def test_a_month_under_out_root_carries_on_from_the_newest_run_there(server, tmp_path, monkeypatch):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.identify_families import identify_families
+
+    monkeypatch.setenv("PIPELINE_LEDGER", str(tmp_path / "ledger.jsonl"))
+    with temporary_settings(updates={PREFECT_API_URL: server["url"]}):
+        first = identify_families(extracts=str(TINY), out_root=str(tmp_path / "runs"))
+        second = identify_families(extracts=str(TINY), out_root=str(tmp_path / "runs"))
+    start = json.loads((Path(second) / "lineage.jsonl").read_text().splitlines()[0])
+    assert start["parameters"]["previous_run"]["folder"] == str(Path(first).resolve())
+    assert (Path(second) / "changes.parquet").is_file()
+
+
 def test_a_run_without_a_required_source_ends_completed_but_named_partial(server, tmp_path):
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
