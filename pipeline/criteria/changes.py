@@ -43,10 +43,11 @@ def household_changes(now: Month, before: Month, criteria: list[str], merged: di
     keys_now, keys_before = set(now.households.index), set(before.households.index)
     people_now = now.members.groupby("household_key")["person_key"].agg(set)
     people_before = before.members.groupby("household_key")["person_key"].agg(set)
+    known = set(before.members["person_key"])  # everyone in a household last month
     for key in sorted(keys_now - keys_before):
-        rows.append((key, "new", f"{len(people_now.get(key, ()))} members, none of them in a household last month"
-                     if not (people_now.get(key, set()) & set(before.members["person_key"])) else
-                     f"{len(people_now.get(key, ()))} members, formed by people from other households"))
+        members = people_now.get(key, set())
+        rows.append((key, "new", f"{len(members)} members, formed by people from other households" if members & known
+                     else f"{len(members)} members, none of them in a household last month"))
     for key in sorted(keys_before - keys_now):
         rows.append((key, "ended", f"merged into {merged[key]}" if key in merged else
                      f"none of its {len(people_before.get(key, ()))} members is in this household now"))
