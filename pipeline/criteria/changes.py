@@ -33,40 +33,54 @@ def month_of(households: pd.DataFrame, links: pd.DataFrame) -> Month:
                  .set_index("household_key"), members=_members(links))
 
 
-def _met(row: pd.Series, criteria: list[str]) -> set[str]:
-    return {c for c in criteria if c in row.index and pd.notna(row[c]) and bool(row[c])}
+def _met(frame: pd.DataFrame, criteria: list[str]) -> pd.DataFrame:
+    """Per household, whether each criterion was met (not assessed counts as not met)."""
+    present = [c for c in criteria if c in frame.columns]
+    return frame[present].astype("boolean").fillna(False).astype(bool)
+
+
+def _counted(counts: pd.Series, word: str) -> list[tuple[str, str, str]]:
+    return [(str(k), word, f"{n} member{'s' if n != 1 else ''} {word}") for k, n in counts.items() if n]
 
 
 def household_changes(now: Month, before: Month, criteria: list[str], merged: dict[str, str]) -> pd.DataFrame:
-    """The changes from `before` to `now`; `merged`: keys retired this run → the key they were merged into."""
+    """The changes from `before` to `now`; `merged`: keys retired this run → the key they were merged into.
+
+    Vectorised over households (a Python loop over 20,000 households took 4 s): each kind of change
+    is a comparison of two aligned tables, and only the few rows that changed get a detail written.
+    """
     rows: list[tuple[str, str, str]] = []
-    keys_now, keys_before = set(now.households.index), set(before.households.index)
-    people_now = now.members.groupby("household_key")["person_key"].agg(set)
-    people_before = before.members.groupby("household_key")["person_key"].agg(set)
-    known = set(before.members["person_key"])  # everyone in a household last month
-    for key in sorted(keys_now - keys_before):
-        members = people_now.get(key, set())
-        rows.append((key, "new", f"{len(members)} members, formed by people from other households" if members & known
-                     else f"{len(members)} members, none of them in a household last month"))
-    for key in sorted(keys_before - keys_now):
+    keys_now, keys_before = now.households.index, before.households.index
+    size_now = now.members.groupby("household_key").size()
+    size_before = before.members.groupby("household_key").size()
+    known = set(before.members["person_key"])
+    formed = now.members.assign(known=now.members["person_key"].isin(known)).groupby("household_key")["known"].any()
+    for key in sorted(set(keys_now) - set(keys_before)):
+        n = int(size_now.get(key, 0))
+        rows.append((key, "new", f"{n} members, formed by people from other households" if formed.get(key, False)
+                     else f"{n} members, none of them in a household last month"))
+    for key in sorted(set(keys_before) - set(keys_now)):
         rows.append((key, "ended", f"merged into {merged[key]}" if key in merged else
-                     f"none of its {len(people_before.get(key, ()))} members is in this household now"))
-    for key in sorted(keys_now & keys_before):
-        a, b = before.households.loc[key], now.households.loc[key]
-        met_a, met_b = _met(a, criteria), _met(b, criteria)
-        if bool(b["eligible"]) and not bool(a["eligible"]):
-            rows.append((key, "newly_eligible", _criteria_change(met_a, met_b)))
-        elif bool(a["eligible"]) and not bool(b["eligible"]):
-            rows.append((key, "no_longer_eligible", _criteria_change(met_a, met_b)))
-        place_a, place_b = a.get("address_key"), b.get("address_key")
-        if pd.notna(place_a) and pd.notna(place_b) and place_a != place_b:
-            rows.append((key, "moved", "another address this month"))
-        joined = people_now.get(key, set()) - people_before.get(key, set())
-        left = people_before.get(key, set()) - people_now.get(key, set())
-        if joined:
-            rows.append((key, "joined", f"{len(joined)} member{'s' if len(joined) != 1 else ''} joined"))
-        if left:
-            rows.append((key, "left", f"{len(left)} member{'s' if len(left) != 1 else ''} left"))
+                     f"none of its {int(size_before.get(key, 0))} members is in this household now"))
+    common = keys_now.intersection(keys_before).sort_values()
+    a, b = before.households.loc[common], now.households.loc[common]
+    elig_a, elig_b = a["eligible"].astype(bool).to_numpy(), b["eligible"].astype(bool).to_numpy()
+    met_a, met_b = _met(a, criteria), _met(b, criteria)
+    for flag, word in ((elig_b & ~elig_a, "newly_eligible"), (elig_a & ~elig_b, "no_longer_eligible")):
+        for key in common[flag]:
+            rows.append((key, word, _criteria_change(set(met_a.columns[met_a.loc[key].to_numpy()]),
+                                                     set(met_b.columns[met_b.loc[key].to_numpy()]))))
+    if "address_key" in a.columns and "address_key" in b.columns:
+        place_a, place_b = a["address_key"], b["address_key"]
+        moved = (place_a.notna() & place_b.notna()).to_numpy() & (place_a.astype(str) != place_b.astype(str)).to_numpy()
+        rows += [(key, "moved", "another address this month") for key in common[moved]]
+    where = now.members.merge(before.members, on="person_key", how="outer", suffixes=("_now", "_before"))
+    stayed = where["household_key_now"] == where["household_key_before"]
+    joined = where.loc[where["household_key_now"].isin(common) & ~stayed.fillna(False)].groupby(
+        "household_key_now").size()
+    left = where.loc[where["household_key_before"].isin(common) & ~stayed.fillna(False)].groupby(
+        "household_key_before").size()
+    rows += _counted(joined, "joined") + _counted(left, "left")
     frame = pd.DataFrame(rows, columns=COLUMNS).astype("string")
     order = {c: i for i, c in enumerate(CHANGES)}
     return frame.sort_values(["household_key", "change"], key=lambda s: s.map(order) if s.name == "change" else s,
