@@ -104,8 +104,12 @@ def token_keys(records: pd.DataFrame, key: bytes) -> np.ndarray:
     return out
 
 
+def _mapped(values: np.ndarray, mapping: dict[str, str]) -> np.ndarray:
+    return pd.Series(values, dtype=object).map(mapping).to_numpy(dtype=object)
+
+
 def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anchors: np.ndarray,
-          homes: HouseholdAssignment, key: bytes, as_of: str, earlier: Earlier | None) -> Keys:
+          homes: HouseholdAssignment, key: bytes, as_of: str, earlier: Earlier | None, tokens: np.ndarray) -> Keys:
     """Person and household keys, per person: fresh ones, or with `earlier` the ones these people had.
 
     A fresh household key is a keyed hash of its founding member (the smallest person key), never
@@ -116,9 +120,9 @@ def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anch
     person_first = np.full(len(person_keys), as_of, dtype=object)
     if earlier is not None:
         carried = carry_people(records["source"], records["source_record_id"], person_keys[person_number], earlier,
-                               as_of, lambda v: keyed(key, "person", v, "P"), token_keys(records, key))
-        person_keys = np.asarray([carried.keys[k] for k in person_keys], dtype=object)
-        person_first = np.asarray([carried.first_seen[k] for k in person_keys], dtype=object)
+                               as_of, lambda v: keyed(key, "person", v, "P"), tokens)
+        person_keys = _mapped(person_keys, carried.keys)
+        person_first = _mapped(person_keys, carried.first_seen)
         history.append(carried.history)
     groups, _ = pd.factorize(pd.Series(_household_ids(people, anchors, homes)), sort=True)
     founders = pd.Series(person_keys).groupby(groups).transform("min").to_numpy(dtype=object)
@@ -127,8 +131,8 @@ def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anch
     if earlier is not None:
         carried = carry_households(person_keys, household_key, earlier, as_of,
                                    lambda v: keyed(key, "household", v, "H"))
-        household_key = np.asarray([carried.keys[k] for k in household_key], dtype=object)
-        household_first = np.asarray([carried.first_seen[k] for k in household_key], dtype=object)
+        household_key = _mapped(household_key, carried.keys)
+        household_first = _mapped(household_key, carried.first_seen)
         history.append(carried.history)
     places = keyed(key, "address", homes.household.astype(str), "A")
     address_key = np.where(homes.basis == "no_address", None, places)
@@ -169,7 +173,8 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     people = link_people(records, settings, decisions)
     person_number, anchors = pd.factorize(people.label, sort=True)
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
-    keys = _keys(people, records, person_number, anchors, homes, key, as_of.isoformat(), earlier)
+    tokens = token_keys(records, key)
+    keys = _keys(people, records, person_number, anchors, homes, key, as_of.isoformat(), earlier, tokens)
     person_keys, household_key = keys.person, keys.household
 
     links = pd.DataFrame({
@@ -191,7 +196,6 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         households=int(pd.Series(household_key).nunique()), candidate_pairs=len(people.pairs), shown_pairs=len(pairs),
         linked_pairs=int((decisions == Decision.LINKED.label).sum()), review_pairs=len(review),
         people_without_address=int((homes.basis == "no_address").sum()))
-    tokens = token_keys(records, key)
     return Linkage(
         tokens=pd.DataFrame({"source": links["source"], "source_record_id": links["source_record_id"],
                              "token_key": pd.array(tokens, dtype="string")}),
