@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import re
+import secrets
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -34,7 +35,7 @@ REFUSED = {"electoral_register", "health", "police"}  # their gateways do not pe
 TABLES = {"households.parquet", "evidence.parquet", "record_links.parquet", "pairs.parquet",
           "quarantine.parquet", "linkage_model.json", "key_history.parquet"}
 RUN_ID = ol.run_id_from("test_openlineage")
-KEY = "test-api-key-3f9a"
+KEY = secrets.token_urlsafe(16)  # the lineage server's API key for this session, never one written in code
 
 
 @contextlib.contextmanager

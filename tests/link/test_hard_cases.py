@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 
 import pandas as pd
 import pytest
@@ -17,7 +18,7 @@ from pipeline.link.settings import load_linkage
 from pipeline.link.stage import link_and_house
 
 AS_OF = dt.date(2026, 10, 31)
-KEY = b"test key: synthetic data only!!"
+KEY = secrets.token_bytes(32)  # random per session: keys are compared only within it
 
 
 def token(label: str) -> str:

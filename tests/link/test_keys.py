@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 
 import numpy as np
 import pytest
 
 from pipeline.keys import KEY_HEX_CHARS, keyed
 
-KEY = b"k" * 32
+KEY = secrets.token_bytes(32)  # a fresh random secret per test session, never one written in code
 
 
 def test_a_key_is_the_hmac_of_kind_and_value_under_the_secret():
@@ -26,7 +27,7 @@ def test_repeated_values_get_one_key_and_order_is_kept():
 
 def test_kinds_and_keys_separate_the_spaces():
     assert keyed(KEY, "person", ["x"], "P")[0] != keyed(KEY, "household", ["x"], "P")[0]
-    assert keyed(KEY, "person", ["x"], "P")[0] != keyed(b"j" * 32, "person", ["x"], "P")[0]
+    assert keyed(KEY, "person", ["x"], "P")[0] != keyed(secrets.token_bytes(32), "person", ["x"], "P")[0]
 
 
 def test_no_values_give_no_keys():
@@ -39,12 +40,13 @@ def test_the_key_comes_from_the_variable_then_the_named_file_then_the_default_fi
     home = tmp_path / "home"
     default = home / DEFAULT_KEY_FILE
     default.parent.mkdir(parents=True)
-    default.write_text("a" * 32 + "\n")
+    a, b, c = (secrets.token_hex(16) for _ in range(3))
+    default.write_text(a + "\n")
     named = tmp_path / "named.key"
-    named.write_text("b" * 32)
-    assert load_key({"HOME": str(home)}) == b"a" * 32  # after make run, the direct commands work too
-    assert load_key({"HOME": str(home), "PIPELINE_KEY_FILE": str(named)}) == b"b" * 32
-    assert load_key({"HOME": str(home), "PIPELINE_KEY_FILE": str(named), "PIPELINE_KEY": "c" * 32}) == b"c" * 32
+    named.write_text(b)
+    assert load_key({"HOME": str(home)}) == a.encode()  # after make run, the direct commands work too
+    assert load_key({"HOME": str(home), "PIPELINE_KEY_FILE": str(named)}) == b.encode()
+    assert load_key({"HOME": str(home), "PIPELINE_KEY_FILE": str(named), "PIPELINE_KEY": c}) == c.encode()
 
 
 def test_no_key_anywhere_says_how_to_make_one(tmp_path):
