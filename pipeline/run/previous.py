@@ -2,7 +2,8 @@
 
 An earlier run folder is hostile input like any extract: it may have been edited, cut short,
 made with another key or by another rule set. It is used only when its audit trail is intact (its
-lineage chain, its output files' SHA-256 and its ledger entry: `pipeline.audit.verify`), it
+lineage chain, its output files' SHA-256, restricted files it hands on included, and its ledger
+entry: `pipeline.audit.verify`), it
 completed, and it was made with this run's key; a different rule set is allowed with a warning
 (criteria then change by definition). Only pseudonymous tables are read: record_links,
 households and key_history, and from restricted/ only the reviewers' decisions (record ids and
@@ -19,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.audit.ledger import PUBLISHED
-from pipeline.audit.lineage import parse_lines, sha256_file
+from pipeline.audit.lineage import parse_lines
 from pipeline.audit.verify import verify_run
 from pipeline.link.review import DECISIONS_FILE, Decisions, ReviewFormError, read_decisions
 from pipeline.publish import LINEAGE, RESTRICTED
@@ -82,7 +83,6 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
         history = pd.read_parquet(folder / KEY_HISTORY) if (folder / KEY_HISTORY).is_file() else None
     except (OSError, ValueError) as exc:
         raise RunError(f"{where}: its tables cannot be read ({type(exc).__name__})") from None
-    _check_carried(folder, records, where)
     tokens = None
     if (folder / RESTRICTED / TOKENS).is_file():
         try:
@@ -99,20 +99,6 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
                        rule_set=str(params.get("rules")), links=links, households=households,
                        key_history=history if history is not None else empty_history(),
                        decisions=decisions, tokens=tokens), warnings
-
-
-def _check_carried(folder: Path, records: list[dict], where: str) -> None:
-    """The restricted files a later run reads are the ones the run wrote (their SHA-256 in its link stage)."""
-    link = next((r for r in records if r.get("event") == "stage" and r.get("stage") == "link"), {})
-    listed = link.get("for_next_run") or {}
-    for name in (Path(RESTRICTED) / TOKENS, Path(RESTRICTED) / DECISIONS_FILE):
-        path = folder / name
-        if not path.is_file():
-            continue
-        if str(name) not in listed:
-            raise RunError(f"{where}: {name} is not one the run wrote (its lineage does not list it)")
-        if sha256_file(path) != listed[str(name)]:
-            raise RunError(f"{where}: {name} has changed since the run (its SHA-256 differs from the lineage's)")
 
 
 def empty_history() -> pd.DataFrame:

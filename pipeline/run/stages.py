@@ -153,10 +153,8 @@ def link(session: Session) -> None:
     write_parquet(linked.pairs, s.staging / "pairs.parquet")
     write_parquet(linked.review, s.staging / REVIEW_FILE)
     write_parquet(linked.tokens, s.staging / TOKENS_FILE)
-    carried = [TOKENS_FILE]
     if decisions is not None:
         write_bytes(decisions_csv(decisions), s.staging / DECISIONS_PATH)
-        carried.append(DECISIONS_PATH)
     (s.staging / "linkage_model.json").write_text(model_document(linked.model, settings), encoding="utf-8")
     seconds = round(time.perf_counter() - t0, 3)
     reviewed = {} if decisions is None else {"review_decisions": {
@@ -164,10 +162,7 @@ def link(session: Session) -> None:
         "sha256": sha256_file(s.config.decisions) if s.config.decisions else None,
         "carried_from_previous_run": s.previous is not None and s.previous.decisions is not None,
         "decided_pairs": len(decisions.pairs), "undecided_rows": decisions.undecided, **(linked.decisions or {})}}
-    # The next month's run reads these restricted files; their SHA-256 (no values) lets it check them.
-    for_next_run = {str(name): sha256_file(s.staging / name) for name in carried}
     s.stages.write("stage", stage="link", seconds=seconds, **asdict(linked.counts), **reviewed,
-                   for_next_run=for_next_run,
                    inputs=[str(landed_path(src)) for src in used_sources(s)],
                    outputs=["record_links.parquet", "pairs.parquet", "linkage_model.json", str(REVIEW_FILE),
                             str(TOKENS_FILE)])
@@ -260,7 +255,10 @@ def publish(session: Session) -> RunResult:
     _validations(s)
     outcomes = s.ordered_outcomes()
     s.write_held_records()
-    published = [*PUBLISHED, KEY_HISTORY, *([CHANGES_FILE] if s.changes is not None else []),
+    # Every file the run hands on is an output with its SHA-256, so `audit verify` (and a later run's
+    # --previous) catches one altered afterwards: restricted ones included, by hash only.
+    published = [*PUBLISHED, KEY_HISTORY, *([CHANGES_FILE] if s.changes is not None else []), str(TOKENS_FILE),
+                 *([str(DECISIONS_PATH)] if s.decisions is not None else []),
                  *([str(CASEWORKER_FILE)] if s.config.caseworker_export else [])]
     outputs = {}
     for name in published:

@@ -164,5 +164,7 @@ def test_a_previous_runs_review_decisions_or_tokens_altered_after_the_run_are_re
     pd.read_parquet(tokens).assign(token_key="Tforged").to_parquet(tokens)
     monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
     code, err = run(capsys, tmp_path, "--previous", str(copy))
-    assert code == 1 and err.splitlines()[-1] == (f"error: --previous {copy}: restricted/record_tokens.parquet has "
-                                                  "changed since the run (its SHA-256 differs from the lineage's)")
+    last = err.splitlines()[-1]
+    assert code == 1 and last.startswith(f"error: --previous {copy} cannot be trusted: {copy}: output file "
+                                          "restricted/record_tokens.parquet (listed at lineage line ")
+    assert last.endswith("has changed since the run (its SHA-256 differs from the lineage's)")
