@@ -8,6 +8,7 @@ from pipeline.audit.ledger import PARTIAL
 from pipeline.audit.lineage import sha256_file
 from pipeline.audit.trail import first, listed_outputs, output_status, run_records
 from pipeline.audit.verify import verify_run
+from pipeline.ingest.source import Reuse
 
 
 def _n(value: object) -> str:
@@ -35,10 +36,7 @@ def _source_lines(r: dict) -> list[str]:
                      f"{_n(r.get('rows_quarantined'))} quarantined")
     reused = (r.get("ingest") or {}).get("reused_from")
     if isinstance(reused, dict):
-        where = f"in {reused.get('folder')}" if reused.get("folder") else \
-            "the earlier run in this folder, which this run replaced"
-        lines.append(f"    ingest reused (the file unchanged) from run {reused.get('run_id')} (ledger line "
-                     f"{reused.get('ledger_line')}), {where}")
+        lines.append(f"    ingest reused (the file unchanged) from {Reuse.from_record(reused).text(full_id=True)}")
     v = r.get("validation")
     if v:
         failed = ", ".join(v.get("failed") or []) or "none"

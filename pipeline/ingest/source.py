@@ -146,10 +146,18 @@ class Reuse:
         return {"run_id": self.run_id, "ledger_line": self.ledger_line,
                 "folder": str(self.folder) if self.folder else None, "replaced_by_this_run": self.folder is None}
 
-    def text(self) -> str:
-        """'run 1a2b3c4d (ledger line 7) in /runs/2026-11-01' or '... , the run this one replaces'."""
-        where = f"in {self.folder}" if self.folder else "the earlier run in this folder, which this run replaces"
-        return f"run {self.run_id[:8]} (ledger line {self.ledger_line}), {where}"
+    @classmethod
+    def from_record(cls, record: dict) -> Reuse:
+        """The reuse as the lineage's `ingest.reused_from` gives it (for `audit show`)."""
+        folder = record.get("folder")
+        return cls(run_id=str(record.get("run_id")), ledger_line=int(record.get("ledger_line") or 0),
+                   folder=Path(folder) if folder else None)
+
+    def text(self, full_id: bool = False) -> str:
+        """'run 1a2b3c4d (ledger line 7), in /runs/2026-11-01' or '..., the earlier run in this folder, replaced
+        by this run'; the whole run id where an auditor will look it up."""
+        where = f"in {self.folder}" if self.folder else "the earlier run in this folder, replaced by this run"
+        return f"run {self.run_id if full_id else self.run_id[:8]} (ledger line {self.ledger_line}), {where}"
 
 
 @dataclass(frozen=True)

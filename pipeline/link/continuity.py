@@ -33,6 +33,11 @@ KeyMaker = Callable[[np.ndarray], np.ndarray]  # fresh values → keys, for keys
 HISTORY_COLUMNS = ["kind", "retired_key", "successor_key", "change", "as_of"]
 
 
+def empty_history() -> pd.DataFrame:
+    """key_history.parquet before any key was retired."""
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in HISTORY_COLUMNS})
+
+
 @dataclass(frozen=True)
 class Carried:
     """Per fresh key of this run, its final key and since when it has been seen; and the keys retired."""
@@ -66,8 +71,9 @@ def carry_keys(overlap: pd.DataFrame, size: pd.Series, previous_first_seen: dict
     # A fresh key heir to several earlier keys keeps one: a person the oldest key (then the one with most records),
     # a household the one with most continuing members (then the oldest); then the smallest key.
     order = ["first_seen", "n"] if kind == "person" else ["n", "first_seen"]
-    chosen = heirs.sort_values(["fresh", *order, "previous"], ascending=[True, order[0] == "first_seen",
-                                                                         order[1] == "first_seen", True],
+    oldest_first, most_first = True, False
+    ascending = {"first_seen": oldest_first, "n": most_first}
+    chosen = heirs.sort_values(["fresh", *order, "previous"], ascending=[True, *(ascending[c] for c in order), True],
                                kind="stable")
     kept = chosen.drop_duplicates("fresh")
     merged = chosen[~chosen.index.isin(kept.index)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.criteria.changes import paragraph
 from pipeline.report.terminal import partial_lines
 from pipeline.run.result import RunResult
 from pipeline.run.session import DOCS_DIR
@@ -78,7 +77,6 @@ def summary_markdown(result: RunResult) -> str:
                 lines.append(f"| {name} | {c.households:,} | {c.eligible_families:,} |")
             else:
                 lines.append(f"| {name} | not assessed | not assessed |")
-    if result.changes is not None and result.previous_as_of is not None:
-        since = paragraph(result.changes, result.previous_as_of.isoformat())
-        lines += ["", "## What changed", "", f"`changes.parquet`: {since}."]
+    if result.changes_text() is not None:
+        lines += ["", "## What changed", "", f"`changes.parquet`: {result.changes_text()}."]
     return "\n".join(lines) + "\n"

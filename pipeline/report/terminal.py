@@ -6,7 +6,6 @@ evidence each; no name, date of birth or address.
 
 from __future__ import annotations
 
-from pipeline.criteria.changes import paragraph
 from pipeline.criteria.stage import ScoreCounts
 from pipeline.ingest.source import SourceOutcome
 from pipeline.run.result import RunResult
@@ -57,8 +56,8 @@ def summary(result: RunResult) -> str:
                      f"linkage_model.json; restricted/clerical_review.parquet ({c.review_pairs:,} pairs to review)")
     if result.scoring:
         lines.extend(scoring_lines(result.scoring))
-    if result.changes is not None and result.previous_as_of is not None:
-        lines.append(f"  changes.parquet: {paragraph(result.changes, result.previous_as_of.isoformat())}")
+    if result.changes_text() is not None:
+        lines.append(f"  changes.parquet: {result.changes_text()}")
     if result.reasons:
         lines.append("  quarantined, by source, column and reason (rows):")
         ranked = sorted(result.reasons, key=lambda r: (-r.rows, r.source, r.column, r.reason))

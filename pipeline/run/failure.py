@@ -22,10 +22,10 @@ from pipeline.audit import openlineage
 from pipeline.audit.ledger import FAILED, append_run, ledger_path
 from pipeline.audit.lineage import LineageWriter
 from pipeline.publish import LINEAGE, discard
+from pipeline.run.orchestrator import Orchestrator, lineage_fields
 
 if TYPE_CHECKING:
     from pipeline.run.config import RunConfig
-    from pipeline.run.orchestrator import Orchestrator
     from pipeline.run.session import Session
 
 
@@ -105,11 +105,10 @@ def record_unstarted(config: RunConfig, run_id: str, exc: BaseException, started
     summary. Recording must never hide the failure itself, so any problem here is swallowed.
     """
     try:
-        kept = ledger_path().parent / "failed" / run_id
+        kept = failed_trails_dir(run_id)
         writer = LineageWriter(kept / LINEAGE)
-        started_by = {"orchestrator": orchestrator.record()} if orchestrator else {}
         writer.write("run_start", run_id=run_id, parameters=config.parameters(), **LineageWriter.run_context(),
-                     **started_by)
+                     **lineage_fields(orchestrator))
         writer.write("run_end", status=FAILED, reason=public_reason(exc), stage="start",
                      seconds=round(time.perf_counter() - started, 3))
         writer.close()
@@ -119,9 +118,14 @@ def record_unstarted(config: RunConfig, run_id: str, exc: BaseException, started
         return None
 
 
+def failed_trails_dir(run_id: str) -> Path:
+    """Where a failed run's trails are kept: the ledger's failed/<run id>/ (a published run has its own folder)."""
+    return ledger_path().parent / "failed" / run_id
+
+
 def keep_failed_trails(folder: Path, run_id: str) -> Path:
     """Copy a failed run's trails (no personal data) out of its staging folder, which is then removed."""
-    kept = ledger_path().parent / "failed" / run_id
+    kept = failed_trails_dir(run_id)
     kept.mkdir(parents=True, exist_ok=True)
     for name in (LINEAGE, openlineage.events_path(folder).name):
         if (folder / name).exists():

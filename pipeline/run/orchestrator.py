@@ -22,3 +22,8 @@ class Orchestrator:
     def record(self) -> dict[str, str | None]:
         """The facts as run_start's `orchestrator` field and the OpenLineage orchestrator facet give them."""
         return asdict(self)
+
+
+def lineage_fields(orchestrator: Orchestrator | None) -> dict[str, dict[str, str | None]]:
+    """run_start's `orchestrator` field, or nothing for a run started from a command line."""
+    return {"orchestrator": orchestrator.record()} if orchestrator is not None else {}

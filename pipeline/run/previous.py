@@ -22,6 +22,7 @@ import pandas as pd
 from pipeline.audit.ledger import PUBLISHED
 from pipeline.audit.lineage import parse_lines
 from pipeline.audit.verify import verify_run
+from pipeline.link.continuity import empty_history
 from pipeline.link.review import DECISIONS_FILE, Decisions, ReviewFormError, read_decisions
 from pipeline.publish import LINEAGE, RESTRICTED
 from pipeline.run.failure import RunError
@@ -99,9 +100,3 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
                        rule_set=str(params.get("rules")), links=links, households=households,
                        key_history=history if history is not None else empty_history(),
                        decisions=decisions, tokens=tokens), warnings
-
-
-def empty_history() -> pd.DataFrame:
-    from pipeline.link.continuity import HISTORY_COLUMNS
-
-    return pd.DataFrame({c: pd.Series(dtype="string") for c in HISTORY_COLUMNS})

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.criteria.changes import paragraph
 from pipeline.criteria.stage import ScoreCounts
 from pipeline.ingest.source import SourceOutcome
 from pipeline.ingest.validate import QuarantineCounts
@@ -36,6 +37,12 @@ class RunResult:
     required_not_used: list[str] = field(default_factory=list)  # absent or refused, and allowed to be
     changes: dict[str, int] | None = None  # rows of changes.parquet per kind, with --previous
     previous_as_of: dt.date | None = None
+
+    def changes_text(self) -> str | None:
+        """The month's changes in one line (`changes.parquet`), with --previous; None for a run on its own."""
+        if self.changes is None or self.previous_as_of is None:
+            return None
+        return paragraph(self.changes, self.previous_as_of.isoformat())
 
     @property
     def partial(self) -> bool:

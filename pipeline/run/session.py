@@ -37,7 +37,7 @@ from pipeline.link.stage import Linkage
 from pipeline.publish import LINEAGE, RESTRICTED, OutputExists, check_output, discard, staging_dir
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, go_on_without, record_abandoned, record_unstarted
-from pipeline.run.orchestrator import Orchestrator
+from pipeline.run.orchestrator import Orchestrator, lineage_fields
 from pipeline.run.previous import PreviousRun, load_previous
 
 DOCS_DIR = "data_docs"
@@ -314,7 +314,7 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
     try:
         context = LineageWriter.run_context()
         parameters = run_parameters(config, configuration, checked.as_of, checked.purpose)
-        started_by = {"orchestrator": orchestrator.record()} if orchestrator else {}
+        started_by = lineage_fields(orchestrator)
         if checked.previous is not None:
             parameters["previous_run"] = checked.previous.record()
         lineage.write("run_start", run_id=run_id, parameters=parameters, key_fingerprint=key_fingerprint(checked.key),

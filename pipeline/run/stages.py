@@ -29,14 +29,14 @@ from pipeline.criteria.stage import score_stage
 from pipeline.ingest import data_docs
 from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_source, landed_path
 from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
-from pipeline.link.continuity import HISTORY_COLUMNS, Earlier
+from pipeline.link.continuity import HISTORY_COLUMNS, Earlier, empty_history
 from pipeline.link.review import DECISIONS_FILE, decisions_csv
 from pipeline.link.stage import link_sources, model_document, prepare_source
 from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, abort, go_on_without, tell_kept
 from pipeline.run.orchestrator import Orchestrator
-from pipeline.run.previous import KEY_HISTORY, TOKENS, empty_history
+from pipeline.run.previous import KEY_HISTORY, TOKENS
 from pipeline.run.result import QuarantineReason, RunResult
 from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
 

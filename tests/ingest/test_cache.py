@@ -81,8 +81,8 @@ def test_a_run_replacing_the_folder_it_reuses_from_never_points_at_that_folder(t
                                                        "replaced_by_this_run": True}, source
     main(["audit", "show", str(out)])
     shown = capsys.readouterr().out
-    assert f"from run {first_id} (ledger line {first_line}), the earlier run in this folder, which this run " \
-           "replaced" in shown
+    assert f"from run {first_id} (ledger line {first_line}), the earlier run in this folder, replaced by this " \
+           "run" in shown
     assert lineage(out)[0]["run_id"] != first_id  # the folder now holds the second run, complete on its own
     for name in COMPARED:
         assert (out / name).is_file()
