@@ -56,7 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--households", type=count, required=True, help="how many households (at least 1)")
     synth.add_argument("--seed", type=int, required=True)
     synth.add_argument("--out", type=Path, required=True)
-    synth.add_argument("--extract-date", type=iso_date, default=dt.date(2026, 10, 31))
+    synth.add_argument("--extract-date", type=iso_date, default=dt.date(2026, 10, 31),
+                       help="extract date (with --months, of the first month; later months end at month ends)")
+    synth.add_argument("--months", type=count, default=None,
+                       help="write one evolving authority month by month into OUT/month-01, OUT/month-02, ...")
     _audit_parser(sub)
     _contracts_parser(sub)
     _review_parser(sub)
@@ -134,6 +137,15 @@ def _synth(args: argparse.Namespace) -> int:
 
     if args.out.exists() and not args.out.is_dir():
         raise RunError(f"--out {args.out} is a file; the synthetic extracts and truth are written to a folder")
+    if args.months is not None:
+        from synth.months import generate_months
+
+        for month in generate_months(args.households, args.seed, args.out, args.months, args.extract_date):
+            folder = args.out / f"month-{month['month']:02d}"
+            print(f"Month {month['month']} ({month['extract_date']}) written to {folder}: "
+                  f"households {month['households']}, people {month['people']}, rows {month['total_rows']}, "
+                  f"events {month['events']}")
+        return 0
     stats = generate(households=args.households, seed=args.seed, out=args.out, extract_date=args.extract_date)
     print(f"Synthetic authority written to {args.out}: " + ", ".join(f"{k} {v}" for k, v in stats.items()
                                                                      if not isinstance(v, dict)))
