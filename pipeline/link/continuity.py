@@ -15,10 +15,28 @@ given to anyone but its heir, and a fresh key that happens to equal any earlier 
 again, so no key ever names two people.
 
 Households follow their members the same way: an earlier household key goes to the household of
-this run holding most of its continuing members (ties: the larger household, then the one with
-the smallest person key), and a household heir to several keeps the one with most continuing
-members, then the oldest. A household whose people are all new gets a new key, also at an
-address another family has left: the key names the family, `address_key` the place.
+this run holding most of its continuing members, and a household heir to several keeps the one
+with most continuing members, then the oldest. A household whose people are all new gets a new
+key, also at an address another family has left: the key names the family, `address_key` the place.
+
+Agencies take up a new address at different times, so in the month after a move some of a family
+may still be listed at the old flat while the rest are at the new one. Three rules follow from
+that (`RANKING`, in this order):
+
+1. when the old flat also holds an adult nobody knew last month, and some of the family now live
+   elsewhere or at most half of them are still listed there, the family has gone and others have
+   come: the part left there is passed over (the key follows the part living elsewhere, or, if
+   none, the flat's household gets a new key);
+2. a part made only of the family's children, at a new address, is where the family went
+   (children do not move alone; schools take up a move sooner than the GP list and the register);
+3. otherwise (a partner leaving, a baby born) the part with most continuing members keeps the key;
+   of two parts equal in that, the one still at the family's address (the home a partner left),
+   then the larger, then the smaller key.
+
+And when the whole family is still listed at the old flat, newcomers who arrived there together
+(two or more people nobody knew last month, one of them an adult) are a household of their own,
+with their own key, at the same address; a lone newcomer (a new partner, a lodger) joins the
+household, since nothing yet tells the two apart.
 """
 
 from __future__ import annotations
@@ -47,26 +65,36 @@ class Carried:
     history: pd.DataFrame  # HISTORY_COLUMNS
 
 
-def _heirs(overlap: pd.DataFrame, size: pd.Series) -> pd.DataFrame:
-    """For each earlier key, the fresh key holding most of it (ties: the larger fresh group, then the smaller key).
+RANKING = (("children_went_ahead", False), ("n", False), ("at_home", False), ("size", False),
+           ("fresh", True))  # (column, ascending): how the heir of an earlier key is chosen
 
-    `overlap` has columns fresh, previous, n (shared members or records); `size` is each fresh group's size.
+
+def _heirs(overlap: pd.DataFrame, size: pd.Series, evidence: pd.DataFrame | None = None) -> pd.DataFrame:
+    """For each earlier key, the fresh key that inherits it, by `RANKING`: a part of only children at a
+    new address, then most shared members (or records), then the part still at the family's address,
+    then the larger fresh group, then the smaller key. A part passed over never inherits.
+
+    `overlap` has columns fresh, previous, n; `evidence` (optional, aligned with it) the boolean columns
+    passed_over, children_went_ahead, at_home (see `_household_evidence`); `size` each fresh group's size.
     """
-    ranked = overlap.assign(size=overlap["fresh"].map(size).to_numpy())
-    ranked = ranked.sort_values(["previous", "n", "size", "fresh"], ascending=[True, False, False, True],
+    flags = evidence if evidence is not None else pd.DataFrame(
+        False, index=overlap.index, columns=["passed_over", "children_went_ahead", "at_home"])
+    ranked = pd.concat([overlap, flags], axis=1).assign(size=overlap["fresh"].map(size).to_numpy())
+    ranked = ranked[~ranked["passed_over"].to_numpy(dtype=bool)]
+    ranked = ranked.sort_values(["previous", *(c for c, _ in RANKING)], ascending=[True, *(a for _, a in RANKING)],
                                 kind="stable")
-    return ranked.drop_duplicates("previous")
+    return ranked.drop_duplicates("previous")[["fresh", "previous", "n"]]
 
 
 def carry_keys(overlap: pd.DataFrame, size: pd.Series, previous_first_seen: dict[str, str], taken: set[str],
-               as_of: str, kind: str, rekey: KeyMaker) -> Carried:
+               as_of: str, kind: str, rekey: KeyMaker, evidence: pd.DataFrame | None = None) -> Carried:
     """Final keys for this run's fresh keys, from what each shares with the previous run's keys.
 
     `overlap`: fresh, previous, n. `size`: members (or records) per fresh key, every fresh key of
     this run. `previous_first_seen`: each previous key's first_seen. `taken`: every key ever used
-    before (previous and retired ones), which a new key must not equal.
+    before (previous and retired ones), which a new key must not equal. `evidence`: see `_heirs`.
     """
-    heirs = _heirs(overlap, size)
+    heirs = _heirs(overlap, size, evidence)
     heirs = heirs.assign(first_seen=heirs["previous"].map(previous_first_seen).fillna(as_of).to_numpy())
     # A fresh key heir to several earlier keys keeps one: a person the oldest key (then the one with most records),
     # a household the one with most continuing members (then the oldest); then the smallest key.
@@ -117,6 +145,14 @@ class Earlier:
         retired = self.history.loc[self.history["kind"] == kind, "retired_key"]
         return set(self.links[column].dropna().astype(str)) | set(retired.dropna().astype(str))
 
+    def person_of(self, source: pd.Series, record_id: pd.Series) -> np.ndarray:
+        """Per record of this run, the person key its (source, record id) had last month, or None."""
+        theirs = pd.Series(self.links["person_key"].astype(object).to_numpy(), index=pd.MultiIndex.from_arrays(
+            [self.links["source"].astype(str).to_numpy(), self.links["source_record_id"].astype(str).to_numpy()]))
+        theirs = theirs[~theirs.index.duplicated()]
+        mine = pd.MultiIndex.from_arrays([source.astype(str).to_numpy(), record_id.astype(str).to_numpy()])
+        return theirs.reindex(mine).to_numpy(dtype=object)
+
     def person_first_seen(self) -> dict[str, str]:
         first = self.links.get("person_first_seen")
         if first is None:
@@ -164,14 +200,73 @@ def _token_overlap(mine: pd.DataFrame, earlier: Earlier) -> pd.DataFrame:
 
 
 def carry_households(person: np.ndarray, fresh_household: np.ndarray, earlier: Earlier, as_of: str,
-                     rekey: KeyMaker) -> Carried:
+                     rekey: KeyMaker, address: np.ndarray | None = None, adult: np.ndarray | None = None) -> Carried:
     """Final household keys: each fresh household takes the key of the earlier household of most of its people.
 
-    `person` and `fresh_household` are per person of this run (final person keys).
+    `person` and `fresh_household` are per person of this run (final person keys); `address` (address
+    keys) and `adult` (not known to be a child), when given, let a family's key leave the old flat
+    that strangers have moved into (see the module's docstring).
     """
     before = earlier.links.drop_duplicates("person_key").set_index("person_key")["household_key"].astype(str)
     people = pd.DataFrame({"person": person, "fresh": fresh_household})
     previous = people["person"].map(before)
     size = people.groupby("fresh").size()
-    return carry_keys(overlap_of(people["fresh"], previous), size, earlier.household_first_seen(),
-                      earlier.taken("household"), as_of, "household", rekey)
+    overlap = overlap_of(people["fresh"], previous)
+    return carry_keys(overlap, size, earlier.household_first_seen(), earlier.taken("household"), as_of, "household",
+                      rekey, _household_evidence(overlap, people, previous, earlier, address, adult))
+
+
+def _household_evidence(overlap: pd.DataFrame, people: pd.DataFrame, previous: pd.Series, earlier: Earlier,
+                        address: np.ndarray | None, adult: np.ndarray | None) -> pd.DataFrame | None:
+    """Per overlap row (fresh household, earlier household), what says where the earlier family went:
+
+    - at_home: the fresh household is at the earlier family's address;
+    - passed_over: it is at that address, with an adult nobody knew last month, while some of the
+      family live elsewhere or at most half of them are still here (strangers have moved into the
+      flat the family left, where a stale record of one of them lingers);
+    - children_went_ahead: it is elsewhere and holds only children of that family and nobody else
+      (children do not move on their own: a school takes up a move before the GP list and the register).
+    """
+    if address is None or adult is None or "address_key" not in earlier.households:
+        return None
+    adult = np.asarray(adult, dtype=bool)
+    stranger = previous.isna().to_numpy() & adult
+    with_stranger = set(people.loc[stranger, "fresh"])
+    place = pd.Series(address, dtype=object).groupby(people["fresh"].to_numpy()).first()
+    old_place = earlier.households.set_index("household_key")["address_key"].astype(object)
+    here, there = overlap["fresh"].map(place), overlap["previous"].map(old_place)
+    known = here.notna().to_numpy() & there.notna().to_numpy()
+    at_old = known & (here.astype("string").fillna("").to_numpy(dtype=object)
+                      == there.astype("string").fillna("").to_numpy(dtype=object))
+    elsewhere = known & ~at_old
+    some_away = pd.Series(elsewhere).groupby(overlap["previous"].to_numpy()).transform("any").to_numpy()
+    was = earlier.links.drop_duplicates("person_key").groupby("household_key").size()
+    remnant = 2 * overlap["n"].to_numpy() <= overlap["previous"].map(was).fillna(0).to_numpy()
+    # Fresh households made only of children of one earlier family.
+    members = pd.DataFrame({"fresh": people["fresh"].to_numpy(), "previous": previous.to_numpy(dtype=object),
+                            "child": ~adult})
+    only = members.groupby("fresh").agg(children=("child", "all"), families=("previous", "nunique"),
+                                        known=("previous", "count"), size=("child", "size"))
+    children_only = set(only.index[only["children"] & (only["families"] == 1) & (only["known"] == only["size"])])
+    return pd.DataFrame({
+        "passed_over": at_old & (some_away | remnant) & overlap["fresh"].isin(with_stranger).to_numpy(),
+        "children_went_ahead": elsewhere & overlap["fresh"].isin(children_only).to_numpy(),
+        "at_home": at_old,
+    }, index=overlap.index)
+
+
+def newcomers_apart(person: np.ndarray, group: np.ndarray, earlier: Earlier, adult: np.ndarray) -> np.ndarray:
+    """Per person, who they live with: `group`, except that newcomers who arrived together where people
+    of last month are still listed form a group of their own (see the module's docstring).
+
+    `person`: final person keys; `group`: per person, what the fresh household is made of; `adult`:
+    not known to be a child.
+    """
+    frame = pd.DataFrame({"group": pd.Series(group, dtype=object).astype(str),
+                          "new": ~pd.Series(person, dtype=object).isin(set(earlier.links["person_key"])).to_numpy()})
+    frame["new_adult"] = frame["new"].to_numpy() & np.asarray(adult, dtype=bool)
+    by = frame.groupby("group")
+    together = (by["new"].transform("sum") >= 2) & by["new_adult"].transform("any") & ~by["new"].transform("all")
+    apart = (frame["new"] & together).to_numpy()
+    label = frame["group"].to_numpy(dtype=object)
+    return np.where(apart, label + "\x1fnewcomers", label)

@@ -141,3 +141,19 @@ def follow_family(records: pd.DataFrame, person: np.ndarray, ids: np.ndarray, ho
     out = household.copy()
     out[lagging["person"].to_numpy()] = lagging["home_to"].to_numpy()
     return out
+
+
+def place_names(records: pd.DataFrame, homes: HouseholdAssignment) -> np.ndarray:
+    """Per person, what names the place their household lives at, the same from month to month.
+
+    The household id is a UPRN where any record at the address has one (others borrow it), so it
+    changes with the agencies whose records happen to be there: a GP registration alone has no UPRN.
+    The place is therefore named by the most common address_key (flat, number, street, postcode) of
+    the records at that address id (ties: the smallest), and by the id only where no record has one.
+    """
+    frame = pd.DataFrame({"id": homes.record_address, "address": records["address_key"].astype(object)}).dropna()
+    counts = frame.groupby(["id", "address"]).size().rename("n").reset_index()
+    counts = counts.sort_values(["id", "n", "address"], ascending=[True, False, True]).drop_duplicates("id")
+    named = pd.Series(("A:" + counts["address"].astype(str)).to_numpy(), index=counts["id"].to_numpy())
+    household = pd.Series(homes.household, dtype=object)
+    return household.map(named).fillna(household).to_numpy(dtype=object)

@@ -160,8 +160,12 @@ class _Clustered:
 
 
 def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ident: np.ndarray,
-             applied: Applied | None = None) -> _Clustered:
-    """People from the strong links, then again for each pass that finds pairs split by a move."""
+             applied: Applied | None = None, earlier_person: np.ndarray | None = None) -> _Clustered:
+    """People from the strong links, then again for each pass that finds pairs split by a move.
+
+    With `earlier_person` (per record, the person it belonged to last month, or None), pairs of one
+    earlier person's records now at two addresses are compared across a move from the start.
+    """
     m = settings.model
     i, j = c.i, c.j
 
@@ -177,21 +181,49 @@ def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ide
             cannot = pd.concat([cannot, applied.cannot], ignore_index=True)  # a reviewer's NOT_MATCH
         return anchor_labels(ident, cluster_records(len(records), c.groups, c.exclusive, links_at(p), cannot))
 
+    moved = np.zeros(len(c.pairs), dtype=bool)
+    ids = address_ids(records) if m.follow_moves or earlier_person is not None else None
+    if earlier_person is not None:
+        moved = moved_since_last_month(ids, earlier_person, i, j, c.levels["family"].to_numpy())
+        _as_one_address(c, moved)
     scored = score(c.model, c.levels, extra=c.extra)
     label = cluster(scored["match_probability"].to_numpy())
-    moved = np.zeros(len(c.pairs), dtype=bool)
-    ids = address_ids(records) if m.follow_moves else None
     for _ in range(m.follow_moves):  # each pass may reveal further moves
         found = moved_between(ids, label, i, j, c.levels["family"].to_numpy()) & ~moved
         if not found.any():
             break
         moved |= found
-        family = c.levels["family"].to_numpy().copy()
-        family[found] = (family[found] // PLACE_WIDTH) * PLACE_WIDTH + PLACE_SAME_ADDRESS
-        c.levels["family"] = family.astype(c.levels["family"].dtype)
+        _as_one_address(c, found)
         scored = score(c.model, c.levels, extra=c.extra)
         label = cluster(scored["match_probability"].to_numpy())
     return _Clustered(label, scored, moved, links_at(scored["match_probability"].to_numpy()))
+
+
+def _as_one_address(c: _Compared, pairs: np.ndarray) -> None:
+    """Compare these pairs as if their records were at one address (the move between them is known)."""
+    if not pairs.any():
+        return
+    family = c.levels["family"].to_numpy().copy()
+    family[pairs] = (family[pairs] // PLACE_WIDTH) * PLACE_WIDTH + PLACE_SAME_ADDRESS
+    c.levels["family"] = family.astype(c.levels["family"].dtype)
+
+
+def moved_since_last_month(ids: np.ndarray, earlier_person: np.ndarray, i: np.ndarray, j: np.ndarray,
+                           family: np.ndarray) -> np.ndarray:
+    """Pairs at two different addresses whose records were one person last month.
+
+    Agencies take up a move at different times: the month after, a person's GP record may be at the
+    new address and their register entry still at the old one, and nothing in the two records links
+    them any more. Last month's run did, so the pair is compared as across a known move: the names
+    and dates must still agree for the link to stand.
+    """
+    codes, _ = pd.factorize(pd.Series(ids, dtype=object), use_na_sentinel=True)
+    before = pd.Series(earlier_person, dtype=object)
+    same = (before.iloc[i].to_numpy(dtype=object) == before.iloc[j].to_numpy(dtype=object)) & before.iloc[i].notna(
+    ).to_numpy()
+    place = family % PLACE_WIDTH
+    ci, cj = codes[i], codes[j]
+    return same & (place < PLACE_OTHER_FLAT) & (ci >= 0) & (cj >= 0) & (ci != cj)
 
 
 def _pairs_table(c: _Compared, done: _Clustered, settings: LinkageSettings) -> pd.DataFrame:
@@ -209,14 +241,16 @@ def _pairs_table(c: _Compared, done: _Clustered, settings: LinkageSettings) -> p
     return out
 
 
-def link_people(records: pd.DataFrame, settings: LinkageSettings, decisions: Decisions | None = None) -> People:
+def link_people(records: pd.DataFrame, settings: LinkageSettings, decisions: Decisions | None = None,
+                earlier_person: np.ndarray | None = None) -> People:
     """Link standardised records (with an `extract_date` column) into people; a reviewer's decisions
-    (`pipeline.link.review`) are must-link and cannot-link."""
+    (`pipeline.link.review`) are must-link and cannot-link; `earlier_person` (per record, last month's
+    person key or None) lets records split by an agency's late take-up of a move be compared across it."""
     records = records.reset_index(drop=True)
     ident = record_ident(records)
     compared = _compare(records, settings)
     applied = apply_to(decisions, records) if decisions is not None else None
-    done = _cluster(records, compared, settings, ident, applied)
+    done = _cluster(records, compared, settings, ident, applied, earlier_person)
     applied = applied.held(done.label) if applied is not None else None
     probability = _joining_probability(len(records), done.label, compared.groups, done.links)
     pairs = _pairs_table(compared, done, settings)

@@ -17,9 +17,9 @@ import pandas as pd
 
 from pipeline.config.contracts import SourceContract
 from pipeline.keys import keyed
-from pipeline.link.continuity import Earlier, carry_households, carry_people
+from pipeline.link.continuity import Earlier, carry_households, carry_people, newcomers_apart
 from pipeline.link.decisions import Decision
-from pipeline.link.households import HouseholdAssignment, assign_households, evidence_dates
+from pipeline.link.households import HouseholdAssignment, assign_households, evidence_dates, place_names
 from pipeline.link.model import FSModel
 from pipeline.link.people import People, link_people
 from pipeline.link.review import Decisions
@@ -124,21 +124,35 @@ def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anch
         person_keys = _mapped(person_keys, carried.keys)
         person_first = _mapped(person_keys, carried.first_seen)
         history.append(carried.history)
-    groups, _ = pd.factorize(pd.Series(_household_ids(people, anchors, homes)), sort=True)
+    living_together = _household_ids(people, anchors, homes)
+    if earlier is not None:
+        adult = ~_known_children(records, person_number, len(person_keys), as_of)
+        living_together = newcomers_apart(person_keys, living_together, earlier, adult)
+    groups, _ = pd.factorize(pd.Series(living_together), sort=True)
     founders = pd.Series(person_keys).groupby(groups).transform("min").to_numpy(dtype=object)
     household_key = keyed(key, "household", founders, "H")
     household_first = np.full(len(household_key), as_of, dtype=object)
+    places = keyed(key, "address", place_names(records, homes).astype(str), "A")
+    address_key = np.where(homes.basis == "no_address", None, places)
     if earlier is not None:
         carried = carry_households(person_keys, household_key, earlier, as_of,
-                                   lambda v: keyed(key, "household", v, "H"))
+                                   lambda v: keyed(key, "household", v, "H"), address_key, adult)
         household_key = _mapped(household_key, carried.keys)
         household_first = _mapped(household_key, carried.first_seen)
         history.append(carried.history)
-    places = keyed(key, "address", homes.household.astype(str), "A")
-    address_key = np.where(homes.basis == "no_address", None, places)
     return Keys(person=person_keys, person_first_seen=person_first, household=household_key,
                 household_first_seen=household_first, address=address_key,
                 history=pd.concat(history, ignore_index=True) if history else None)
+
+
+def _known_children(records: pd.DataFrame, person_number: np.ndarray, n_people: int, as_of: str) -> np.ndarray:
+    """Per person: does any record give a birth date under 18 years before `as_of`?"""
+    dob = pd.to_datetime(records["dob"]).to_numpy()
+    cutoff = np.datetime64(dt.date.fromisoformat(as_of).replace(year=dt.date.fromisoformat(as_of).year - 18)
+                           if as_of[5:] != "02-29" else f"{int(as_of[:4]) - 18}-02-28")
+    child = np.zeros(n_people, dtype=bool)
+    np.logical_or.at(child, person_number, ~np.isnat(dob) & (dob > cutoff))
+    return child
 
 
 @dataclass(frozen=True)
@@ -170,7 +184,8 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     evidence_date = np.concatenate([p.evidence_date for p in prepared])
     current = np.concatenate([p.current for p in prepared])
     prepared.clear()
-    people = link_people(records, settings, decisions)
+    people = link_people(records, settings, decisions,
+                         earlier.person_of(records["source"], records["source_record_id"]) if earlier else None)
     person_number, anchors = pd.factorize(people.label, sort=True)
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
     tokens = token_keys(records, key)
