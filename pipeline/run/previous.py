@@ -91,7 +91,7 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
     except (OSError, ValueError) as exc:
         raise RunError(f"{where}: its tables cannot be read ({type(exc).__name__})") from None
     tokens = None
-    if (folder / RESTRICTED / TOKENS).is_file():
+    if _handed_on(folder, TOKENS, records, where):
         try:
             tokens = pd.read_parquet(folder / RESTRICTED / TOKENS, columns=["source", "source_record_id", "token_key"])
         except (OSError, ValueError, KeyError) as exc:
@@ -106,7 +106,7 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
         if lacking:
             raise RunError(f"{where}: its linkage records lack {', '.join(lacking)}")
     decisions = None
-    if (folder / RESTRICTED / DECISIONS_FILE).is_file():
+    if _handed_on(folder, DECISIONS_FILE, records, where):
         try:
             decisions = read_decisions(folder / RESTRICTED / DECISIONS_FILE)
         except ReviewFormError as exc:

@@ -216,20 +216,22 @@ def test_a_previous_runs_linkage_records_altered_after_the_run_are_refused(two_m
     assert not {"PEMBERTON", "OKONKWO", "1984-04-03"} & set(err.upper().replace(",", " ").split())
 
 
-def test_linkage_records_a_previous_run_did_not_write_are_refused(tmp_path, capsys, monkeypatch):
-    """A run folder whose lineage lists no linkage records (as an older run's), with a file of them put in."""
+@pytest.mark.parametrize(("constant", "name"), [("LINK_RECORDS_FILE", "link_records.parquet"),
+                                              ("TOKENS_FILE", "record_tokens.parquet")])
+def test_restricted_files_a_previous_run_did_not_write_are_refused(tmp_path, capsys, monkeypatch, constant, name):
+    """A run folder whose lineage does not list the file (as an older run's), with one put in."""
     from pipeline.run import stages
 
     monkeypatch.setenv("PIPELINE_LEDGER", str(tmp_path / "ledger.jsonl"))
     with monkeypatch.context() as mp:
-        mp.setattr(stages, "LINK_RECORDS_FILE", Path("restricted") / "elsewhere.parquet")
+        mp.setattr(stages, constant, Path("restricted") / "elsewhere.parquet")
         assert main(["run", "--extracts", str(TINY), "--out", str(tmp_path / "nov"), "--as-of", "2026-11-30"]) == 0
     restricted = tmp_path / "nov" / "restricted"
-    (restricted / "link_records.parquet").write_bytes((restricted / "elsewhere.parquet").read_bytes())
+    (restricted / name).write_bytes((restricted / "elsewhere.parquet").read_bytes())
     code, err = run(capsys, tmp_path, "--previous", str(tmp_path / "nov"))
     assert code == 1 and err.splitlines()[-1] == (
-        f"error: --previous {tmp_path / 'nov'}: restricted/link_records.parquet is not one the run wrote (its "
-        "lineage does not list it)")
+        f"error: --previous {tmp_path / 'nov'}: restricted/{name} is not one the run wrote (its lineage does not "
+        "list it)")
 
 
 def test_a_previous_runs_review_decisions_or_tokens_altered_after_the_run_are_refused(two_months, tmp_path, capsys,
