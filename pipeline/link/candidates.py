@@ -45,13 +45,19 @@ def block_key(records: pd.DataFrame, columns: list[str], cache: dict[str, np.nda
     return key
 
 
-def _pass_pairs(records: pd.DataFrame, block: BlockingPass, cache: dict[str, np.ndarray]) -> pd.MultiIndex:
-    """Pairs agreeing on every column of one pass; a blank in any of them blocks nothing."""
-    key = block_key(records, list(block.columns), cache)
+def _usable(key: np.ndarray, block: BlockingPass) -> np.ndarray:
+    """Records that one pass may pair: its columns all known, and its block no larger than `max_block`."""
     usable = key >= 0
     if block.max_block is not None and usable.any():
         sizes = np.bincount(key[usable])
         usable &= np.where(usable, sizes[np.maximum(key, 0)], 0) <= block.max_block
+    return usable
+
+
+def _pass_pairs(records: pd.DataFrame, block: BlockingPass, cache: dict[str, np.ndarray]) -> pd.MultiIndex:
+    """Pairs agreeing on every column of one pass; a blank in any of them blocks nothing."""
+    key = block_key(records, list(block.columns), cache)
+    usable = _usable(key, block)
     subset = pd.DataFrame({"block": key[usable]}, index=np.flatnonzero(usable))
     if len(subset) < 2:
         return pd.MultiIndex.from_arrays([[], []])
@@ -95,6 +101,29 @@ def candidate_pairs(records: pd.DataFrame, passes: list[BlockingPass]) -> pd.Dat
     passes_mask = np.bitwise_or.reduceat(bit, starts)
     key = key[starts]
     return pd.DataFrame({"i": key // n, "j": key % n, "passes": passes_mask})
+
+
+def cross_pairs(records: pd.DataFrame, n_left: int, passes: list[BlockingPass]) -> pd.DataFrame:
+    """Candidate pairs (i, j) between two sets of records only: i < n_left <= j, sorted by (i, j).
+
+    `records` holds the left set in its first `n_left` rows and the right set after them; the
+    same passes propose the pairs as in `candidate_pairs`, but no pair within one set is made,
+    so comparing a few records with a few others costs nothing like linking them all.
+    """
+    records = records.reset_index(drop=True)
+    n = np.int64(max(len(records), 1))
+    left = np.arange(len(records)) < n_left
+    keys = []
+    cache: dict[str, np.ndarray] = {}
+    for block in passes:
+        key = block_key(records, list(block.columns), cache)
+        usable = _usable(key, block)
+        a = pd.DataFrame({"k": key[usable & left], "i": np.flatnonzero(usable & left)})
+        b = pd.DataFrame({"k": key[usable & ~left], "j": np.flatnonzero(usable & ~left)})
+        both = a.merge(b, on="k")
+        keys.append(both["i"].to_numpy(np.int64) * n + both["j"].to_numpy(np.int64))
+    key = np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+    return pd.DataFrame({"i": key // n, "j": key % n})
 
 
 def completeness(pairs: pd.DataFrame, person: np.ndarray) -> dict[str, float]:

@@ -199,6 +199,15 @@ COMPARISONS: tuple[Comparison, ...] = (
 )
 
 
+# The standardised columns `encode_records` reads besides those the comparisons compare for equality.
+ENCODED_COLUMNS = ("forename", "forename_alt", "surname", "surname_canonical", "dob_year", "dob_month", "dob_day")
+
+
+def compared_columns(comparisons: tuple[Comparison, ...] = COMPARISONS) -> list[str]:
+    """Every standardised column comparing two records reads (what a record must keep to be compared later)."""
+    return list(dict.fromkeys([*ENCODED_COLUMNS, *(c for comparison in comparisons for c in comparison.encodes)]))
+
+
 def encode_records(records: pd.DataFrame, comparisons: tuple[Comparison, ...] = COMPARISONS) -> EncodedRecords:
     """Factorise the standardised records once (strings to integer codes)."""
     columns = dict.fromkeys(c for comparison in comparisons for c in comparison.encodes)

@@ -14,6 +14,14 @@ first_seen, and the other is retired as merged into it (`key_history.parquet`). 
 given to anyone but its heir, and a fresh key that happens to equal any earlier key is derived
 again, so no key ever names two people.
 
+A person none of whose records persist is found, in this order, (1) through their records' source
+and record id, (2) through a keyed hash of an agency's person token (an agency that re-issued its
+record ids), and (3) by this run's linkage model: what is left of this run's people (matched by
+neither) is compared with what is left of the previous run's (no heir), record with record, on the
+same blocking passes and model as linking; a pair of people whose records match at or above the
+match threshold is one person, one to one, the strongest match first (`model_overlap`). Only
+leftovers are compared: a month's few, never the whole population again.
+
 Households follow their members the same way: an earlier household key goes to the household of
 this run holding most of its continuing members, and a household heir to several keeps the one
 with most continuing members, then the oldest. A household whose people are all new gets a new
@@ -42,13 +50,33 @@ household, since nothing yet tells the two apart.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
+from pipeline.link.candidates import cross_pairs
+from pipeline.link.compare import compared_columns
+from pipeline.link.model import OTHER_FLAT_LEVELS, FSModel, score
+from pipeline.link.people import pair_levels
+from pipeline.link.settings import LinkageSettings
+from pipeline.link.standardise import OUTPUT_COLUMNS
+
 KeyMaker = Callable[[np.ndarray], np.ndarray]  # fresh values → keys, for keys derived again after a clash
 HISTORY_COLUMNS = ["kind", "retired_key", "successor_key", "change", "as_of"]
+# How a person of this run came by an earlier person's key, in the order the steps are tried.
+STEPS = ("record_id", "agency_token", "linkage_model")
+RECORD_KEY = ["source", "source_record_id", "person_key"]
+_NEVER_KEPT = ("person_token", "unit_token")  # an agency's tokens are handed on keyed only (record_tokens.parquet)
+
+
+def link_record_columns(settings: LinkageSettings) -> list[str]:
+    """What `restricted/link_records.parquet` keeps of each record: its source, id and person key, and
+    the standardised identity columns the model step compares and blocks on (no more)."""
+    needed = {*compared_columns(), *(c for p in settings.blocking for c in p.columns), "dob", "extract_date"}
+    identity = [c for c in [*OUTPUT_COLUMNS, "extract_date"]
+                if c in needed and c not in (*RECORD_KEY, *_NEVER_KEPT)]
+    return [*RECORD_KEY, *identity]
 
 
 def empty_history() -> pd.DataFrame:
@@ -63,6 +91,7 @@ class Carried:
     keys: dict[str, str]
     first_seen: dict[str, str]  # final key → ISO date it first appeared
     history: pd.DataFrame  # HISTORY_COLUMNS
+    steps: dict[str, int] = field(default_factory=dict)  # people carried by each of STEPS, and new_key
 
 
 RANKING = (("children_went_ahead", False), ("n", False), ("at_home", False), ("size", False),
@@ -138,6 +167,7 @@ class Earlier:
     history: pd.DataFrame  # HISTORY_COLUMNS
     as_of: str  # ISO date
     tokens: pd.DataFrame | None = None  # source, source_record_id, token_key (keyed agency person tokens)
+    records: pd.DataFrame | None = None  # link_record_columns per record (restricted/link_records.parquet)
 
     def taken(self, kind: str) -> set[str]:
         """Every key of `kind` used before: in the previous run, or retired earlier."""
@@ -167,26 +197,109 @@ class Earlier:
         return dict(zip(keys, values, strict=True))
 
 
+@dataclass(frozen=True)
+class Matcher:
+    """What the model step compares with: this run's standardised records (positions are record
+    numbers, as for `fresh_person`), the model this run trained, and its linkage settings."""
+
+    records: pd.DataFrame
+    model: FSModel
+    settings: LinkageSettings
+
+
 def carry_people(record_source: pd.Series, record_id: pd.Series, fresh_person: np.ndarray, earlier: Earlier,
-                 as_of: str, rekey: KeyMaker, token_key: np.ndarray | None = None) -> Carried:
+                 as_of: str, rekey: KeyMaker, token_key: np.ndarray | None = None,
+                 matcher: Matcher | None = None) -> Carried:
     """Final person keys: each fresh person takes the key of the earlier person whose records it holds.
 
     Records are matched by source and record id; a person none of whose records persist is matched
     by an agency's person token (`token_key`, keyed, per record; None where a record has none), so
-    an agency that re-issued its record ids still finds its people.
+    an agency that re-issued its record ids still finds its people; and a person matched by neither
+    is compared by the linkage model (`matcher`) with the earlier people no one took
+    (`earlier.records`). `Carried.steps` counts the people each step carried.
     """
     mine = pd.DataFrame({"source": record_source.astype(str).to_numpy(), "id": record_id.astype(str).to_numpy(),
                          "fresh": fresh_person})
     theirs = pd.DataFrame({"source": earlier.links["source"].astype(str), "id": earlier.links["source_record_id"]
                            .astype(str), "previous": earlier.links["person_key"].astype(str)})
     joined = mine.merge(theirs, on=["source", "id"], how="left")
-    overlap = overlap_of(joined["fresh"], joined["previous"])
+    overlap = overlap_of(joined["fresh"], joined["previous"]).assign(step="record_id")
     if token_key is not None and earlier.tokens is not None:
         unmatched = ~mine["fresh"].isin(overlap["fresh"]).to_numpy()
         by_token = _token_overlap(mine[unmatched].assign(token=token_key[unmatched]), earlier)
-        overlap = pd.concat([overlap, by_token], ignore_index=True)
+        overlap = pd.concat([overlap, by_token.assign(step="agency_token")], ignore_index=True)
+    if matcher is not None and earlier.records is not None:
+        unmatched = ~mine["fresh"].isin(overlap["fresh"]).to_numpy()
+        unclaimed = earlier.records[~earlier.records["person_key"].astype(str).isin(overlap["previous"]).to_numpy()]
+        by_model = model_overlap(matcher, np.flatnonzero(unmatched), fresh_person[unmatched], unclaimed)
+        overlap = pd.concat([overlap, by_model.assign(step="linkage_model")], ignore_index=True)
     size = mine.groupby("fresh").size()
-    return carry_keys(overlap, size, earlier.person_first_seen(), earlier.taken("person"), as_of, "person", rekey)
+    carried = carry_keys(overlap[["fresh", "previous", "n"]], size, earlier.person_first_seen(),
+                         earlier.taken("person"), as_of, "person", rekey)
+    final = pd.Series(carried.keys, dtype=object)
+    kept = final.index[final.isin(set(earlier.links["person_key"].astype(str))).to_numpy()]
+    by_step = overlap.drop_duplicates("fresh").set_index("fresh")["step"].reindex(kept).value_counts()
+    steps = {step: int(by_step.get(step, 0)) for step in STEPS} | {"new_key": len(final) - len(kept)}
+    return replace(carried, steps=steps)
+
+
+def model_overlap(matcher: Matcher, rows: np.ndarray, fresh: np.ndarray, theirs: pd.DataFrame) -> pd.DataFrame:
+    """fresh, previous, n: people of this run matched, one to one, with earlier people by the linkage model.
+
+    `rows`: positions in `matcher.records` of the records of this run's people left unmatched,
+    `fresh` their fresh person keys; `theirs`: the records of the earlier people left without an
+    heir (`link_record_columns`). Only pairs of one side's record and the other's are proposed (the
+    blocking passes of linking) and scored (its comparisons and model); a pair at or above the
+    match threshold, and not in two flats of one building when linking forbids that, is evidence
+    that its two people are one, `n` counting such pairs. Each person of either side is matched at
+    most once, the strongest match first: the highest match weight of any pair, then the most
+    pairs, then the smaller keys. The name-frequency adjustment, when configured, is not applied.
+    """
+    empty = pd.DataFrame({"fresh": pd.Series(dtype=object), "previous": pd.Series(dtype=object),
+                          "n": pd.Series(dtype="int64")})
+    if not len(rows) or not len(theirs):
+        return empty
+    settings = matcher.settings
+    columns = ["source", *link_record_columns(settings)[len(RECORD_KEY):]]  # source and the identity columns
+    mine = matcher.records.iloc[rows].reset_index(drop=True)
+    theirs = theirs.reset_index(drop=True)
+    # A column the earlier run did not keep (another linkage.yaml) is unknown there: it blocks and agrees on nothing.
+    other = pd.DataFrame({c: theirs[c] if c in theirs else pd.Series(pd.NA, index=theirs.index, dtype=mine[c].dtype)
+                          for c in columns})
+    both = pd.concat([mine[columns], other], ignore_index=True)
+    pairs = cross_pairs(both, len(mine), settings.blocking)
+    if not len(pairs):
+        return empty
+    levels = pair_levels(both, pairs, settings)
+    scored = score(matcher.model, levels)
+    strong = scored["match_probability"].to_numpy() >= settings.model.match_threshold
+    if settings.model.other_flat_is_another_person:
+        strong &= ~np.isin(levels["family"].to_numpy(), OTHER_FLAT_LEVELS)
+    i, j = pairs["i"].to_numpy()[strong], pairs["j"].to_numpy()[strong] - len(mine)
+    found = pd.DataFrame({"fresh": np.asarray(fresh, dtype=object)[i],
+                          "previous": theirs["person_key"].astype(str).to_numpy(dtype=object)[j],
+                          "weight": scored["match_weight"].to_numpy()[strong]})
+    per = found.groupby(["fresh", "previous"], sort=True)["weight"].agg(["max", "size"]).reset_index()
+    return one_to_one(per.rename(columns={"max": "weight", "size": "n"}))[["fresh", "previous", "n"]]
+
+
+def one_to_one(scored: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `scored` (fresh, previous, weight, n) a greedy matching keeps, strongest first.
+
+    Strongest: the highest weight, then the highest n, then the smaller fresh and previous keys (so
+    a tie is broken the same way every run). A row is kept when neither of its keys was kept with
+    a stronger row. Computed in rounds: a row that is the strongest left of both its keys is the
+    one the greedy order would keep; those go, with every other row of their keys, and so on.
+    """
+    ranked = scored.sort_values(["weight", "n", "fresh", "previous"], ascending=[False, False, True, True],
+                                kind="stable", ignore_index=True)
+    kept = []
+    while len(ranked):
+        best = ranked[~ranked["fresh"].duplicated().to_numpy() & ~ranked["previous"].duplicated().to_numpy()]
+        kept.append(best)
+        ranked = ranked[~ranked["fresh"].isin(best["fresh"]).to_numpy()
+                        & ~ranked["previous"].isin(best["previous"]).to_numpy()]
+    return pd.concat(kept, ignore_index=True) if kept else ranked
 
 
 def _token_overlap(mine: pd.DataFrame, earlier: Earlier) -> pd.DataFrame:

@@ -79,6 +79,14 @@ def _adult_conflict(records: pd.DataFrame, i: np.ndarray, j: np.ndarray, setting
     return (undated[i] & child_at(j, extract[i])) | (undated[j] & child_at(i, extract[j]))
 
 
+def pair_levels(records: pd.DataFrame, pairs: pd.DataFrame, settings: LinkageSettings) -> pd.DataFrame:
+    """The model's levels of each pair (i, j) of records, as linking weighs them: compared, an undated
+    adult against a child told apart, cut into levels."""
+    features = compare_pairs(records, pairs)
+    features.loc[_adult_conflict(records, pairs["i"].to_numpy(), pairs["j"].to_numpy(), settings), "dob"] = 0.0
+    return comparison_levels(features)  # the features go: at millions of pairs they hold gigabytes
+
+
 def training_labels(both: np.ndarray, same: np.ndarray, distinct: np.ndarray, levels: pd.DataFrame) -> np.ndarray:
     """Per pair: 1 one person (one agency token), 0 two people (two tokens of one agency), -1 unknown.
 
@@ -125,11 +133,8 @@ def _compare(records: pd.DataFrame, settings: LinkageSettings) -> _Compared:
     """Candidates, their comparison levels, the model trained on agency tokens, the tokens' verdicts."""
     token = effective_tokens(records, settings.identity.one_row_per_person)
     pairs = candidate_pairs(records, settings.blocking)
-    features = compare_pairs(records, pairs)
+    levels = pair_levels(records, pairs, settings)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    features.loc[_adult_conflict(records, i, j, settings), "dob"] = 0.0
-    levels = comparison_levels(features)
-    del features  # the levels carry what the model needs; at millions of pairs this frees gigabytes
 
     source = records["source"].astype(str).to_numpy()
     both, same = token_agreement(pairs, records.assign(person_token=token))

@@ -17,7 +17,15 @@ import pandas as pd
 
 from pipeline.config.contracts import SourceContract
 from pipeline.keys import keyed
-from pipeline.link.continuity import Earlier, carry_households, carry_people, newcomers_apart
+from pipeline.link.continuity import (
+    RECORD_KEY,
+    Earlier,
+    Matcher,
+    carry_households,
+    carry_people,
+    link_record_columns,
+    newcomers_apart,
+)
 from pipeline.link.decisions import Decision
 from pipeline.link.households import HouseholdAssignment, assign_households, evidence_dates, place_names
 from pipeline.link.model import FSModel
@@ -40,6 +48,17 @@ class LinkCounts:
     linked_pairs: int
     review_pairs: int
     people_without_address: int
+    # With a previous run: people who took an earlier key by each step (record_id, agency_token,
+    # linkage_model), and people given a new key (new_key). Counts only.
+    people_carried: dict[str, int] | None = None
+
+    def carried_text(self) -> str | None:
+        """Who kept last month's key, by the step that found them, in one line; None without a previous run."""
+        c = self.people_carried
+        if c is None:
+            return None
+        return (f"kept last month's key: {c['record_id']:,} people by record id, {c['agency_token']:,} by agency "
+                f"token, {c['linkage_model']:,} by the linkage model; {c['new_key']:,} people with a new key")
 
 
 @dataclass
@@ -58,6 +77,9 @@ class Linkage:
     history: pd.DataFrame | None = None  # keys retired by this run (continuity.HISTORY_COLUMNS)
     decisions: dict[str, int] | None = None  # a reviewer's decisions applied, and stale (review.Applied.counts)
     tokens: pd.DataFrame | None = None  # source, source_record_id, token_key: restricted/record_tokens.parquet
+    # Identifying: each record's standardised identity and person key (continuity.link_record_columns),
+    # restricted/link_records.parquet, what next month's model step compares with.
+    link_records: pd.DataFrame | None = None
 
 
 @dataclass
@@ -109,8 +131,10 @@ def _mapped(values: np.ndarray, mapping: dict[str, str]) -> np.ndarray:
 
 
 def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anchors: np.ndarray,
-          homes: HouseholdAssignment, key: bytes, as_of: str, earlier: Earlier | None, tokens: np.ndarray) -> Keys:
-    """Person and household keys, per person: fresh ones, or with `earlier` the ones these people had.
+          homes: HouseholdAssignment, key: bytes, as_of: str, earlier: Earlier | None, tokens: np.ndarray,
+          settings: LinkageSettings) -> Keys:
+    """Person and household keys, per person: fresh ones, or with `earlier` the ones these people had
+    (found by record id, agency token, then this run's model: `continuity.carry_people`).
 
     A fresh household key is a keyed hash of its founding member (the smallest person key), never
     of its address: a family arriving where another lived gets a key of its own.
@@ -118,9 +142,12 @@ def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anch
     person_keys = keyed(key, "person", people.ident[anchors], "P")
     history = []
     person_first = np.full(len(person_keys), as_of, dtype=object)
+    carried_by = None
     if earlier is not None:
         carried = carry_people(records["source"], records["source_record_id"], person_keys[person_number], earlier,
-                               as_of, lambda v: keyed(key, "person", v, "P"), tokens)
+                               as_of, lambda v: keyed(key, "person", v, "P"), tokens,
+                               Matcher(records, people.model, settings))
+        carried_by = carried.steps
         person_keys = _mapped(person_keys, carried.keys)
         person_first = _mapped(person_keys, carried.first_seen)
         history.append(carried.history)
@@ -142,7 +169,7 @@ def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anch
         history.append(carried.history)
     return Keys(person=person_keys, person_first_seen=person_first, household=household_key,
                 household_first_seen=household_first, address=address_key,
-                history=pd.concat(history, ignore_index=True) if history else None)
+                history=pd.concat(history, ignore_index=True) if history else None, people_carried=carried_by)
 
 
 def _known_children(records: pd.DataFrame, person_number: np.ndarray, n_people: int, as_of: str) -> np.ndarray:
@@ -165,6 +192,7 @@ class Keys:
     household_first_seen: np.ndarray
     address: np.ndarray
     history: pd.DataFrame | None
+    people_carried: dict[str, int] | None = None  # continuity.Carried.steps, with a previous run
 
     def households(self) -> pd.DataFrame:
         """household_key, address_key, first_seen: one row a household."""
@@ -189,7 +217,7 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     person_number, anchors = pd.factorize(people.label, sort=True)
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
     tokens = token_keys(records, key)
-    keys = _keys(people, records, person_number, anchors, homes, key, as_of.isoformat(), earlier, tokens)
+    keys = _keys(people, records, person_number, anchors, homes, key, as_of.isoformat(), earlier, tokens, settings)
     person_keys, household_key = keys.person, keys.household
 
     links = pd.DataFrame({
@@ -210,7 +238,7 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         records=len(records), people=int(person_number.max()) + 1 if len(records) else 0,
         households=int(pd.Series(household_key).nunique()), candidate_pairs=len(people.pairs), shown_pairs=len(pairs),
         linked_pairs=int((decisions == Decision.LINKED.label).sum()), review_pairs=len(review),
-        people_without_address=int((homes.basis == "no_address").sum()))
+        people_without_address=int((homes.basis == "no_address").sum()), people_carried=keys.people_carried)
     return Linkage(
         tokens=pd.DataFrame({"source": links["source"], "source_record_id": links["source_record_id"],
                              "token_key": pd.array(tokens, dtype="string")}),
@@ -218,7 +246,13 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         record_links=links, pairs=pairs, review=review, model=people.model, counts=counts,
         people=person_details(records, person_number, person_keys, household_key, settings, names=identities),
         addresses=household_addresses(records, person_number, homes, household_key) if identities else None,
-        households=keys.households(), history=keys.history)
+        households=keys.households(), history=keys.history, link_records=_link_records(records, links, settings))
+
+
+def _link_records(records: pd.DataFrame, links: pd.DataFrame, settings: LinkageSettings) -> pd.DataFrame:
+    """restricted/link_records.parquet: per record (record_links' order), what the model step compares."""
+    columns = link_record_columns(settings)
+    return pd.concat([links[RECORD_KEY], records[columns[len(RECORD_KEY):]]], axis=1)
 
 
 def model_document(model: FSModel, settings: LinkageSettings) -> str:

@@ -66,6 +66,9 @@ def summary_markdown(result: RunResult) -> str:
         lines += ["", "## People and households", "",
                   f"{c.records:,} records → {c.people:,} people in {c.households:,} households; "
                   f"{c.review_pairs:,} pairs for clerical review."]
+        carried = c.carried_text()
+        if carried is not None:
+            lines += ["", f"{carried[:1].upper()}{carried[1:]}."]  # Kept last month's key: ...
     if result.scoring:
         s = result.scoring
         lines += ["", f"## Eligibility: {s.title} (`{s.rule_set}`)", "",

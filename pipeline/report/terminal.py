@@ -54,6 +54,8 @@ def summary(result: RunResult) -> str:
                      f"({c.people_without_address:,} people without a usable address, each a household of one)")
         lines.append(f"    record_links.parquet; pairs.parquet ({c.shown_pairs:,} pairs, {c.linked_pairs:,} linked); "
                      f"linkage_model.json; restricted/clerical_review.parquet ({c.review_pairs:,} pairs to review)")
+        if c.carried_text() is not None:
+            lines.append(f"    {c.carried_text()}")
     if result.scoring:
         lines.extend(scoring_lines(result.scoring))
     if result.changes_text() is not None:

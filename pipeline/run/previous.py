@@ -7,8 +7,11 @@ entry: `pipeline.audit.verify`), it
 completed, and it was made with this run's key; a different rule set is allowed with a warning
 (criteria then change by definition). Only pseudonymous tables are read: record_links,
 households and key_history, and from restricted/ only the reviewers' decisions (record ids and
-MATCH / NOT_MATCH), so that a decided pair stays decided, and the keyed agency tokens of each record
-(never the tokens themselves), so that people are found again when an agency re-issues record ids.
+MATCH / NOT_MATCH), so that a decided pair stays decided, the keyed agency tokens of each record
+(never the tokens themselves), so that people are found again when an agency re-issues record ids,
+and each record's standardised identity (link_records.parquet: names, birth date, address), so that
+this run's model can find again a person that neither record ids nor tokens do. Those are
+identifying: they are read into memory for matching and nothing of them is logged or written.
 """
 
 from __future__ import annotations
@@ -21,14 +24,16 @@ import pandas as pd
 
 from pipeline.audit.ledger import PUBLISHED
 from pipeline.audit.lineage import parse_lines
+from pipeline.audit.trail import listed_outputs
 from pipeline.audit.verify import verify_run
-from pipeline.link.continuity import empty_history
+from pipeline.link.continuity import RECORD_KEY, empty_history
 from pipeline.link.review import DECISIONS_FILE, Decisions, ReviewFormError, read_decisions
 from pipeline.publish import LINEAGE, RESTRICTED
 from pipeline.run.failure import RunError
 
 KEY_HISTORY = "key_history.parquet"
 TOKENS = "record_tokens.parquet"  # under restricted/
+LINK_RECORDS = "link_records.parquet"  # under restricted/: identifying
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class PreviousRun:
     key_history: pd.DataFrame  # pipeline.link.continuity.HISTORY_COLUMNS
     decisions: Decisions | None = None  # every reviewer's decision applied so far (restricted/review_decisions.csv)
     tokens: pd.DataFrame | None = None  # restricted/record_tokens.parquet: keyed agency tokens per record
+    link_records: pd.DataFrame | None = None  # restricted/link_records.parquet: identifying, for the model step
 
     def record(self) -> dict:
         """For the lineage's run_start and the OpenLineage START: which run this one follows."""
@@ -85,13 +91,22 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
     except (OSError, ValueError) as exc:
         raise RunError(f"{where}: its tables cannot be read ({type(exc).__name__})") from None
     tokens = None
-    if (folder / RESTRICTED / TOKENS).is_file():
+    if _handed_on(folder, TOKENS, records, where):
         try:
             tokens = pd.read_parquet(folder / RESTRICTED / TOKENS, columns=["source", "source_record_id", "token_key"])
         except (OSError, ValueError, KeyError) as exc:
             raise RunError(f"{where}: its record tokens cannot be read ({type(exc).__name__})") from None
+    link_records = None
+    if _handed_on(folder, LINK_RECORDS, records, where):
+        try:
+            link_records = pd.read_parquet(folder / RESTRICTED / LINK_RECORDS)
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{where}: its linkage records cannot be read ({type(exc).__name__})") from None
+        lacking = sorted(set(RECORD_KEY) - set(link_records.columns))
+        if lacking:
+            raise RunError(f"{where}: its linkage records lack {', '.join(lacking)}")
     decisions = None
-    if (folder / RESTRICTED / DECISIONS_FILE).is_file():
+    if _handed_on(folder, DECISIONS_FILE, records, where):
         try:
             decisions = read_decisions(folder / RESTRICTED / DECISIONS_FILE)
         except ReviewFormError as exc:
@@ -99,4 +114,15 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
     return PreviousRun(folder=folder.resolve(), run_id=str(start.get("run_id")), as_of=previous_as_of,
                        rule_set=str(params.get("rules")), links=links, households=households,
                        key_history=history if history is not None else empty_history(),
-                       decisions=decisions, tokens=tokens), warnings
+                       decisions=decisions, tokens=tokens, link_records=link_records), warnings
+
+
+def _handed_on(folder: Path, name: str, records: list[dict], where: str) -> bool:
+    """Whether the run handed on restricted/`name`: there, and listed as an output (so `verify_run`
+    has checked its SHA-256). A file there that the lineage does not list is refused, never read."""
+    path = f"{RESTRICTED}/{name}"
+    if not (folder / path).is_file():
+        return False
+    if path not in {file for _, file, _ in listed_outputs(records)}:
+        raise RunError(f"{where}: {path} is not one the run wrote (its lineage does not list it)")
+    return True

@@ -36,7 +36,7 @@ from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, wri
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, abort, go_on_without, tell_kept
 from pipeline.run.orchestrator import Orchestrator
-from pipeline.run.previous import KEY_HISTORY, TOKENS
+from pipeline.run.previous import KEY_HISTORY, LINK_RECORDS, TOKENS
 from pipeline.run.result import QuarantineReason, RunResult
 from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
 
@@ -45,6 +45,7 @@ PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "lin
 REVIEW_FILE = Path(RESTRICTED) / "clerical_review.parquet"
 CHANGES_FILE = "changes.parquet"
 TOKENS_FILE = Path(RESTRICTED) / TOKENS  # keyed agency tokens, for next month's matching
+LINK_RECORDS_FILE = Path(RESTRICTED) / LINK_RECORDS  # identifying: what next month's model step compares with
 DECISIONS_PATH = Path(RESTRICTED) / DECISIONS_FILE
 CASEWORKER_FILE = Path(RESTRICTED) / "caseworker_export.csv"
 
@@ -145,7 +146,7 @@ def link(session: Session) -> None:
     if s.previous is not None:
         p = s.previous
         earlier = Earlier(links=p.links, households=p.households, history=p.key_history, as_of=p.as_of.isoformat(),
-                          tokens=p.tokens)
+                          tokens=p.tokens, records=p.link_records)
     decisions = s.decisions
     linked = s.linked = link_sources(prepared, settings, s.as_of, s.key, identities=s.config.caseworker_export,
                                      earlier=earlier, decisions=decisions)
@@ -153,6 +154,7 @@ def link(session: Session) -> None:
     write_parquet(linked.pairs, s.staging / "pairs.parquet")
     write_parquet(linked.review, s.staging / REVIEW_FILE)
     write_parquet(linked.tokens, s.staging / TOKENS_FILE)
+    write_parquet(linked.link_records, s.staging / LINK_RECORDS_FILE)
     if decisions is not None:
         write_bytes(decisions_csv(decisions), s.staging / DECISIONS_PATH)
     (s.staging / "linkage_model.json").write_text(model_document(linked.model, settings), encoding="utf-8")
@@ -162,10 +164,11 @@ def link(session: Session) -> None:
         "sha256": sha256_file(s.config.decisions) if s.config.decisions else None,
         "carried_from_previous_run": s.previous is not None and s.previous.decisions is not None,
         "decided_pairs": len(decisions.pairs), "undecided_rows": decisions.undecided, **(linked.decisions or {})}}
-    s.stages.write("stage", stage="link", seconds=seconds, **asdict(linked.counts), **reviewed,
+    counts = {k: v for k, v in asdict(linked.counts).items() if v is not None}  # people_carried: with --previous
+    s.stages.write("stage", stage="link", seconds=seconds, **counts, **reviewed,
                    inputs=[str(landed_path(src)) for src in used_sources(s)],
                    outputs=["record_links.parquet", "pairs.parquet", "linkage_model.json", str(REVIEW_FILE),
-                            str(TOKENS_FILE)])
+                            str(TOKENS_FILE), str(LINK_RECORDS_FILE)])
     if linked.decisions is not None:
         d = linked.decisions
         s.report(f"{s.elapsed()} review decisions: {d['match_applied']:,} MATCH ({d['match_refused']:,} of them "
@@ -174,6 +177,8 @@ def link(session: Session) -> None:
     c = linked.counts
     s.report(f"{s.elapsed()} linked: {c.people:,} people in {c.households:,} households; "
              f"{c.review_pairs:,} pairs for clerical review ({seconds:.1f}s)")
+    if c.people_carried is not None:
+        s.report(f"{s.elapsed()} {c.carried_text()}")
 
 
 def score_households(session: Session) -> None:
@@ -258,6 +263,7 @@ def publish(session: Session) -> RunResult:
     # Every file the run hands on is an output with its SHA-256, so `audit verify` (and a later run's
     # --previous) catches one altered afterwards: restricted ones included, by hash only.
     published = [*PUBLISHED, KEY_HISTORY, *([CHANGES_FILE] if s.changes is not None else []), str(TOKENS_FILE),
+                 str(LINK_RECORDS_FILE),
                  *([str(DECISIONS_PATH)] if s.decisions is not None else []),
                  *([str(CASEWORKER_FILE)] if s.config.caseworker_export else [])]
     outputs = {}

@@ -1,7 +1,8 @@
 """People and families keep their keys from month to month (`pipeline.link.continuity`).
 
 Each case is one month's change to a family, stated with hand-made keys: last month's people and
-households, this month's fresh linkage, and the keys that must come out.
+households, this month's fresh linkage, and the keys that must come out. The model step's cases
+give hand-made records (standardised as a run does) and a model with round-number weights.
 """
 
 from __future__ import annotations
@@ -9,7 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.link.continuity import Earlier, carry_households, carry_people
+from pipeline.config import load_schemas
+from pipeline.link.continuity import Carried, Earlier, Matcher, carry_households, carry_people, link_record_columns
+from pipeline.link.model import FSModel
+from pipeline.link.settings import load_linkage
+from pipeline.link.standardise import records_from_landed
 
 AS_OF = "2026-11-30"
 
@@ -115,3 +120,134 @@ def test_a_person_whose_record_ids_were_all_reissued_is_found_by_their_agency_to
                            token_key=np.asarray(["Tnhs", None], dtype=object))
     assert carried.keys["Px"] == "Pmum"  # the NHS token, under a new record id
     assert carried.keys["Py"] != "Pdad"  # no id and no token in common: a new person, never someone else's key
+
+
+# --------------------------------------------------------------------------- the third step: the linkage model
+def weighed_model() -> FSModel:
+    """A model as training makes one, in round numbers (bits): an agreeing birth date or forename counts
+    for one person, a differing one against; a shared surname and address count a little (families share them)."""
+    forename = {0: -8, 1: -2, 2: 3, 3: 6, 4: 0}  # different, similar, close, same, unknown
+    dob = {0: -10, 1: 1, 2: 4, 3: 8, 4: 0}  # different, two of three parts, swapped, same, unknown
+    surname = {0: -4, 1: 0, 2: 2, 3: 3, 4: 0}
+    place = {0: -1, 1: 0, 2: 1, 3: -6, 4: 3, 5: 0}  # other area, sector, postcode, other flat, same address, unknown
+    weights = {"identity": np.array([forename[k // 5] + dob[k % 5] for k in range(25)], dtype=float),
+               "family": np.array([surname[k // 6] + place[k % 6] for k in range(30)], dtype=float),
+               "sex": np.array([-5.0, 0.5])}
+    return FSModel(m={f: np.exp2(w) for f, w in weights.items()}, u={f: np.ones(len(w)) for f, w in weights.items()},
+                   prior=0.01)
+
+
+def standardised(rows: list[tuple[str, dict]]) -> pd.DataFrame:
+    """Standardised records, in the order given, from (source, fields) rows of the register and health."""
+    contracts = load_schemas().contracts
+    base = {"address_line_1": "12 Acorn Road", "postcode": "LS30 1AB", "extract_date": "2026-11-30"}
+    frames = []
+    for source, fields in rows:
+        contract = contracts[source]
+        raw = pd.DataFrame([{c: (base | fields).get(c) for c in contract.columns}])
+        for column in raw.columns:
+            if column in ("dob", "attainer_dob", "extract_date"):
+                raw[column] = pd.to_datetime(raw[column])
+            else:
+                raw[column] = raw[column].astype("string[pyarrow]")
+        frames.append(records_from_landed({source: raw}, {source: contract}))
+    return pd.concat(frames, ignore_index=True)
+
+
+ADA_HEALTH = {"forename": "Ada", "surname": "Lovelace", "dob": "1985-12-10", "sex": "F"}
+ADA_REGISTER = {"forename": "ADA", "surname": "LOVELACE"}
+BOB_HEALTH = {"forename": "Robert", "surname": "Byron", "dob": "1960-01-22", "sex": "M",
+              "address_line_1": "4 Elm Close", "postcode": "LS31 2CD"}
+
+
+def last_month(people_records: list[tuple[str, str, str, dict]]) -> Earlier:
+    """Last month: (source, record id, person key, fields) per record; everyone at one household, tokens as given."""
+    records = standardised([(s, {"source_record_id": i} | f) for s, i, _, f in people_records])
+    records["person_key"] = [p for _, _, p, _ in people_records]
+    before = earlier([(s, i, p, "H1") for s, i, p, _ in people_records])
+    tokens = pd.DataFrame({"source": [s for s, *_ in people_records], "source_record_id": [i for _, i, *_ in
+                                                                                          people_records],
+                           "token_key": [f"Told-{i}" for _, i, *_ in people_records]})
+    return Earlier(links=before.links, households=before.households, history=before.history, as_of=before.as_of,
+                   tokens=tokens, records=records[link_record_columns(load_linkage())])
+
+
+def this_month(records: list[tuple[str, str, str, dict]], before: Earlier) -> Carried:
+    """This month: (source, record id, fresh person key, fields) per record, every agency token new; carried keys."""
+    frame = standardised([(s, {"source_record_id": i} | f) for s, i, _, f in records])
+    fresh = np.asarray([p for _, _, p, _ in records], dtype=object)
+    tokens = np.asarray([f"Tnew-{i}" for _, i, _, _ in records], dtype=object)
+    return carry_people(frame["source"], frame["source_record_id"], fresh, before, AS_OF, rekey, tokens,
+                        Matcher(frame, weighed_model(), load_linkage()))
+
+
+ADA_AND_BOB = [("electoral_register", "E1", "Pada", ADA_REGISTER), ("health", "G1", "Pada", ADA_HEALTH),
+               ("health", "G2", "Pbob", BOB_HEALTH)]
+
+
+def test_a_person_whose_record_ids_and_token_were_all_reissued_keeps_their_key_through_the_model():
+    # The register renumbered its electors (it has no person token) and health re-issued Ada's ids and token;
+    # Bob's health record kept its id.
+    carried = this_month([("electoral_register", "E1-new", "Px", ADA_REGISTER), ("health", "G1-new", "Px", ADA_HEALTH),
+                          ("health", "G2", "Py", BOB_HEALTH)], last_month(ADA_AND_BOB))
+    assert carried.keys == {"Px": "Pada", "Py": "Pbob"}
+    assert carried.steps == {"record_id": 1, "agency_token": 0, "linkage_model": 1, "new_key": 0}
+
+
+def test_someone_on_the_register_alone_keeps_their_key_when_the_register_is_renumbered():
+    before = last_month([("electoral_register", "E1", "Pada", ADA_REGISTER)])
+    carried = this_month([("electoral_register", "E7", "Px", ADA_REGISTER)], before)
+    assert carried.keys == {"Px": "Pada"} and carried.steps["linkage_model"] == 1
+
+
+def test_a_similar_name_at_the_same_address_with_another_birth_date_does_not_take_the_key():
+    # Ada has left; her daughter Adah, new to health, lives at the same address: compared (same address, a
+    # forename that sounds the same), but another birth date, and a child cannot be an undated elector.
+    adah = {"forename": "Adah", "surname": "Lovelace", "dob": "2012-03-04", "sex": "F"}
+    carried = this_month([("health", "G9", "Px", adah)], last_month(ADA_AND_BOB[:2]))
+    assert carried.keys["Px"] != "Pada"
+    assert carried.steps == {"record_id": 0, "agency_token": 0, "linkage_model": 0, "new_key": 1}
+
+
+def test_an_earlier_key_is_given_once_to_the_strongest_match_and_the_other_gets_a_new_key():
+    # This run left Ada's register record and her health record apart (two people); both resemble last month's
+    # Ada, but only the health record agrees on her birth date too: it takes her key.
+    carried = this_month([("electoral_register", "E1-new", "Pe", ADA_REGISTER), ("health", "G1-new", "Ph", ADA_HEALTH)],
+                         last_month(ADA_AND_BOB[:2]))
+    assert carried.keys["Ph"] == "Pada" and carried.keys["Pe"] != "Pada"
+    assert carried.steps["linkage_model"] == 1 and carried.steps["new_key"] == 1
+
+
+def test_two_equally_strong_matches_are_decided_the_same_way_whatever_the_order_of_records():
+    twice = [("health", "G1-a", "Pa", ADA_HEALTH), ("health", "G1-b", "Pb", ADA_HEALTH)]
+    before = last_month(ADA_AND_BOB[1:2])
+    keys = this_month(twice, before).keys
+    assert keys["Pa"] == "Pada" and keys["Pb"] != "Pada"  # the tie goes to the smaller fresh key
+    assert this_month(twice[::-1], before).keys == keys
+
+
+def test_the_model_only_looks_at_earlier_people_no_one_else_took():
+    # Ada's health record kept its id. Her renumbered register entry was linked this month to a second health
+    # record of hers (registered twice), not to the first. Those two resemble Ada more (four matching pairs of
+    # records against one), but her key went to the record that kept its id: they are a new person's.
+    carried = this_month([("health", "G1", "Px", ADA_HEALTH), ("electoral_register", "E1-new", "Py", ADA_REGISTER),
+                          ("health", "G1-dup", "Py", ADA_HEALTH)], last_month(ADA_AND_BOB[:2]))
+    assert carried.keys["Px"] == "Pada" and carried.keys["Py"] != "Pada"
+    assert carried.steps == {"record_id": 1, "agency_token": 0, "linkage_model": 0, "new_key": 1}
+
+
+def test_a_person_found_by_record_id_is_not_also_matched_by_the_model_to_another_earlier_person():
+    # Last month health held Ada twice (a duplicate registration the run left apart). Her first record kept its id
+    # and found her; the model compares only what the other steps left, so the duplicate's key is not merged
+    # into hers (key_history says nothing) and goes unclaimed.
+    before = last_month([("health", "G1", "Pada", ADA_HEALTH), ("health", "G7", "Pdup", ADA_HEALTH)])
+    carried = this_month([("health", "G1", "Px", ADA_HEALTH)], before)
+    assert carried.keys == {"Px": "Pada"} and carried.history.empty
+
+
+def test_without_last_months_linkage_records_only_record_ids_and_tokens_carry_keys():
+    before = last_month(ADA_AND_BOB)
+    before = Earlier(links=before.links, households=before.households, history=before.history, as_of=before.as_of,
+                     tokens=before.tokens)  # a run from before restricted/link_records.parquet
+    carried = this_month([("health", "G1-new", "Px", ADA_HEALTH)], before)
+    assert carried.keys["Px"] != "Pada" and carried.steps["linkage_model"] == 0

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -152,6 +154,84 @@ def test_people_are_found_again_by_agency_token_when_every_record_id_is_reissued
     before = set(pd.read_parquet(two_months / "nov" / "record_links.parquet")["person_key"])
     after = set(pd.read_parquet(tmp_path / "dec" / "record_links.parquet")["person_key"])
     assert after == before  # no record id persisted, yet every person kept their key
+    people_with_a_token = 4  # everyone in the tiny set has a record whose agency gives a person token
+    assert link_stage(tmp_path / "dec")["people_carried"] == {"record_id": 0, "agency_token": people_with_a_token,
+                                                              "linkage_model": 0, "new_key": 0}
+
+
+def link_stage(folder) -> dict:
+    return next(r for r in lineage(folder) if r.get("event") == "stage" and r.get("stage") == "link")
+
+
+def reissued(tmp_path):
+    """The tiny set as an agency sends it after replacing its systems: every record id and every person token new."""
+    import hashlib
+    import shutil
+
+    extracts = tmp_path / "extracts"
+    shutil.copytree(TINY, extracts)
+    for path in extracts.glob("*.csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame["source_record_id"] = "NEW-" + frame["source_record_id"]
+        for column in [c for c in frame.columns if c.endswith("_token")]:
+            frame[column] = [hashlib.sha256(f"new {v}".encode()).hexdigest() if v else "" for v in frame[column]]
+        frame.to_csv(path, index=False)
+    return extracts
+
+
+def test_people_whose_record_ids_and_tokens_were_all_reissued_keep_their_keys_through_the_linkage_model(
+        two_months, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
+    assert main(["run", "--extracts", str(reissued(tmp_path)), "--out", str(tmp_path / "dec"), "--as-of",
+                 "2026-12-31", "--previous", str(two_months / "nov")]) == 0
+    nov, dec = (pd.read_parquet(f / "record_links.parquet") for f in (two_months / "nov", tmp_path / "dec"))
+    assert dec["source_record_id"].str.startswith("NEW-").all()  # nothing to find them by but who they are
+    assert dec["person_key"].tolist() == nov["person_key"].tolist()
+    assert dec["household_key"].tolist() == nov["household_key"].tolist()
+    people = nov["person_key"].nunique()
+    assert link_stage(tmp_path / "dec")["people_carried"] == {"record_id": 0, "agency_token": 0,
+                                                              "linkage_model": people, "new_key": 0}
+    assert f"kept last month's key: 0 people by record id, 0 by agency token, {people} by the linkage model; " \
+        "0 people with a new key" in capsys.readouterr().out
+    written = lineage(tmp_path / "dec")
+    assert "restricted/link_records.parquet" in written[-1]["outputs"]
+    names = pd.read_parquet(tmp_path / "dec" / "restricted" / "link_records.parquet")["surname"].dropna()
+    assert not [n for n in set(names) if n in json.dumps(written).upper()]  # the lineage counts, never names
+
+
+def test_a_previous_runs_linkage_records_altered_after_the_run_are_refused(two_months, tmp_path, capsys,
+                                                                           monkeypatch):
+    import shutil
+
+    copy = tmp_path / "nov"
+    shutil.copytree(two_months / "nov", copy)
+    records = copy / "restricted" / "link_records.parquet"
+    pd.read_parquet(records).assign(dob=pd.Timestamp("1970-01-01")).to_parquet(records)  # everyone born one day
+    monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
+    code, err = run(capsys, tmp_path, "--previous", str(copy))
+    last = err.splitlines()[-1]
+    assert code == 1 and last.startswith(f"error: --previous {copy} cannot be trusted: {copy}: output file "
+                                          "restricted/link_records.parquet (listed at lineage line ")
+    assert last.endswith("has changed since the run (its SHA-256 differs from the lineage's)")
+    assert not {"PEMBERTON", "OKONKWO", "1984-04-03"} & set(err.upper().replace(",", " ").split())
+
+
+@pytest.mark.parametrize(("constant", "name"), [("LINK_RECORDS_FILE", "link_records.parquet"),
+                                              ("TOKENS_FILE", "record_tokens.parquet")])
+def test_restricted_files_a_previous_run_did_not_write_are_refused(tmp_path, capsys, monkeypatch, constant, name):
+    """A run folder whose lineage does not list the file (as an older run's), with one put in."""
+    from pipeline.run import stages
+
+    monkeypatch.setenv("PIPELINE_LEDGER", str(tmp_path / "ledger.jsonl"))
+    with monkeypatch.context() as mp:
+        mp.setattr(stages, constant, Path("restricted") / "elsewhere.parquet")
+        assert main(["run", "--extracts", str(TINY), "--out", str(tmp_path / "nov"), "--as-of", "2026-11-30"]) == 0
+    restricted = tmp_path / "nov" / "restricted"
+    (restricted / name).write_bytes((restricted / "elsewhere.parquet").read_bytes())
+    code, err = run(capsys, tmp_path, "--previous", str(tmp_path / "nov"))
+    assert code == 1 and err.splitlines()[-1] == (
+        f"error: --previous {tmp_path / 'nov'}: restricted/{name} is not one the run wrote (its lineage does not "
+        "list it)")
 
 
 def test_a_previous_runs_review_decisions_or_tokens_altered_after_the_run_are_refused(two_months, tmp_path, capsys,
