@@ -251,3 +251,91 @@ def test_without_last_months_linkage_records_only_record_ids_and_tokens_carry_ke
                      tokens=before.tokens)  # a run from before restricted/link_records.parquet
     carried = this_month([("health", "G1-new", "Px", ADA_HEALTH)], before)
     assert carried.keys["Px"] != "Pada" and carried.steps["linkage_model"] == 0
+
+
+# -- agencies take up a move late: where did the family go? ------------------------------------------------
+
+HOME, NEWFLAT = "Ahome", "Anew"
+
+
+def at(before: Earlier, places: dict[str, str]) -> Earlier:
+    """`before` with each earlier household's address key."""
+    households = before.households.assign(address_key=before.households["household_key"].map(places))
+    return Earlier(links=before.links, households=households, history=before.history, as_of=before.as_of)
+
+
+def households_at(members: dict[str, tuple[str, str]], before: Earlier, children: set[str] = frozenset()) -> dict:
+    """This month: person key → (fresh household key, address key); returns fresh household key → final key."""
+    people = np.asarray(list(members), dtype=object)
+    fresh = np.asarray([h for h, _ in members.values()], dtype=object)
+    place = np.asarray([a for _, a in members.values()], dtype=object)
+    adult = np.asarray([p not in children for p in members])
+    return carry_households(people, fresh, before, AS_OF, rekey, place, adult).keys
+
+
+ADULTS = at(earlier([("health", "G1", "Pmum", "Hfam"), ("health", "G2", "Pdad", "Hfam"),
+                     ("health", "G3", "Pgran", "Hfam")]), {"Hfam": HOME})
+
+
+def test_a_family_still_listed_at_a_flat_strangers_have_moved_into_keeps_its_key_where_part_of_it_went():
+    # Mum and dad are still on the GP list at home, where a newcomer now lives; gran's records moved.
+    keys = households_at({"Pmum": ("Hold", HOME), "Pdad": ("Hold", HOME), "Pstranger": ("Hold", HOME),
+                          "Pgran": ("Hmoved", NEWFLAT)}, ADULTS)
+    assert keys["Hmoved"] == "Hfam" and keys["Hold"] != "Hfam"
+
+
+def test_without_a_stranger_the_part_with_most_of_the_family_keeps_the_key():
+    keys = households_at({"Pmum": ("Hold", HOME), "Pdad": ("Hold", HOME), "Pgran": ("Hmoved", NEWFLAT)}, ADULTS)
+    assert keys["Hold"] == "Hfam"
+
+
+def test_a_flat_that_most_of_its_family_left_and_a_stranger_took_gets_a_new_key():
+    # One lingering GP record of the old family and a newcomer: not the family any more.
+    keys = households_at({"Pgran": ("Hflat", HOME), "Pstranger": ("Hflat", HOME)}, ADULTS)
+    assert keys["Hflat"] != "Hfam"
+
+
+def test_a_new_partner_moving_in_with_the_whole_family_keeps_the_familys_key():
+    keys = households_at({"Pmum": ("Hx", HOME), "Pdad": ("Hx", HOME), "Pgran": ("Hx", HOME),
+                          "Pnewpartner": ("Hx", HOME)}, ADULTS)
+    assert keys["Hx"] == "Hfam"
+
+
+def test_children_at_a_new_address_show_where_the_family_went():
+    before = at(FAMILY, {"Hfam": HOME})  # Pmum, Pkid, Pdad; the school has the new address already
+    keys = households_at({"Pmum": ("Hold", HOME), "Pdad": ("Hold", HOME), "Pkid": ("Hschool", NEWFLAT)}, before,
+                         children={"Pkid"})
+    assert keys["Hschool"] == "Hfam"
+
+
+def test_a_couple_that_parts_leaves_the_key_with_the_partner_still_at_home():
+    before = at(earlier([("police", "P1", "Pa", "H1"), ("police", "P2", "Pb", "H1")]), {"H1": HOME})
+    keys = households_at({"Pa": ("Hzz", HOME), "Pb": ("Haa", NEWFLAT)}, before)  # Haa would win on the key order
+    assert keys["Hzz"] == "H1" and keys["Haa"] != "H1"
+
+
+def test_newcomers_who_arrive_together_where_the_old_family_is_still_listed_are_a_household_of_their_own():
+    from pipeline.link.continuity import newcomers_apart
+
+    group = newcomers_apart(np.asarray(["Pmum", "Pdad", "Pgran", "Pnew1", "Pnew2"], dtype=object),
+                            np.asarray(["U:1"] * 5, dtype=object), ADULTS, np.ones(5, dtype=bool))
+    assert group[0] == group[1] == group[2] != group[3] == group[4]
+    lone = newcomers_apart(np.asarray(["Pmum", "Pnewpartner"], dtype=object), np.asarray(["U:1"] * 2, dtype=object),
+                           ADULTS, np.ones(2, dtype=bool))
+    assert lone[0] == lone[1]  # a lone newcomer joins the household: nothing tells a partner from a lodger
+    babies = newcomers_apart(np.asarray(["Pmum", "Ptwin1", "Ptwin2"], dtype=object),
+                             np.asarray(["U:1"] * 3, dtype=object), ADULTS, np.asarray([True, False, False]))
+    assert babies[0] == babies[1] == babies[2]  # newborn twins are not a family arriving
+
+
+def test_records_that_were_one_person_last_month_are_compared_across_a_move_when_at_two_addresses_now():
+    from pipeline.link.model import PLACE_DIFFERENT_AREA, PLACE_OTHER_FLAT, PLACE_WIDTH
+    from pipeline.link.people import moved_since_last_month
+
+    # Records 0 (GP, new address) and 1 (register, old address) were one person; 2 is someone else.
+    ids = np.asarray(["U:new", "U:old", "U:old", "U:old"], dtype=object)
+    before = np.asarray(["Pa", "Pa", "Pb", None], dtype=object)
+    i, j = np.array([0, 0, 1, 3]), np.array([1, 2, 2, 1])
+    place = np.array([PLACE_DIFFERENT_AREA, PLACE_DIFFERENT_AREA, PLACE_OTHER_FLAT, PLACE_DIFFERENT_AREA])
+    family = place + 2 * PLACE_WIDTH  # surname level 2, then the place
+    assert moved_since_last_month(ids, before, i, j, family).tolist() == [True, False, False, False]

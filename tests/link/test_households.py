@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.link.households import academic_term_end, assign_households, evidence_dates
+from pipeline.link.households import (
+    HouseholdAssignment,
+    academic_term_end,
+    assign_households,
+    evidence_dates,
+    place_names,
+)
 from pipeline.link.settings import load_linkage
 
 AS_OF = dt.date(2026, 10, 31)
@@ -111,3 +117,17 @@ def test_a_blank_or_future_end_date_means_still_current_and_counts_as_of_the_as_
     assert current.tolist() == [False, True, True, False]  # a claim ending on the as-of date is over
     assert dates.tolist() == [np.datetime64("2026-10-31"), np.datetime64("2026-10-31"),
                               np.datetime64("2026-10-31"), np.datetime64("2026-03-01")]
+
+
+def test_a_place_keeps_its_name_whether_or_not_a_record_with_a_uprn_is_there():
+    # October: the register (with a UPRN) and a GP record at one flat; November: the GP record alone.
+    flat = "3|12|ACORN ROAD|LS1 2AB"
+    october = pd.DataFrame({"address_key": [flat, flat]})
+    november = pd.DataFrame({"address_key": [flat]})
+    named_oct = place_names(october, HouseholdAssignment(household=np.array(["U:100"], dtype=object),
+                                                         basis=np.array(["uprn"], dtype=object),
+                                                         record_address=np.array(["U:100", "U:100"], dtype=object)))
+    named_nov = place_names(november, HouseholdAssignment(household=np.array([f"A:{flat}"], dtype=object),
+                                                          basis=np.array(["address"], dtype=object),
+                                                          record_address=np.array([f"A:{flat}"], dtype=object)))
+    assert named_oct.tolist() == named_nov.tolist() == [f"A:{flat}"]
