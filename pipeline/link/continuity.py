@@ -275,12 +275,28 @@ def model_overlap(matcher: Matcher, rows: np.ndarray, fresh: np.ndarray, theirs:
     strong = scored["match_probability"].to_numpy() >= settings.model.match_threshold
     if settings.model.other_flat_is_another_person:
         strong &= ~np.isin(levels["family"].to_numpy(), OTHER_FLAT_LEVELS)
+    strong &= ~births_disagree(both["dob"], pairs["i"].to_numpy(), pairs["j"].to_numpy())
     i, j = pairs["i"].to_numpy()[strong], pairs["j"].to_numpy()[strong] - len(mine)
     found = pd.DataFrame({"fresh": np.asarray(fresh, dtype=object)[i],
                           "previous": theirs["person_key"].astype(str).to_numpy(dtype=object)[j],
                           "weight": scored["match_weight"].to_numpy()[strong]})
     per = found.groupby(["fresh", "previous"], sort=True)["weight"].agg(["max", "size"]).reset_index()
     return one_to_one(per.rename(columns={"max": "weight", "size": "n"}))[["fresh", "previous", "n"]]
+
+
+def births_disagree(dob: pd.Series, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Pairs whose birth dates are both known and differ in more than one of year, month and day (and
+    are not a day-month swap): not one person, however close the names.
+
+    Across months this is a veto: the people the model compares are the ones record ids and tokens
+    left, often a newcomer in the flat a namesake left; a key is a caseworker's handle on one person.
+    """
+    d = pd.to_datetime(dob)
+    y, m, day = (d.dt.year.to_numpy(dtype=float), d.dt.month.to_numpy(dtype=float), d.dt.day.to_numpy(dtype=float))
+    known = ~np.isnan(y[i]) & ~np.isnan(y[j])
+    differ = (y[i] != y[j]).astype(int) + (m[i] != m[j]).astype(int) + (day[i] != day[j]).astype(int)
+    swapped = (y[i] == y[j]) & (m[i] == day[j]) & (day[i] == m[j])
+    return known & (differ >= 2) & ~swapped
 
 
 def one_to_one(scored: pd.DataFrame) -> pd.DataFrame:

@@ -339,3 +339,12 @@ def test_records_that_were_one_person_last_month_are_compared_across_a_move_when
     place = np.array([PLACE_DIFFERENT_AREA, PLACE_DIFFERENT_AREA, PLACE_OTHER_FLAT, PLACE_DIFFERENT_AREA])
     family = place + 2 * PLACE_WIDTH  # surname level 2, then the place
     assert moved_since_last_month(ids, before, i, j, family).tolist() == [True, False, False, False]
+
+
+def test_across_months_a_birth_date_that_differs_beyond_a_typo_or_a_day_month_swap_is_another_person():
+    from pipeline.link.continuity import births_disagree
+
+    # A newcomer with a close name in the flat a namesake left (1991-06-03): never given the namesake's key.
+    dob = pd.Series(pd.to_datetime(["1991-06-03", "2004-08-24", "1991-06-08", "1991-03-06", "1993-06-03", None]))
+    i, j = np.zeros(5, dtype=int), np.arange(1, 6)
+    assert births_disagree(dob, i, j).tolist() == [True, False, False, False, False]  # typo, swap, year, unknown
