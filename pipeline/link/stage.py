@@ -92,9 +92,12 @@ class Prepared:
 
 
 def prepare_source(source: str, frame: pd.DataFrame, contract: SourceContract, settings: LinkageSettings,
-                   as_of: dt.date) -> Prepared:
-    """Standardise one landed source; the landed frame can be dropped afterwards (memory at scale)."""
-    records = records_from_landed({source: frame}, {source: contract})
+                   as_of: dt.date, earlier: pd.DataFrame | None = None) -> Prepared:
+    """Standardise one landed source; the landed frame can be dropped afterwards (memory at scale).
+
+    `earlier`: last month's standardised records (restricted/link_records.parquet), whose rows
+    unchanged since are reused rather than parsed again."""
+    records = records_from_landed({source: frame}, {source: contract}, earlier)
     rule = settings.households.evidence.get(source)
     dates, current = evidence_dates(frame, contract, rule.date if rule else None, as_of)
     return Prepared(records, dates, current)
@@ -156,7 +159,9 @@ def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anch
         adult = ~_known_children(records, person_number, len(person_keys), as_of)
         living_together = newcomers_apart(person_keys, living_together, earlier, adult)
     groups, _ = pd.factorize(pd.Series(living_together), sort=True)
-    founders = pd.Series(person_keys).groupby(groups).transform("min").to_numpy(dtype=object)
+    # The smallest person key of each group, through sorted codes (a groupby min on strings is slow).
+    codes, uniques = pd.factorize(pd.Series(person_keys, dtype=object), sort=True)
+    founders = uniques.to_numpy(dtype=object)[pd.Series(codes).groupby(groups).transform("min").to_numpy()]
     household_key = keyed(key, "household", founders, "H")
     household_first = np.full(len(household_key), as_of, dtype=object)
     places = keyed(key, "address", place_names(records, homes).astype(str), "A")
@@ -246,12 +251,13 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         record_links=links, pairs=pairs, review=review, model=people.model, counts=counts,
         people=person_details(records, person_number, person_keys, household_key, settings, names=identities),
         addresses=household_addresses(records, person_number, homes, household_key) if identities else None,
-        households=keys.households(), history=keys.history, link_records=_link_records(records, links, settings))
+        households=keys.households(), history=keys.history, link_records=_link_records(records, links))
 
 
-def _link_records(records: pd.DataFrame, links: pd.DataFrame, settings: LinkageSettings) -> pd.DataFrame:
-    """restricted/link_records.parquet: per record (record_links' order), what the model step compares."""
-    columns = link_record_columns(settings)
+def _link_records(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
+    """restricted/link_records.parquet: per record (record_links' order), what the model step compares and
+    what next month's standardisation reuses (`continuity.link_record_columns`)."""
+    columns = link_record_columns()
     return pd.concat([links[RECORD_KEY], records[columns[len(RECORD_KEY):]]], axis=1)
 
 
