@@ -282,11 +282,13 @@ def model_overlap(matcher: Matcher, rows: np.ndarray, fresh: np.ndarray, theirs:
     strong = scored["match_probability"].to_numpy() >= settings.model.match_threshold
     if settings.model.other_flat_is_another_person:
         strong &= ~np.isin(levels["family"].to_numpy(), OTHER_FLAT_LEVELS)
-    strong &= ~births_disagree(both["dob"], pairs["i"].to_numpy(), pairs["j"].to_numpy())
     i, j = pairs["i"].to_numpy()[strong], pairs["j"].to_numpy()[strong] - len(mine)
     found = pd.DataFrame({"fresh": np.asarray(fresh, dtype=object)[i],
                           "previous": theirs["person_key"].astype(str).to_numpy(dtype=object)[j],
                           "weight": scored["match_weight"].to_numpy()[strong]})
+    found = found[~_other_births(found, pd.DataFrame({"person": np.asarray(fresh, dtype=object), "dob": mine["dob"]}),
+                                 pd.DataFrame({"person": theirs["person_key"].astype(str).to_numpy(dtype=object),
+                                               "dob": theirs["dob"]}))]
     per = found.groupby(["fresh", "previous"], sort=True)["weight"].agg(["max", "size"]).reset_index()
     return one_to_one(per.rename(columns={"max": "weight", "size": "n"}))[["fresh", "previous", "n"]]
 
@@ -304,6 +306,26 @@ def births_disagree(dob: pd.Series, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     differ = (y[i] != y[j]).astype(int) + (m[i] != m[j]).astype(int) + (day[i] != day[j]).astype(int)
     swapped = (y[i] == y[j]) & (m[i] == day[j]) & (day[i] == m[j])
     return known & (differ >= 2) & ~swapped
+
+
+def _other_births(found: pd.DataFrame, mine: pd.DataFrame, theirs: pd.DataFrame) -> np.ndarray:
+    """Per row of `found` (fresh, previous): does any birth date of the one person disagree with any of
+    the other's (`births_disagree`)? Judged between people, not the matched pair of records: a register
+    entry has no birth date, yet the GP record beside it has one."""
+    if not len(found):
+        return np.zeros(0, dtype=bool)
+    a = mine.dropna(subset=["dob"]).drop_duplicates().rename(columns={"person": "fresh"})
+    b = theirs.dropna(subset=["dob"]).drop_duplicates().rename(columns={"person": "previous"})
+    pairs = found[["fresh", "previous"]].drop_duplicates().merge(a, on="fresh").merge(b, on="previous")
+    if not len(pairs):
+        return np.zeros(len(found), dtype=bool)
+    dob = pd.concat([pairs["dob_x"], pairs["dob_y"]], ignore_index=True)
+    n = len(pairs)
+    pairs["clash"] = births_disagree(dob, np.arange(n), np.arange(n, 2 * n))
+    clash = pairs.groupby(["fresh", "previous"])["clash"].any()
+    vetoed = set(clash[clash].index)
+    return np.fromiter(((f, p) in vetoed for f, p in zip(found["fresh"], found["previous"], strict=True)),
+                       dtype=bool, count=len(found))
 
 
 def one_to_one(scored: pd.DataFrame) -> pd.DataFrame:

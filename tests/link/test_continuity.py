@@ -348,3 +348,15 @@ def test_across_months_a_birth_date_that_differs_beyond_a_typo_or_a_day_month_sw
     dob = pd.Series(pd.to_datetime(["1991-06-03", "2004-08-24", "1991-06-08", "1991-03-06", "1993-06-03", None]))
     i, j = np.zeros(5, dtype=int), np.arange(1, 6)
     assert births_disagree(dob, i, j).tolist() == [True, False, False, False, False]  # typo, swap, year, unknown
+
+
+def test_a_newcomer_is_not_given_a_leavers_key_through_the_leavers_undated_register_entry():
+    from pipeline.link.continuity import _other_births
+
+    # The model matched the newcomer's GP record with the leaver's register entry (no birth date there);
+    # the leaver's GP record, beside it, has another birth date: not one person.
+    found = pd.DataFrame({"fresh": ["Pnew", "Pnew"], "previous": ["Pleaver", "Pother"]})
+    mine = pd.DataFrame({"person": ["Pnew"], "dob": pd.to_datetime(["2004-08-24"])})
+    theirs = pd.DataFrame({"person": ["Pleaver", "Pleaver", "Pother"],
+                           "dob": pd.to_datetime([None, "1991-06-03", "2004-08-24"])})
+    assert _other_births(found, mine, theirs).tolist() == [True, False]
