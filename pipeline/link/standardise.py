@@ -455,8 +455,9 @@ def standardise_reusing(frame: pd.DataFrame, contract: SourceContract, earlier: 
         return fresh.assign(row_digest=digest)
     rows = _row_columns(frame[reuse].reset_index(drop=True), contract)
     reused = mine.iloc[at[reuse].astype(np.int64)][REUSABLE].reset_index(drop=True)
-    taken = pd.concat([rows, reused], axis=1)[OUTPUT_COLUMNS].astype(fresh.dtypes.to_dict())
-    out = pd.concat([fresh, taken], ignore_index=True) if len(fresh) else taken
+    taken = pd.concat([rows, reused], axis=1)
+    out = pd.concat([fresh, taken], ignore_index=True)
     order = np.concatenate([np.flatnonzero(~reuse), np.flatnonzero(reuse)])
     out = out.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+    out = out.astype(fresh.dtypes.to_dict())[OUTPUT_COLUMNS]
     return out.assign(row_digest=digest)
