@@ -70,19 +70,12 @@ RECORD_KEY = ["source", "source_record_id", "person_key"]
 _NEVER_KEPT = ("person_token", "unit_token")  # an agency's tokens are handed on keyed only (record_tokens.parquet)
 
 
-def compared_record_columns(settings: LinkageSettings) -> list[str]:
-    """The standardised columns the model step compares and blocks on (with source and birth date)."""
+def link_record_columns(settings: LinkageSettings) -> list[str]:
+    """What `restricted/link_records.parquet` keeps of each record: its source, id and person key, and
+    the standardised identity columns the model step compares and blocks on (no more)."""
     needed = {*compared_columns(), *(c for p in settings.blocking for c in p.columns), "dob", "extract_date"}
-    return ["source", *(c for c in [*OUTPUT_COLUMNS, "extract_date"] if c in needed and c != "source")]
-
-
-def link_record_columns() -> list[str]:
-    """What `restricted/link_records.parquet` keeps of each record: its source, id and person key, the
-    standardised identity columns the model step compares and blocks on, and the rest of the
-    standardised record with the landed row's digest, so that next month's rows unchanged since are not
-    parsed again (`standardise.standardise_reusing`). Never the agency's tokens, nor the row number."""
-    identity = [c for c in [*OUTPUT_COLUMNS, "extract_date", "row_digest"]
-                if c not in (*RECORD_KEY, *_NEVER_KEPT, "row_number")]
+    identity = [c for c in [*OUTPUT_COLUMNS, "extract_date"]
+                if c in needed and c not in (*RECORD_KEY, *_NEVER_KEPT)]
     return [*RECORD_KEY, *identity]
 
 
@@ -267,7 +260,7 @@ def model_overlap(matcher: Matcher, rows: np.ndarray, fresh: np.ndarray, theirs:
     if not len(rows) or not len(theirs):
         return empty
     settings = matcher.settings
-    columns = compared_record_columns(settings)
+    columns = ["source", *link_record_columns(settings)[len(RECORD_KEY):]]  # source and the identity columns
     mine = matcher.records.iloc[rows].reset_index(drop=True)
     theirs = theirs.reset_index(drop=True)
     # A column the earlier run did not keep (another linkage.yaml) is unknown there: it blocks and agrees on nothing.

@@ -92,12 +92,9 @@ class Prepared:
 
 
 def prepare_source(source: str, frame: pd.DataFrame, contract: SourceContract, settings: LinkageSettings,
-                   as_of: dt.date, earlier: pd.DataFrame | None = None) -> Prepared:
-    """Standardise one landed source; the landed frame can be dropped afterwards (memory at scale).
-
-    `earlier`: last month's standardised records (restricted/link_records.parquet), whose rows
-    unchanged since are reused rather than parsed again."""
-    records = records_from_landed({source: frame}, {source: contract}, earlier)
+                   as_of: dt.date) -> Prepared:
+    """Standardise one landed source; the landed frame can be dropped afterwards (memory at scale)."""
+    records = records_from_landed({source: frame}, {source: contract})
     rule = settings.households.evidence.get(source)
     dates, current = evidence_dates(frame, contract, rule.date if rule else None, as_of)
     return Prepared(records, dates, current)
@@ -251,13 +248,12 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         record_links=links, pairs=pairs, review=review, model=people.model, counts=counts,
         people=person_details(records, person_number, person_keys, household_key, settings, names=identities),
         addresses=household_addresses(records, person_number, homes, household_key) if identities else None,
-        households=keys.households(), history=keys.history, link_records=_link_records(records, links))
+        households=keys.households(), history=keys.history, link_records=_link_records(records, links, settings))
 
 
-def _link_records(records: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
-    """restricted/link_records.parquet: per record (record_links' order), what the model step compares and
-    what next month's standardisation reuses (`continuity.link_record_columns`)."""
-    columns = link_record_columns()
+def _link_records(records: pd.DataFrame, links: pd.DataFrame, settings: LinkageSettings) -> pd.DataFrame:
+    """restricted/link_records.parquet: per record (record_links' order), what the model step compares."""
+    columns = link_record_columns(settings)
     return pd.concat([links[RECORD_KEY], records[columns[len(RECORD_KEY):]]], axis=1)
 
 

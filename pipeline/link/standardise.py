@@ -345,26 +345,6 @@ def _names(text: Callable[[str], pd.Series], has_middle_names: bool, equivalents
 
 
 # --------------------------------------------------------------------------- records
-def _row_columns(frame: pd.DataFrame, contract: SourceContract) -> pd.DataFrame:
-    """`FROM_THE_ROW`: source, record id, row number, the agency's tokens and claim role (frame has a RangeIndex)."""
-    index, n = frame.index, len(frame)
-
-    def text(name: str) -> pd.Series:
-        col = _role_column(frame, contract, name)
-        s = _strings(col if col is not None else [None] * n, index).str.strip()
-        return s.mask(s == "")
-
-    out = pd.DataFrame(index=index)
-    out["source"] = pd.Series([contract.source] * n, index=index, dtype=STRING)
-    out["source_record_id"] = text("record_id")
-    rn = frame["row_number"] if "row_number" in frame.columns else pd.Series(pd.NA, index=index)
-    out["row_number"] = rn.astype("Int64")
-    out["person_token"] = text("person_token")
-    out["unit_token"] = text("unit_token")
-    out["unit_role"] = text("unit_role").str.upper()
-    return out
-
-
 def standardise_records(frame: pd.DataFrame, contract: SourceContract,
                         equivalents_path: Path = EQUIVALENTS_PATH) -> pd.DataFrame:
     """One standardised row per input row (same order, fresh RangeIndex); see `OUTPUT_COLUMNS`.
@@ -384,7 +364,14 @@ def standardise_records(frame: pd.DataFrame, contract: SourceContract,
         s = _strings(col if col is not None else [None] * n, index).str.strip()
         return s.mask(s == "")
 
-    out = _row_columns(frame, contract)
+    out = pd.DataFrame(index=index)
+    out["source"] = pd.Series([contract.source] * n, index=index, dtype=STRING)
+    out["source_record_id"] = text("record_id")
+    rn = frame["row_number"] if "row_number" in frame.columns else pd.Series(pd.NA, index=index)
+    out["row_number"] = rn.astype("Int64")
+    out["person_token"] = text("person_token")
+    out["unit_token"] = text("unit_token")
+    out["unit_role"] = text("unit_role").str.upper()
 
     for column, values in _names(text, role("middle_names") is not None, equivalents, index).items():
         out[column] = values
@@ -405,59 +392,13 @@ def standardise_records(frame: pd.DataFrame, contract: SourceContract,
     return out[OUTPUT_COLUMNS]
 
 
-def records_from_landed(landed: dict[str, pd.DataFrame], contracts: dict[str, SourceContract],
-                        earlier: pd.DataFrame | None = None) -> pd.DataFrame:
+def records_from_landed(landed: dict[str, pd.DataFrame], contracts: dict[str, SourceContract]) -> pd.DataFrame:
     """One standardised frame of every source's accepted rows (sources in name order), with each
-    row's extract date and `row_digest`. With `earlier` (last month's standardised records, with
-    their digests: restricted/link_records.parquet), rows unchanged since are taken from it."""
+    row's extract date."""
     frames = []
     for source in sorted(landed):
         frame, contract = landed[source], contracts[source]
-        std = standardise_reusing(frame, contract, earlier)
+        std = standardise_records(frame, contract)
         std["extract_date"] = pd.to_datetime(frame[contract.extract_date]).to_numpy() if len(frame) else []
         frames.append(std)
     return pd.concat(frames, ignore_index=True)
-
-
-# Computed from the current row even when the rest is reused: its place in the file, and the agency's
-# tokens (handed on keyed only, so last month's records do not hold them).
-FROM_THE_ROW = ("source", "source_record_id", "row_number", "person_token", "unit_token", "unit_role")
-REUSABLE = [c for c in OUTPUT_COLUMNS if c not in FROM_THE_ROW]
-
-
-def row_digest(frame: pd.DataFrame, contract: SourceContract) -> np.ndarray:
-    """Per landed row, a 64-bit hash of every value but its row number and extract date: equal digests
-    (with the same source and record id) mean the row standardises to the same record as last month."""
-    columns = sorted(c for c in frame.columns if c not in ("row_number", contract.extract_date))
-    values = frame[columns].astype("string").fillna("\x00")
-    return pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64)
-
-
-def standardise_reusing(frame: pd.DataFrame, contract: SourceContract, earlier: pd.DataFrame | None) -> pd.DataFrame:
-    """`standardise_records(frame)` plus `row_digest`, taking unchanged rows' standardised identity from
-    `earlier` (source, source_record_id, row_digest and `REUSABLE`): most of a month's rows are last
-    month's, and parsing names and addresses is most of preparing them. The result is the same frame
-    a full standardisation gives (a test holds the two equal)."""
-    frame = frame.reset_index(drop=True)
-    digest = row_digest(frame, contract)
-    usable = earlier is not None and {"row_digest", *REUSABLE} <= set(earlier.columns)
-    if not usable or not len(frame):
-        return standardise_records(frame, contract).assign(row_digest=digest)
-    mine = earlier[earlier["source"].astype(str) == contract.source]
-    mine = mine.drop_duplicates(["source_record_id", "row_digest"], keep=False)
-    ids = _strings(_role_column(frame, contract, "record_id"), frame.index).str.strip()
-    lookup = pd.Series(np.arange(len(mine)), index=pd.MultiIndex.from_arrays(
-        [mine["source_record_id"].astype(str).to_numpy(), mine["row_digest"].to_numpy(dtype=np.uint64)]))
-    at = lookup.reindex(pd.MultiIndex.from_arrays([ids.astype(str).to_numpy(), digest])).to_numpy()
-    reuse = ~np.isnan(at)
-    fresh = standardise_records(frame[~reuse], contract)
-    if not reuse.any():
-        return fresh.assign(row_digest=digest)
-    rows = _row_columns(frame[reuse].reset_index(drop=True), contract)
-    reused = mine.iloc[at[reuse].astype(np.int64)][REUSABLE].reset_index(drop=True)
-    taken = pd.concat([rows, reused], axis=1)
-    out = pd.concat([fresh, taken], ignore_index=True)
-    order = np.concatenate([np.flatnonzero(~reuse), np.flatnonzero(reuse)])
-    out = out.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
-    out = out.astype(fresh.dtypes.to_dict())[OUTPUT_COLUMNS]
-    return out.assign(row_digest=digest)

@@ -137,11 +137,9 @@ def link(session: Session) -> None:
     t0 = time.perf_counter()
     settings = s.configuration.linkage
     prepared = []
-    standardised_before = s.previous.link_records if s.previous is not None else None
     for source in used_sources(s):  # one landed frame in memory at a time
         frame = pd.read_parquet(s.staging / landed_path(source))
-        prepared.append(prepare_source(source, frame, s.schemas.contracts[source], settings, s.as_of,
-                                       standardised_before))
+        prepared.append(prepare_source(source, frame, s.schemas.contracts[source], settings, s.as_of))
         del frame
     s.report(f"{s.elapsed()} linking {sum(len(p.records) for p in prepared):,} records from {len(prepared)} sources")
     earlier = None

@@ -169,7 +169,7 @@ def last_month(people_records: list[tuple[str, str, str, dict]]) -> Earlier:
                                                                                           people_records],
                            "token_key": [f"Told-{i}" for _, i, *_ in people_records]})
     return Earlier(links=before.links, households=before.households, history=before.history, as_of=before.as_of,
-                   tokens=tokens, records=records[link_record_columns()])
+                   tokens=tokens, records=records[link_record_columns(load_linkage())])
 
 
 def this_month(records: list[tuple[str, str, str, dict]], before: Earlier) -> Carried:

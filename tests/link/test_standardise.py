@@ -195,31 +195,3 @@ def test_deterministic(contracts):
     a = standardise_records(frame, contracts["police"])
     b = standardise_records(frame.copy(), contracts["police"])
     pd.testing.assert_frame_equal(a, b)
-
-
-def test_rows_unchanged_since_last_month_are_reused_and_the_records_are_those_a_full_standardisation_gives(
-        sample_run, contracts, monkeypatch):
-    from pipeline.link import standardise
-    from pipeline.link.standardise import REUSABLE, row_digest, standardise_reusing
-
-    full = standardise.standardise_records
-    parsed: list[int] = []
-    monkeypatch.setattr(standardise, "standardise_records", lambda f, c: parsed.append(len(f)) or full(f, c))
-    for source in ("health", "police", "schools", "electoral_register", "benefits"):
-        now = pd.read_parquet(sample_run.out / "restricted" / "landed" / f"{source}.parquet")
-        contract = contracts[source]
-        # Last month: the same rows in another order, a tenth of them different, some not there yet.
-        last = now.sample(frac=0.9, random_state=1).copy()
-        changed = last.index[::10]
-        name = contract.columns_with_role("surname")[0]
-        last.loc[changed, name] = last.loc[changed, name].astype("string") + "X"
-        standardised = full(last, contract)
-        earlier = standardised.assign(row_digest=row_digest(last.reset_index(drop=True), contract))
-        earlier = earlier[["source", "source_record_id", "row_digest", *REUSABLE]]
-
-        parsed.clear()
-        reusing = standardise_reusing(now, contract, earlier)
-
-        expected = full(now, contract).assign(row_digest=row_digest(now.reset_index(drop=True), contract))
-        pd.testing.assert_frame_equal(reusing, expected)
-        assert parsed[0] == len(now) - (len(last) - len(changed))  # only new and changed rows were parsed
