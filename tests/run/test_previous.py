@@ -199,19 +199,23 @@ def test_people_whose_record_ids_and_tokens_were_all_reissued_keep_their_keys_th
     assert not [n for n in set(names) if n in json.dumps(written).upper()]  # the lineage counts, never names
 
 
-def test_a_previous_runs_linkage_records_altered_after_the_run_are_refused(two_months, tmp_path, capsys,
-                                                                           monkeypatch):
+@pytest.mark.parametrize(("name", "column", "forged"), [
+    ("link_records.parquet", "dob", pd.Timestamp("1970-01-01")),  # everyone born one day
+    ("record_tokens.parquet", "token_key", "Tforged"),
+])
+def test_a_previous_runs_restricted_files_altered_after_the_run_are_refused(two_months, tmp_path, capsys, monkeypatch,
+                                                                            name, column, forged):
     import shutil
 
     copy = tmp_path / "nov"
     shutil.copytree(two_months / "nov", copy)
-    records = copy / "restricted" / "link_records.parquet"
-    pd.read_parquet(records).assign(dob=pd.Timestamp("1970-01-01")).to_parquet(records)  # everyone born one day
+    path = copy / "restricted" / name
+    pd.read_parquet(path).assign(**{column: forged}).to_parquet(path)
     monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
     code, err = run(capsys, tmp_path, "--previous", str(copy))
     last = err.splitlines()[-1]
     assert code == 1 and last.startswith(f"error: --previous {copy} cannot be trusted: {copy}: output file "
-                                          "restricted/link_records.parquet (listed at lineage line ")
+                                          f"restricted/{name} (listed at lineage line ")
     assert last.endswith("has changed since the run (its SHA-256 differs from the lineage's)")
     assert not {"PEMBERTON", "OKONKWO", "1984-04-03"} & set(err.upper().replace(",", " ").split())
 
@@ -234,17 +238,3 @@ def test_restricted_files_a_previous_run_did_not_write_are_refused(tmp_path, cap
         "list it)")
 
 
-def test_a_previous_runs_review_decisions_or_tokens_altered_after_the_run_are_refused(two_months, tmp_path, capsys,
-                                                                                      monkeypatch):
-    import shutil
-
-    copy = tmp_path / "nov"
-    shutil.copytree(two_months / "nov", copy)
-    tokens = copy / "restricted" / "record_tokens.parquet"
-    pd.read_parquet(tokens).assign(token_key="Tforged").to_parquet(tokens)
-    monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
-    code, err = run(capsys, tmp_path, "--previous", str(copy))
-    last = err.splitlines()[-1]
-    assert code == 1 and last.startswith(f"error: --previous {copy} cannot be trusted: {copy}: output file "
-                                          "restricted/record_tokens.parquet (listed at lineage line ")
-    assert last.endswith("has changed since the run (its SHA-256 differs from the lineage's)")
