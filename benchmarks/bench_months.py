@@ -13,6 +13,7 @@ key, and newly eligible people (precision, recall, F1), then the run times and t
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import pathlib
 import shutil
@@ -25,6 +26,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from synth.months import month_ends  # noqa: E402
 from synth.score_months import Month, score  # noqa: E402
 
 
@@ -53,14 +55,16 @@ def main() -> int:
                        check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         print(f"synthetic months written in {time.perf_counter() - t0:.1f} s")
         month = lambda m: work / "authority" / f"month-{m:02d}"  # noqa: E731
-        run(month(1) / "extracts", work / "run-01", env)
+        ends = month_ends(dt.date(2026, 10, 31), args.months)
+        run(month(1) / "extracts", work / "run-01", env, "--processing-date", ends[0].isoformat())
         timings = []
         for m in range(2, args.months + 1):
             with_previous, alone = [], []
+            on = ("--processing-date", ends[m - 1].isoformat())  # the synthetic months may lie ahead of today
             for _ in range(args.repeat):
-                with_previous.append(run(month(m) / "extracts", work / f"run-{m:02d}", env, "--previous",
+                with_previous.append(run(month(m) / "extracts", work / f"run-{m:02d}", env, *on, "--previous",
                                          str(work / f"run-{m - 1:02d}")))
-                alone.append(run(month(m) / "extracts", work / f"alone-{m:02d}", env))
+                alone.append(run(month(m) / "extracts", work / f"alone-{m:02d}", env, *on))
             timings.append((m, with_previous, alone))
             s = score(Month(month(m - 1) / "truth", work / f"run-{m - 1:02d}"),
                       Month(month(m) / "truth", work / f"run-{m:02d}"))

@@ -170,7 +170,8 @@ def parameter_docs(fn: Callable[..., T]) -> Callable[..., T]:
 @flow(name="identify_families", description=DESCRIPTION, persist_result=False, log_prints=False)
 @parameter_docs
 def identify_families(extracts: str, out_root: str, out: str | None = None, rules: str = "phase2",
-                      as_of: dt.date | None = None, previous: str | None = None, decisions: str | None = None,
+                      as_of: dt.date | None = None, processing_date: dt.date | None = None,
+                      previous: str | None = None, decisions: str | None = None,
                       purpose: str | None = None,
                       allow_missing: Sequence[str] = (),
                       force: bool = False, max_bad_share: Annotated[float | None, Field(ge=0, le=1)] = None,

@@ -22,13 +22,38 @@ def purpose_refusal(gateway: Gateway | None, purpose: str) -> str | None:
     return None
 
 
-def agreement_refusal(gateway: Gateway, as_of: dt.date) -> str | None:
-    """Why the source's data-sharing agreement is not in force at `as_of`, or None when it is."""
+def agreement_refusal(gateway: Gateway, processing_date: dt.date, as_of: dt.date) -> str | None:
+    """Why the source's data-sharing agreement does not allow this run, or None when it does.
+
+    The agreement must be in force on the processing date, the day the data is processed (an
+    expired agreement stops the processing of older extracts too), and cover the data's as-of date.
+    """
     agreement = gateway.agreement
-    if as_of < agreement.start:
+    if processing_date < agreement.start:
         return (f"data-sharing agreement {agreement.reference} is not in force until "
-                f"{agreement.start.isoformat()} (as-of date {as_of.isoformat()})")
-    if as_of > agreement.expires:
+                f"{agreement.start.isoformat()} (processing date {processing_date.isoformat()})")
+    if processing_date > agreement.expires:
         return (f"data-sharing agreement {agreement.reference} expired on "
-                f"{agreement.expires.isoformat()} (as-of date {as_of.isoformat()})")
+                f"{agreement.expires.isoformat()} (processing date {processing_date.isoformat()})")
+    if as_of < agreement.start:
+        return (f"data-sharing agreement {agreement.reference} does not cover data as of {as_of.isoformat()}: it "
+                f"starts on {agreement.start.isoformat()}")
     return None
+
+
+def lapse_warnings(gateways: dict[str, Gateway], sources: list[str], processing_date: dt.date,
+                   days: int) -> list[str]:
+    """One line per source whose agreement expires within `days` of the processing date."""
+    out = []
+    for source in sorted(sources):
+        gateway = gateways.get(source)
+        if gateway is None:
+            continue
+        expires = gateway.agreement.expires
+        left = (expires - processing_date).days
+        if 0 <= left <= days:
+            refused_from = (expires + dt.timedelta(days=1)).isoformat()
+            out.append(f"{source}: data-sharing agreement {gateway.agreement.reference} expires on "
+                       f"{expires.isoformat()}, in {left} day{'s' if left != 1 else ''}: renew it, or the source is "
+                       f"refused from {refused_from}")
+    return out

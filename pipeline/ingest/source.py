@@ -167,6 +167,7 @@ class IngestOptions:
     schemas: Schemas
     as_of: dt.date
     staging: Path  # the run's staging folder, where accepted rows are landed
+    processing_date: dt.date = field(default_factory=dt.date.today)  # each agreement must be in force on it
     max_bad_share: float | None = None
     reuse: bool = True
     code_version: str = ""
@@ -219,7 +220,7 @@ def ingest_source(source: str, path: Path | None, refusal: str | None, options: 
         return Ingested(outcome)
     outcome.sha256, outcome.bytes = file_sha256(data), len(data)
     if refusal is None and gateway is not None:
-        refusal = agreement_refusal(gateway, options.as_of)
+        refusal = agreement_refusal(gateway, options.processing_date, options.as_of)
     if refusal is not None:
         outcome.reason = refusal
         return Ingested(outcome)

@@ -82,4 +82,6 @@ def summary_markdown(result: RunResult) -> str:
                 lines.append(f"| {name} | not assessed | not assessed |")
     if result.changes_text() is not None:
         lines += ["", "## What changed", "", f"`changes.parquet`: {result.changes_text()}."]
+    if result.warnings:
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in result.warnings)]
     return "\n".join(lines) + "\n"

@@ -46,6 +46,7 @@ def summary(result: RunResult) -> str:
              f"{result.seconds:.1f}s)"]
     if result.partial:
         lines += partial_lines(result)
+    lines += [f"  warning: {w}" for w in result.warnings]
     lines += [_source_line(o) for o in result.sources]
     lines.append(f"  quarantined: {result.quarantine.text()};  lineage.jsonl;  data_docs/index.html")
     if result.linkage:

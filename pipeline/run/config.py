@@ -77,6 +77,12 @@ class RunConfig:
         "reference date (default: latest extract_date)", parse=iso_date,
         parameter="Reference date (YYYY-MM-DD) the criteria's time windows count back from. None (the "
                   "default): the latest extract_date in the files."))
+    processing_date: dt.date | None = field(default=None, metadata=_option(
+        "the day the run counts as run on, for tests and backfills (default: today); each data-sharing "
+        "agreement must be in force on it", parse=iso_date,
+        parameter="The day (YYYY-MM-DD) the run counts as run on, for tests and backfills only. Each source's "
+                  "data-sharing agreement must be in force on it, and the as-of date may not be later. None (the "
+                  "default): today."))
     previous: Path | None = field(default=None, metadata=_option(
         "the previous month's output folder: people and families keep the keys they had there, and "
         "changes.parquet says what changed since", parse=Path, metavar="PREV_OUT",

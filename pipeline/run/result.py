@@ -37,6 +37,7 @@ class RunResult:
     required_not_used: list[str] = field(default_factory=list)  # absent or refused, and allowed to be
     changes: dict[str, int] | None = None  # rows of changes.parquet per kind, with --previous
     previous_as_of: dt.date | None = None
+    warnings: list[str] = field(default_factory=list)  # said before the run started (lapsing agreements, ...)
 
     def changes_text(self) -> str | None:
         """The month's changes in one line (`changes.parquet`), with --previous; None for a run on its own."""

@@ -26,7 +26,7 @@ from pipeline.config.names import closest, did_you_mean
 from pipeline.config.schemas import Schemas, load_schemas
 from pipeline.criteria.rules import RuleSet, RuleSetNotFound, load_rule_set
 from pipeline.criteria.stage import Scoring
-from pipeline.ingest.gateways import purpose_refusal
+from pipeline.ingest.gateways import lapse_warnings, purpose_refusal
 from pipeline.ingest.gx import BackgroundGX
 from pipeline.ingest.read import peek_extract_date
 from pipeline.ingest.source import IngestOptions, SourceOutcome
@@ -118,6 +118,8 @@ class Session:
     changes: pd.DataFrame | None = None  # changes.parquet, with --previous
     decisions: Decisions | None = None  # a reviewer's filled-in form (--decisions), read and checked
     held_written: bool = False  # the held source and stage records are in the lineage (write_held_records)
+    processing_date: dt.date = field(default_factory=dt.date.today)  # the day the run counts as run on
+    warnings: list[str] = field(default_factory=list)  # said before the run starts: lapsing agreements, ...
 
     @property
     def schemas(self) -> Schemas:
@@ -130,7 +132,8 @@ class Session:
     @property
     def ingest_options(self) -> IngestOptions:
         c = self.config
-        return IngestOptions(schemas=self.schemas, as_of=self.as_of, staging=self.staging,
+        return IngestOptions(schemas=self.schemas, as_of=self.as_of, processing_date=self.processing_date,
+                             staging=self.staging,
                              max_bad_share=c.max_bad_share, reuse=c.reuse_ingest, code_version=self.code_version,
                              ledger=ledger_path(), replaces=c.out.resolve() if c.out.is_dir() else None)
 
@@ -224,7 +227,8 @@ def as_of_date(config: RunConfig, schemas: Schemas, files: dict[str, Path | None
     return as_of
 
 
-def run_parameters(config: RunConfig, configuration: Configuration, as_of: dt.date, purpose: str) -> dict:
+def run_parameters(config: RunConfig, configuration: Configuration, as_of: dt.date, purpose: str,
+                   processing_date: dt.date) -> dict:
     """The run's parameters as its run_start record and OpenLineage START event give them."""
     rules = configuration.rules
     return {
@@ -232,6 +236,7 @@ def run_parameters(config: RunConfig, configuration: Configuration, as_of: dt.da
         "rules_file": str(rules.path), "rules_sha256": sha256_file(rules.path),
         "caseworker_export": config.caseworker_export,
         "as_of": as_of, "as_of_given": config.as_of is not None, "purpose": purpose,
+        "processing_date": processing_date, "processing_date_given": config.processing_date is not None,
         "allow_missing": list(config.allow_missing), "max_bad_share": config.max_bad_share
         if config.max_bad_share is not None else configuration.schemas.settings.max_bad_share,
     }
@@ -247,8 +252,10 @@ class Preflight:
     files: dict[str, Path | None]
     permitted: dict[str, str | None]
     as_of: dt.date
+    processing_date: dt.date
     previous: PreviousRun | None = None
     decisions: Decisions | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def read_review_decisions(path: Path | None) -> Decisions | None:
@@ -278,13 +285,21 @@ def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
     files = source_files(config, schemas, report)
     permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
     as_of = as_of_date(config, schemas, files, permitted)
+    processing_date = config.processing_date or dt.date.today()
+    if as_of > processing_date:
+        raise RunError(f"as-of date {as_of.isoformat()} is after the processing date {processing_date.isoformat()}: "
+                       "a run cannot count back from a day that has not come (--processing-date is for tests and "
+                       "backfills)")
+    warnings = lapse_warnings(schemas.gateways, [s for s in files if permitted[s] is None], processing_date,
+                              schemas.settings.agreement_warning_days)
     previous = None
     if config.previous is not None:
-        previous, warnings = load_previous(config.previous, key_fingerprint(key), configuration.rules.name, as_of)
-        for warning in warnings:
-            report(f"warning: {warning}")
+        previous, said = load_previous(config.previous, key_fingerprint(key), configuration.rules.name, as_of)
+        warnings += said
+    for warning in warnings:
+        report(f"warning: {warning}")
     return Preflight(configuration=configuration, key=key, purpose=purpose, files=files, permitted=permitted,
-                     as_of=as_of, previous=previous,
+                     as_of=as_of, processing_date=processing_date, warnings=tuple(warnings), previous=previous,
                      decisions=combined(previous.decisions if previous is not None else None,
                                         read_review_decisions(config.decisions)))
 
@@ -313,12 +328,12 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
     lineage = LineageWriter(staging / LINEAGE)
     try:
         context = LineageWriter.run_context()
-        parameters = run_parameters(config, configuration, checked.as_of, checked.purpose)
+        parameters = run_parameters(config, configuration, checked.as_of, checked.purpose, checked.processing_date)
         started_by = lineage_fields(orchestrator)
         if checked.previous is not None:
             parameters["previous_run"] = checked.previous.record()
         lineage.write("run_start", run_id=run_id, parameters=parameters, key_fingerprint=key_fingerprint(checked.key),
-                      **context, **started_by)
+                      warnings=list(checked.warnings), **context, **started_by)
         openlineage.start(staging, run_id, parameters, settings=configuration.openlineage,
                           orchestrator=started_by.get("orchestrator"))
         gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(checked.as_of, dt.time()),
@@ -331,5 +346,5 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
     return Session(config=config, configuration=configuration, key=checked.key, purpose=checked.purpose,
                    files=checked.files, permitted=checked.permitted, as_of=checked.as_of, staging=staging,
                    lineage=lineage, gx=gx, report=report, started=started, run_id=run_id, previous=checked.previous,
-                   decisions=checked.decisions,
-                   code_version=str(context["code_version"]))
+                   decisions=checked.decisions, processing_date=checked.processing_date,
+                   warnings=list(checked.warnings), code_version=str(context["code_version"]))

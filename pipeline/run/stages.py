@@ -291,4 +291,4 @@ def publish(session: Session) -> RunResult:
                      quarantine=QuarantineCounts.of(s.quarantine), seconds=seconds, reasons=reasons,
                      linkage=s.linked.counts, scoring=s.scoring.counts, required_not_used=missing,
                      changes=change_counts(s.changes) if s.changes is not None else None,
-                     previous_as_of=s.previous.as_of if s.previous is not None else None)
+                     previous_as_of=s.previous.as_of if s.previous is not None else None, warnings=list(s.warnings))

@@ -112,7 +112,7 @@ def test_every_parameter_in_the_run_form_has_a_description_and_a_type_and_only_t
     deployment = _wait_for(lambda: _with_api(server["url"], _deployment), 90, "the deployment", served["log"])
     schema = deployment.parameter_openapi_schema
     properties = schema["properties"]
-    assert len(properties) == 13
+    assert len(properties) == 14
     assert [name for name, p in properties.items() if not p.get("description")] == []
     assert [name for name, p in properties.items() if not _typed(p)] == []
     assert schema["required"] == ["extracts", "out_root"]  # out is an override, not an alternative to guess

@@ -57,8 +57,11 @@ def test_audit_show_says_which_run_this_one_carried_on_from_and_what_changed(two
     assert "  since the previous run (as of 2026-10-31): 0 new households, 0 ended" in shown
 
 
+DECEMBER = ("--as-of", "2026-12-31", "--processing-date", "2026-12-31")  # a month on, processed that day
+
+
 def run(capsys, tmp_path, *extra: str) -> tuple[int, str]:
-    code = main(["run", "--extracts", str(TINY), "--out", str(tmp_path / "dec"), "--as-of", "2026-12-31", *extra])
+    code = main(["run", "--extracts", str(TINY), "--out", str(tmp_path / "dec"), *DECEMBER, *extra])
     return code, capsys.readouterr().err
 
 
@@ -120,7 +123,7 @@ def test_a_family_that_moves_keeps_its_key_and_a_newcomer_to_its_old_flat_gets_a
                             "FT2-0001,CHIDI,,OKONKWO,14 Quarry Lane,Fieldtown,,,FT1 2AB,100090001234")
         path.write_text(text, encoding="utf-8")
     monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
-    assert main(["run", "--extracts", str(extracts), "--out", str(tmp_path / "dec"), "--as-of", "2026-12-31",
+    assert main(["run", "--extracts", str(extracts), "--out", str(tmp_path / "dec"), *DECEMBER,
                  "--previous", str(two_months / "nov")]) == 0
 
     def household_of(month, record: str) -> tuple[str, str]:
@@ -149,7 +152,7 @@ def test_people_are_found_again_by_agency_token_when_every_record_id_is_reissued
         header, *rows = path.read_text(encoding="utf-8").splitlines()
         path.write_text("\n".join([header, *("NEW-" + row for row in rows)]) + "\n", encoding="utf-8")
     monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
-    assert main(["run", "--extracts", str(extracts), "--out", str(tmp_path / "dec"), "--as-of", "2026-12-31",
+    assert main(["run", "--extracts", str(extracts), "--out", str(tmp_path / "dec"), *DECEMBER,
                  "--previous", str(two_months / "nov")]) == 0
     before = set(pd.read_parquet(two_months / "nov" / "record_links.parquet")["person_key"])
     after = set(pd.read_parquet(tmp_path / "dec" / "record_links.parquet")["person_key"])
@@ -182,8 +185,8 @@ def reissued(tmp_path):
 def test_people_whose_record_ids_and_tokens_were_all_reissued_keep_their_keys_through_the_linkage_model(
         two_months, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
-    assert main(["run", "--extracts", str(reissued(tmp_path)), "--out", str(tmp_path / "dec"), "--as-of",
-                 "2026-12-31", "--previous", str(two_months / "nov")]) == 0
+    assert main(["run", "--extracts", str(reissued(tmp_path)), "--out", str(tmp_path / "dec"), *DECEMBER,
+                 "--previous", str(two_months / "nov")]) == 0
     nov, dec = (pd.read_parquet(f / "record_links.parquet") for f in (two_months / "nov", tmp_path / "dec"))
     assert dec["source_record_id"].str.startswith("NEW-").all()  # nothing to find them by but who they are
     assert dec["person_key"].tolist() == nov["person_key"].tolist()
