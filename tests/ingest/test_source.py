@@ -69,12 +69,13 @@ def test_a_source_whose_gateway_does_not_permit_the_purpose_is_refused_and_not_r
     assert not (tmp_path / landed_path("electoral_register")).exists()
 
 
-def test_an_agreement_not_in_force_on_the_as_of_date_refuses_its_source(schemas, tmp_path):
+def test_an_agreement_not_in_force_on_the_processing_date_refuses_its_source(schemas, tmp_path):
     expires = schemas.gateways["police"].agreement.expires
     late = ingest_source("police", TINY / "police.csv", None,
-                         options(schemas, tmp_path / "late", as_of=expires + dt.timedelta(days=1)))
+                         options(schemas, tmp_path / "late", processing_date=expires + dt.timedelta(days=1)))
     assert late.outcome.status == "refused" and f"expired on {expires.isoformat()}" in late.outcome.reason
-    on_the_day = ingest_source("police", TINY / "police.csv", None, options(schemas, tmp_path / "day", as_of=expires))
+    on_the_day = ingest_source("police", TINY / "police.csv", None,
+                               options(schemas, tmp_path / "day", processing_date=expires))
     assert on_the_day.outcome.used
 
 

@@ -278,7 +278,7 @@ def test_a_crash_mid_run_publishes_nothing_and_leaves_earlier_outputs_intact(tin
 
 def test_a_run_with_no_usable_source_fails_with_the_reasons(tmp_path):
     with pytest.raises(RunError, match="no source could be used: benefits: data-sharing agreement"):
-        execute(RunConfig(extracts=TINY, out=tmp_path / "out", as_of=pd.Timestamp("2029-01-01").date()))
+        execute(RunConfig(extracts=TINY, out=tmp_path / "out", processing_date=pd.Timestamp("2029-01-01").date()))
     assert not (tmp_path / "out").exists()
 
 
