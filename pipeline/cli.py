@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write one evolving authority month by month into OUT/month-01, OUT/month-02, ...")
     _audit_parser(sub)
     _contracts_parser(sub)
+    gateways = sub.add_parser("gateways", help="each source's lawful basis, agreement status, last extract and the "
+                                               "criteria that depend on it")
+    gateways.add_argument("--rules", default="phase2", help="the rule set whose criteria are listed (default phase2)")
+    gateways.add_argument("--processing-date", type=iso_date, default=None,
+                          help="the day to judge the agreements on (default: today)")
     _review_parser(sub)
     return parser
 
@@ -119,6 +124,22 @@ def _contracts_parser(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--markdown", action="store_true", help="print the specification as markdown")
     what.add_argument("--check", type=Path, metavar="FILE",
                       help="exit 0 when FILE is the specification the contracts give, 1 when it differs")
+
+
+def _gateways(args: argparse.Namespace) -> int:
+    """The officer's account: read from schemas/ and the ledger only, never an extract."""
+    from pipeline.audit.ledger import ledger_path
+    from pipeline.config import load_schemas
+    from pipeline.criteria.rules import load_rule_set
+    from pipeline.report.gateways import account_text, accounts
+
+    schemas = load_schemas()
+    rules = load_rule_set(args.rules, schemas.contracts)
+    day = args.processing_date or dt.date.today()
+    rows = accounts(schemas.gateways, list(schemas.contracts), rules, day, schemas.settings.agreement_warning_days,
+                    ledger_path())
+    print(account_text(rows, rules, day))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -210,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     # it, nothing published) instead of dying where it stands.
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        code = {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts,
+        code = {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts, "gateways": _gateways,
                 "review": _review}[args.command](args)
         sys.stdout.flush()  # here, not at exit, so a reader that stopped early is met below
         return code
