@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write one evolving authority month by month into OUT/month-01, OUT/month-02, ...")
     _audit_parser(sub)
     _contracts_parser(sub)
+    check = sub.add_parser("check-extract", help="check one agency file as a run would, before sending it: line, "
+                                                 "column and reason for each bad row (nothing written)")
+    check.add_argument("file", type=Path)
+    check.add_argument("--source", required=True, help="which agency's extract it is (police, schools, ...)")
     gateways = sub.add_parser("gateways", help="each source's lawful basis, agreement status, last extract and the "
                                                "criteria that depend on it")
     gateways.add_argument("--rules", default="phase2", help="the rule set whose criteria are listed (default phase2)")
@@ -124,6 +128,22 @@ def _contracts_parser(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--markdown", action="store_true", help="print the specification as markdown")
     what.add_argument("--check", type=Path, metavar="FILE",
                       help="exit 0 when FILE is the specification the contracts give, 1 when it differs")
+
+
+def _check_extract(args: argparse.Namespace) -> int:
+    """Exit 0 when a run would use the file (quarantined rows and all), 1 when it would refuse it."""
+    from pipeline.config import load_schemas
+    from pipeline.ingest.extract_check import check_extract
+
+    schemas = load_schemas()
+    if args.source not in schemas.contracts:
+        known = ", ".join(sorted(schemas.contracts))
+        raise RunError(f"unknown source {args.source!r} (--source); the sources are {known}")
+    if not args.file.is_file():
+        raise RunError(f"{args.file} is not a file")
+    checked = check_extract(args.file, args.source, schemas)
+    print(checked.text())
+    return 1 if checked.refused else 0
 
 
 def _gateways(args: argparse.Namespace) -> int:
@@ -232,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         code = {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts, "gateways": _gateways,
+                "check-extract": _check_extract,
                 "review": _review}[args.command](args)
         sys.stdout.flush()  # here, not at exit, so a reader that stopped early is met below
         return code

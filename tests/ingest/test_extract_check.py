@@ -1,0 +1,42 @@
+"""`python -m pipeline check-extract FILE --source S`: an agency checks its file as a run would, before
+sending it; line, column and reason for each bad row, never a value, and nothing written."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+from pipeline.cli import main
+from tests.conftest import TINY
+
+
+def test_a_file_a_run_would_use_passes_and_each_bad_row_is_named_by_line_and_column(tmp_path, capsys):
+    path = tmp_path / "police.csv"
+    shutil.copy(TINY / "police.csv", path)
+    assert main(["check-extract", str(path), "--source", "police"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == ["police: 8 rows, 7 would be accepted, 1 quarantined",
+                                "  line 4, column dob: not a real calendar date between 1700 and 2199 (DD/MM/YYYY)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["police.csv"]  # nothing written beside it
+
+
+def test_a_bad_value_is_never_printed(tmp_path, capsys):
+    with open(TINY / "police.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    rows[1][rows[0].index("event_date")] = "PEMBERTON"  # a name where a date should be
+    with open(tmp_path / "police.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    assert main(["check-extract", str(tmp_path / "police.csv"), "--source", "police"]) == 1  # 2 bad rows of 8
+    out = capsys.readouterr().out
+    assert "  line 2, column event_date: not a date in the form DD/MM/YYYY" in out and "PEMBERTON" not in out
+
+
+def test_a_file_a_run_would_refuse_exits_1_saying_why(capsys):
+    assert main(["check-extract", str(TINY / "schools.csv"), "--source", "police"]) == 1
+    assert capsys.readouterr().out.startswith("police: REFUSED: unreadable file: missing required column(s): ")
+
+
+def test_an_unknown_source_names_the_sources(capsys):
+    assert main(["check-extract", str(TINY / "police.csv"), "--source", "polise"]) == 1
+    assert "unknown source 'polise' (--source); the sources are benefits, children_social_care" in \
+        capsys.readouterr().err
