@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write one evolving authority month by month into OUT/month-01, OUT/month-02, ...")
     _audit_parser(sub)
     _contracts_parser(sub)
+    pack = sub.add_parser("request-pack", help="write what an agency needs to send a good extract: the law and "
+                                               "agreement, columns and formats, tokenising, and the check to run")
+    pack.add_argument("source")
+    pack.add_argument("--out", type=Path, required=True, help="folder to write <source>-request.md and <source>.csv")
     check = sub.add_parser("check-extract", help="check one agency file as a run would, before sending it: line, "
                                                  "column and reason for each bad row (nothing written)")
     check.add_argument("file", type=Path)
@@ -130,15 +134,39 @@ def _contracts_parser(sub: argparse._SubParsersAction) -> None:
                       help="exit 0 when FILE is the specification the contracts give, 1 when it differs")
 
 
+def _known_source(source: str, schemas) -> None:
+    if source not in schemas.contracts:
+        known = ", ".join(sorted(schemas.contracts))
+        raise RunError(f"unknown source {source!r}; the sources are {known}")
+
+
+def _request_pack(args: argparse.Namespace) -> int:
+    """<source>-request.md and a header-only <source>.csv, from the contract and the gateway."""
+    import csv
+
+    from pipeline.config import load_schemas
+    from pipeline.config.extract_spec import load_extract_spec, request_markdown
+
+    schemas = load_schemas()
+    _known_source(args.source, schemas)
+    if args.out.exists() and not args.out.is_dir():
+        raise RunError(f"--out {args.out} is a file; the request pack is written to a folder")
+    args.out.mkdir(parents=True, exist_ok=True)
+    request = args.out / f"{args.source}-request.md"
+    request.write_text(request_markdown(schemas, load_extract_spec(), args.source), encoding="utf-8")
+    with open(args.out / f"{args.source}.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\r\n").writerow(list(schemas.contracts[args.source].columns))
+    print(f"Request pack for {args.source} written to {args.out}: {request.name}, {args.source}.csv")
+    return 0
+
+
 def _check_extract(args: argparse.Namespace) -> int:
     """Exit 0 when a run would use the file (quarantined rows and all), 1 when it would refuse it."""
     from pipeline.config import load_schemas
     from pipeline.ingest.extract_check import check_extract
 
     schemas = load_schemas()
-    if args.source not in schemas.contracts:
-        known = ", ".join(sorted(schemas.contracts))
-        raise RunError(f"unknown source {args.source!r} (--source); the sources are {known}")
+    _known_source(args.source, schemas)
     if not args.file.is_file():
         raise RunError(f"{args.file} is not a file")
     checked = check_extract(args.file, args.source, schemas)
@@ -252,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         code = {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts, "gateways": _gateways,
-                "check-extract": _check_extract,
+                "check-extract": _check_extract, "request-pack": _request_pack,
                 "review": _review}[args.command](args)
         sys.stdout.flush()  # here, not at exit, so a reader that stopped early is met below
         return code

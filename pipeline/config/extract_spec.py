@@ -66,6 +66,38 @@ def extract_spec_markdown(schemas: Schemas, spec: ExtractSpec) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def request_markdown(schemas: Schemas, spec: ExtractSpec, source: str) -> str:
+    """What one agency needs to send a good extract: the council's legal basis and agreement for it, the
+    rows and columns asked for, the common rules (how to tokenise identifiers), the formats, this
+    source's part of the specification, and how to check the file before sending it."""
+    contract, gateway = schemas.contracts[source], schemas.gateways.get(source)
+    if gateway is None:
+        basis = "No legal gateway is declared for this source: the council will refuse the file. Ask before sending."
+        columns = "all the columns below"
+    else:
+        a = gateway.agreement
+        basis = (f"- Gateway: {gateway.statute}, {_oneline(gateway.section)}\n- Controller: {gateway.controller}\n"
+                 f"- The council's basis: {_oneline(gateway.basis)}\n- Data-sharing agreement: {a.reference}, in force "
+                 f"{a.start.isoformat()} to {a.expires.isoformat()}\n- Purposes: {', '.join(gateway.purposes)}")
+        allowed = gateway.allowed_columns
+        columns = ("all the columns below" if allowed == "all" else
+                   "only these columns: " + ", ".join(allowed) + "; leave out "
+                   + (", ".join(c for c in contract.columns if c not in allowed) or "none"))
+    rules = "\n".join(f"- {_oneline(rule)}" for rule in spec.common_rules)
+    return "\n\n".join([
+        f"# Extract request: {source} ({contract.title})",
+        f"## Under which law and agreement\n{basis}",
+        f"## What to send\nOne file named `{source}.csv`, {_oneline(contract.grain).rstrip('.').lower()}, with "
+        f"{columns}. `{source}.csv` beside this request is an empty file with the header in order.",
+        f"## Common rules\n{rules}",
+        _formats(schemas.formats),
+        _source_section(contract, schemas.settings.text_max_length),
+        f"## Before sending\nCheck the file as the council's run will: `python -m pipeline check-extract "
+        f"{source}.csv --source {source}` prints the line, column and reason of each row it would reject (never a "
+        "value) and exits 1 if it would refuse the whole file.",
+    ]) + "\n"
+
+
 def _in_order(schemas: Schemas, spec: ExtractSpec) -> list[SourceContract]:
     """The contracts in the spec's order; every contract must be listed, so none is left undocumented."""
     path = schemas.root / SPEC_FILE

@@ -38,5 +38,24 @@ def test_a_file_a_run_would_refuse_exits_1_saying_why(capsys):
 
 def test_an_unknown_source_names_the_sources(capsys):
     assert main(["check-extract", str(TINY / "police.csv"), "--source", "polise"]) == 1
-    assert "unknown source 'polise' (--source); the sources are benefits, children_social_care" in \
+    assert "unknown source 'polise'; the sources are benefits, children_social_care" in \
         capsys.readouterr().err
+
+
+def test_a_request_pack_tells_an_agency_the_law_the_agreement_the_columns_and_the_check_to_run(tmp_path, capsys):
+    from pipeline.config import load_schemas
+
+    assert main(["request-pack", "police", "--out", str(tmp_path / "pack")]) == 0
+    request = (tmp_path / "pack" / "police-request.md").read_text(encoding="utf-8")
+    contract = load_schemas().contracts["police"]
+    assert "- Gateway: Crime and Disorder Act 1998, s.115" in request
+    assert "- Data-sharing agreement: DSA-POL-2025-007, in force 2025-04-01 to 2028-03-31" in request
+    assert "HMAC-SHA256" in request  # how identifiers are tokenised
+    assert all(f"| {column} |" in request for column in contract.columns)
+    assert "`python -m pipeline check-extract police.csv --source police`" in request
+    header = (tmp_path / "pack" / "police.csv").read_bytes()
+    assert header == (",".join(contract.columns) + "\r\n").encode()
+    # The template's header is the one the run reads: the check objects only that no rows are in it yet.
+    capsys.readouterr()
+    assert main(["check-extract", str(tmp_path / "pack" / "police.csv"), "--source", "police"]) == 1
+    assert capsys.readouterr().out == "police: REFUSED: unreadable file: file has a header but no data rows\n"
