@@ -7,11 +7,12 @@ the seed, so a run is reproducible and a test can recompute any token.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 import numpy as np
 import pandas as pd
+
+from synth.randomness import stage_rng
 
 _LETTERS = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 # NI prefixes: first letter not D F I Q U V, second not D F I O Q U V, some pairs never issued.
@@ -22,8 +23,14 @@ NI_PREFIXES = np.array([a + b for a in _NI_FIRST for b in _NI_SECOND if a + b no
 
 
 def token_key(seed: int) -> bytes:
-    """The synthetic partnership's shared secret, derived from the run seed."""
-    return hashlib.sha256(b"synthetic-partnership-" + str(int(seed)).encode("ascii")).digest()
+    """The synthetic partnership's shared secret: 32 bytes from the seed's own random stream.
+
+    Synthetic only, and made from the seed so that the same seed gives the same files (tests
+    recompute tokens from it). No secret is written in the code; the pipeline itself never sees
+    an agency's secret, only the tokens, and its own pseudonymisation key comes from the
+    environment or a key file outside the repository.
+    """
+    return stage_rng(seed, "partnership secret").bytes(32)
 
 
 def normalise_identifier(value: str) -> str:
