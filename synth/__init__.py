@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 import pathlib
 
 import pandas as pd
 
 from synth import criteria_truth, identifiers, truth
-from synth.addresses import build_dwellings
+from synth.addresses import authority_dwellings
 from synth.config import SynthConfig
 from synth.defects import inject
 from synth.population import build_population
@@ -81,11 +80,7 @@ def generate(
     ext_dir.mkdir(parents=True, exist_ok=True)
     truth_dir.mkdir(parents=True, exist_ok=True)
 
-    dw = build_dwellings(
-        stage_rng(seed, "dwellings"),
-        in_area=math.ceil(households / (1 - cfg.vacancy)) + 1,
-        external=max(200, households // 10),
-    )
+    dw = authority_dwellings(households, seed, cfg.vacancy)
     pop = build_population(stage_rng(seed, "population"), households, dw, extract_date, cfg)
     ctx = Context(pop=pop, dw=dw, cfg=cfg, seed=seed, extract_date=extract_date, key=identifiers.token_key(seed))
 

@@ -10,6 +10,7 @@ postcode covers about fifteen dwellings, as in the real Postcode Address File.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -208,3 +209,13 @@ def build_dwellings(rng: np.random.Generator, in_area: int, external: int) -> Dw
 def all_localities() -> tuple[str, ...]:
     home, away = load_towns()
     return home.localities + away.localities
+
+
+def authority_dwellings(households: int, seed: int, vacancy: float) -> Dwellings:
+    """The gazetteer of an authority of `households` households: enough dwellings for them with
+    `vacancy` of them empty, and the neighbouring town's. The same arguments give the same gazetteer,
+    so a later month (`synth.months`) finds month 1's dwellings again."""
+    from synth.randomness import stage_rng
+
+    return build_dwellings(stage_rng(seed, "dwellings"), in_area=math.ceil(households / (1 - vacancy)) + 1,
+                           external=max(200, households // 10))

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import math
 import pathlib
 import types
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from synth import criteria_truth, dates, identifiers
-from synth.addresses import Dwellings, build_dwellings
+from synth.addresses import Dwellings, authority_dwellings
 from synth.config import SynthConfig
 from synth.corrupt import PROFILES
 from synth.population import ROLES, build_population
@@ -135,8 +134,7 @@ class World:
     def from_folder(cls, folder: pathlib.Path, households: int, seed: int, cfg: SynthConfig,
                     rates: MonthRates) -> World:
         """The world as `generate()` left it in `folder` (the gazetteer is rebuilt from the seed)."""
-        dw = build_dwellings(stage_rng(seed, "dwellings"), in_area=math.ceil(households / (1 - cfg.vacancy)) + 1,
-                             external=max(200, households // 10))
+        dw = authority_dwellings(households, seed, cfg.vacancy)
         read = lambda p: pd.read_csv(p, dtype=str, keep_default_na=False)  # noqa: E731
         truth = read(folder / "truth" / "truth.csv")
         rows: dict[str, pd.DataFrame] = {}
@@ -159,6 +157,10 @@ class World:
     # -- small helpers ----------------------------------------------------------------------------
     def rng(self, month: int, stage: str) -> np.random.Generator:
         return stage_rng(self.seed, f"month-{month}/{stage}")
+
+    def tokens(self, identifiers_: np.ndarray) -> np.ndarray:
+        """Tokens under the synthetic partnership's secret, as month 1's are."""
+        return identifiers.tokens(identifiers_, identifiers.token_key(self.seed))
 
     def record_ids(self, source: str, n: int) -> np.ndarray:
         start = self.next_number[source]
@@ -332,8 +334,8 @@ def _end_joint_claims(world: World, month: int, person: str, ref: int) -> None:
     for part in parts:
         if part.empty:
             continue
-        token = identifiers.tokens(np.array([f"SPLIT{month}-{person}-{len(renewed)}-{rng.integers(10**9)}"],
-                                            dtype=object), identifiers.token_key(world.seed))[0]
+        token = world.tokens(np.array([f"SPLIT{month}-{person}-{len(renewed)}-{rng.integers(10**9)}"],
+                                      dtype=object))[0]
         renewed.append(part.assign(claim_token=token, claim_start=end, claim_end="",
                                    source_record_id=world.record_ids("benefits", len(part))))
     world.rows["benefits"] = pd.concat([frame, *renewed], ignore_index=True)
@@ -394,7 +396,7 @@ def _births(world: World, month: int, ref: int) -> None:
         for c, v in render_address("health", world.dw, np.array([world.home[m.household_id]]), rng).items():
             row[c] = v  # a birth is registered at the family's address, whatever the GP list had
         case = str.upper if str(row["surname"].iat[0]).isupper() else (lambda s: s)
-        token = identifiers.tokens(identifiers.nhs_numbers(rng, 1), identifiers.token_key(world.seed))
+        token = world.tokens(identifiers.nhs_numbers(rng, 1))
         row = row.assign(source_record_id="", nhs_number_token=token,
                          forename=case(forename), surname=case(m.surname),
                          dob=dates.format_dates(np.array([birth]), "iso"), sex=sex, mental_health="0",
@@ -496,8 +498,7 @@ def _claims(world: World, month: int, start: int, ref: int) -> None:
         new["claim_start"] = dates.format_dates(rng.integers(start + 1, ref + 1, len(new)), "iso")
         new["claim_end"] = ""
         numbers = rng.integers(10**11, 10**12, len(new)).astype(str)
-        new["claim_token"] = identifiers.tokens(np.char.add(f"NEWCLAIM{month}-", numbers).astype(object),
-                                                identifiers.token_key(world.seed))
+        new["claim_token"] = world.tokens(np.char.add(f"NEWCLAIM{month}-", numbers).astype(object))
         new["source_record_id"] = world.record_ids("benefits", len(new))
     world.rows["benefits"] = pd.concat([frame, new], ignore_index=True)
 

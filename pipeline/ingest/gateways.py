@@ -41,17 +41,21 @@ def agreement_refusal(gateway: Gateway, processing_date: dt.date, as_of: dt.date
     return None
 
 
+def lapsing_in(gateway: Gateway, processing_date: dt.date, days: int) -> int | None:
+    """Days left on an agreement in force that expires within `days` of the processing date, else None."""
+    left = (gateway.agreement.expires - processing_date).days
+    return left if gateway.agreement.start <= processing_date and 0 <= left <= days else None
+
+
 def lapse_warnings(gateways: dict[str, Gateway], sources: list[str], processing_date: dt.date,
                    days: int) -> list[str]:
     """One line per source whose agreement expires within `days` of the processing date."""
     out = []
     for source in sorted(sources):
         gateway = gateways.get(source)
-        if gateway is None:
-            continue
-        expires = gateway.agreement.expires
-        left = (expires - processing_date).days
-        if 0 <= left <= days:
+        left = lapsing_in(gateway, processing_date, days) if gateway is not None else None
+        if left is not None:
+            expires = gateway.agreement.expires
             refused_from = (expires + dt.timedelta(days=1)).isoformat()
             out.append(f"{source}: data-sharing agreement {gateway.agreement.reference} expires on "
                        f"{expires.isoformat()}, in {left} day{'s' if left != 1 else ''}: renew it, or the source is "

@@ -209,21 +209,19 @@ class Matcher:
 
 def carry_people(record_source: pd.Series, record_id: pd.Series, fresh_person: np.ndarray, earlier: Earlier,
                  as_of: str, rekey: KeyMaker, token_key: np.ndarray | None = None,
-                 matcher: Matcher | None = None) -> Carried:
+                 matcher: Matcher | None = None, earlier_person: np.ndarray | None = None) -> Carried:
     """Final person keys: each fresh person takes the key of the earlier person whose records it holds.
 
     Records are matched by source and record id; a person none of whose records persist is matched
     by an agency's person token (`token_key`, keyed, per record; None where a record has none), so
     an agency that re-issued its record ids still finds its people; and a person matched by neither
     is compared by the linkage model (`matcher`) with the earlier people no one took
-    (`earlier.records`). `Carried.steps` counts the people each step carried.
+    (`earlier.records`). `Carried.steps` counts the people each step carried. `earlier_person`:
+    `earlier.person_of` these records, when the caller has it already.
     """
-    mine = pd.DataFrame({"source": record_source.astype(str).to_numpy(), "id": record_id.astype(str).to_numpy(),
-                         "fresh": fresh_person})
-    theirs = pd.DataFrame({"source": earlier.links["source"].astype(str), "id": earlier.links["source_record_id"]
-                           .astype(str), "previous": earlier.links["person_key"].astype(str)})
-    joined = mine.merge(theirs, on=["source", "id"], how="left")
-    overlap = overlap_of(joined["fresh"], joined["previous"]).assign(step="record_id")
+    mine = pd.DataFrame({"source": record_source.astype(str).to_numpy(), "fresh": fresh_person})
+    before = earlier.person_of(record_source, record_id) if earlier_person is None else earlier_person
+    overlap = overlap_of(mine["fresh"], pd.Series(before, dtype=object)).assign(step="record_id")
     if token_key is not None and earlier.tokens is not None:
         unmatched = ~mine["fresh"].isin(overlap["fresh"]).to_numpy()
         by_token = _token_overlap(mine[unmatched].assign(token=token_key[unmatched]), earlier)

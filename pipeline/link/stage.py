@@ -132,7 +132,7 @@ def _mapped(values: np.ndarray, mapping: dict[str, str]) -> np.ndarray:
 
 def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anchors: np.ndarray,
           homes: HouseholdAssignment, key: bytes, as_of: str, earlier: Earlier | None, tokens: np.ndarray,
-          settings: LinkageSettings) -> Keys:
+          settings: LinkageSettings, earlier_person: np.ndarray | None = None) -> Keys:
     """Person and household keys, per person: fresh ones, or with `earlier` the ones these people had
     (found by record id, agency token, then this run's model: `continuity.carry_people`).
 
@@ -146,7 +146,7 @@ def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anch
     if earlier is not None:
         carried = carry_people(records["source"], records["source_record_id"], person_keys[person_number], earlier,
                                as_of, lambda v: keyed(key, "person", v, "P"), tokens,
-                               Matcher(records, people.model, settings))
+                               Matcher(records, people.model, settings), earlier_person)
         carried_by = carried.steps
         person_keys = _mapped(person_keys, carried.keys)
         person_first = _mapped(person_keys, carried.first_seen)
@@ -176,11 +176,10 @@ def _keys(people: People, records: pd.DataFrame, person_number: np.ndarray, anch
 
 def _known_children(records: pd.DataFrame, person_number: np.ndarray, n_people: int, as_of: str) -> np.ndarray:
     """Per person: does any record give a birth date under 18 years before `as_of`?"""
-    dob = pd.to_datetime(records["dob"]).to_numpy()
-    cutoff = np.datetime64(dt.date.fromisoformat(as_of).replace(year=dt.date.fromisoformat(as_of).year - 18)
-                           if as_of[5:] != "02-29" else f"{int(as_of[:4]) - 18}-02-28")
+    dob = pd.to_datetime(records["dob"])
+    cutoff = pd.Timestamp(as_of) - pd.DateOffset(years=18)  # 29 February falls back to the 28th
     child = np.zeros(n_people, dtype=bool)
-    np.logical_or.at(child, person_number, ~np.isnat(dob) & (dob > cutoff))
+    np.logical_or.at(child, person_number, (dob > cutoff).to_numpy(dtype=bool))  # NaT compares False
     return child
 
 
@@ -214,12 +213,13 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     evidence_date = np.concatenate([p.evidence_date for p in prepared])
     current = np.concatenate([p.current for p in prepared])
     prepared.clear()
-    people = link_people(records, settings, decisions,
-                         earlier.person_of(records["source"], records["source_record_id"]) if earlier else None)
+    earlier_person = earlier.person_of(records["source"], records["source_record_id"]) if earlier else None
+    people = link_people(records, settings, decisions, earlier_person)
     person_number, anchors = pd.factorize(people.label, sort=True)
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
     tokens = token_keys(records, key)
-    keys = _keys(people, records, person_number, anchors, homes, key, as_of.isoformat(), earlier, tokens, settings)
+    keys = _keys(people, records, person_number, anchors, homes, key, as_of.isoformat(), earlier, tokens, settings,
+                 earlier_person)
     person_keys, household_key = keys.person, keys.household
 
     links = pd.DataFrame({

@@ -14,6 +14,7 @@ from pathlib import Path
 from pipeline.audit.ledger import read_ledger
 from pipeline.config.gateways import Gateway
 from pipeline.criteria.rules import RuleSet
+from pipeline.ingest.gateways import lapsing_in
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,8 @@ def agreement_status(gateway: Gateway | None, processing_date: dt.date, warning_
         return f"not in force until {a.start.isoformat()}"
     if processing_date > a.expires:
         return f"EXPIRED on {a.expires.isoformat()}: the source is refused"
-    left = (a.expires - processing_date).days
-    if left <= warning_days:
+    left = lapsing_in(gateway, processing_date, warning_days)
+    if left is not None:
         return f"in force, EXPIRING in {left} day{'s' if left != 1 else ''} ({a.expires.isoformat()})"
     return f"in force until {a.expires.isoformat()}"
 

@@ -101,6 +101,7 @@ class Session:
     files: dict[str, Path | None]
     permitted: dict[str, str | None]  # per source, its gateway's purpose refusal (None: permitted)
     as_of: dt.date
+    processing_date: dt.date  # the day the run counts as run on (each agreement must be in force then)
     staging: Path
     lineage: LineageWriter
     gx: BackgroundGX
@@ -118,7 +119,6 @@ class Session:
     changes: pd.DataFrame | None = None  # changes.parquet, with --previous
     decisions: Decisions | None = None  # a reviewer's filled-in form (--decisions), read and checked
     held_written: bool = False  # the held source and stage records are in the lineage (write_held_records)
-    processing_date: dt.date = field(default_factory=dt.date.today)  # the day the run counts as run on
     warnings: list[str] = field(default_factory=list)  # said before the run starts: lapsing agreements, ...
 
     @property
