@@ -10,13 +10,15 @@ import datetime as dt
 
 import pytest
 
-from pipeline.config.gateways import Agreement, Gateway
+from pipeline.config.gateways import Agreement, Controller, Gateway
 from pipeline.ingest.gateways import agreement_refusal, lapse_warnings, purpose_refusal
 
 START, EXPIRES = dt.date(2025, 4, 1), dt.date(2028, 3, 31)
-GATEWAY = Gateway(statute="Children Act 2004", section="s.10", basis="the council's basis",
+GATEWAY = Gateway(route="disclosure", statute="Children Act 2004", section="s.10",
+                  url="https://www.legislation.gov.uk/ukpga/2004/31/section/10", basis="the council's basis",
                   agreement=Agreement(reference="DSA-TEST-1", start=START, expires=EXPIRES),
-                  controller="a controller", purposes=["identification", "support"])
+                  controllers=[Controller(name="a controller", rows="everyone")],
+                  purposes=["identification", "support"])
 DAY = dt.timedelta(days=1)
 
 
