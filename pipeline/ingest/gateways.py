@@ -12,10 +12,22 @@ import datetime as dt
 from pipeline.config.gateways import Gateway
 
 
-def purpose_refusal(gateway: Gateway | None, purpose: str) -> str | None:
-    """Why a source may not be used for `purpose` at all, or None when it may."""
+def registry_refusal(gateway: Gateway | None, purpose: str) -> str | None:
+    """Why the registry does not let a source into a run for `purpose` at all, or None when it does.
+
+    No entry, an entry missing what its own basis requires (each item named, so the IG officer
+    knows what to fill in), or a purpose the gateway does not permit.
+    """
     if gateway is None:
         return "no legal gateway is declared for this source in schemas/gateways.yaml"
+    missing = gateway.missing()
+    if missing:
+        return f"the registry entry (schemas/gateways.yaml) is incomplete: missing {'; '.join(missing)}"
+    return purpose_refusal(gateway, purpose)
+
+
+def purpose_refusal(gateway: Gateway, purpose: str) -> str | None:
+    """Why a source's gateway does not permit `purpose`, or None when it does."""
     if purpose not in gateway.purposes:
         return (f"gateway ({gateway.citation}) does not permit the "
                 f"purpose '{purpose}' (it permits: {', '.join(gateway.purposes)})")
@@ -47,13 +59,31 @@ def lapsing_in(gateway: Gateway, processing_date: dt.date, days: int) -> int | N
     return left if gateway.agreement.start <= processing_date and 0 <= left <= days else None
 
 
+def review_warnings(gateway: Gateway, processing_date: dt.date, days: int) -> list[str]:
+    """The agreement, DPIA, approval or assessment reviews due within `days` of the processing date, or overdue."""
+    out = []
+    for what, due in gateway.reviews():
+        if what.endswith(" expires"):
+            continue  # expiry has its own warning (lapse_warnings) and refusal (agreement_refusal)
+        left = (due - processing_date).days
+        if left < 0:
+            overdue = what.replace(" is due for review", " was due for review")
+            out.append(f"{overdue} on {due.isoformat()}, {-left} day{'s' if left != -1 else ''} ago: review it")
+        elif left <= days:
+            out.append(f"{what} on {due.isoformat()}, in {left} day{'s' if left != 1 else ''}")
+    return out
+
+
 def lapse_warnings(gateways: dict[str, Gateway], sources: list[str], processing_date: dt.date,
                    days: int) -> list[str]:
-    """One line per source whose agreement expires within `days` of the processing date."""
+    """One line per source whose agreement expires within `days` of the processing date, and per review due."""
     out = []
     for source in sorted(sources):
         gateway = gateways.get(source)
-        left = lapsing_in(gateway, processing_date, days) if gateway is not None else None
+        if gateway is None:
+            continue
+        out += [f"{source}: {line}" for line in review_warnings(gateway, processing_date, days)]
+        left = lapsing_in(gateway, processing_date, days)
         if left is not None:
             expires = gateway.agreement.expires
             refused_from = (expires + dt.timedelta(days=1)).isoformat()

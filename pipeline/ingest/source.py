@@ -22,6 +22,7 @@ import pyarrow as pa
 from pipeline.config.gateways import Gateway
 from pipeline.config.schemas import Schemas
 from pipeline.ingest import cache
+from pipeline.ingest.admission import Admission, SuppressionList, admit
 from pipeline.ingest.checks import CheckSpec
 from pipeline.ingest.gateways import agreement_refusal
 from pipeline.ingest.gx import ValidationJob
@@ -94,6 +95,7 @@ class SourceOutcome:
     ingest_key: str | None = None
     reused_from: Reuse | None = None
     validation: Validation | None = None
+    admission: Admission | None = None  # rows the registry kept out (allowed rows, opt-outs), counted
 
     @property
     def status(self) -> str:
@@ -108,6 +110,8 @@ class SourceOutcome:
                         "gateway": self.gateway.record() if self.gateway else None}
         if self.facts is not None:
             record.update(vars(self.facts))
+        if self.admission is not None:
+            record.update(self.admission.record())
         if self.seconds is not None:
             record["seconds"] = self.seconds
         if self.landed is not None:
@@ -168,6 +172,7 @@ class IngestOptions:
     as_of: dt.date
     staging: Path  # the run's staging folder, where accepted rows are landed
     processing_date: dt.date = field(default_factory=dt.date.today)  # each agreement must be in force on it
+    suppressions: dict[str, SuppressionList] = field(default_factory=dict)  # opt-out lists, by source
     max_bad_share: float | None = None
     reuse: bool = True
     code_version: str = ""
@@ -225,7 +230,10 @@ def ingest_source(source: str, path: Path | None, refusal: str | None, options: 
         outcome.reason = refusal
         return Ingested(outcome)
     laps = _Laps()
-    key = cache.ingest_key(outcome.sha256, source, schemas.root, options.max_bad_share, options.code_version)
+    suppression = options.suppressions.get(source)
+    # The opt-out list shapes what lands, so a changed list never reuses an earlier run's ingest.
+    key = cache.ingest_key(outcome.sha256 + (suppression.sha256 if suppression else ""), source, schemas.root,
+                           options.max_bad_share, options.code_version)
     cached = cache.find(source, key, options.ledger, landed_path(source)) if options.reuse else None
     if cached is not None:
         return _reuse(cached, outcome, key, options, laps)
@@ -235,6 +243,7 @@ def ingest_source(source: str, path: Path | None, refusal: str | None, options: 
         outcome.reason = f"unreadable file: {exc}"
         return Ingested(outcome)
     del data
+    raw, outcome.admission = admit(raw, gateway, suppression)
     laps.lap("read")
     return _checked(raw, outcome, key, options, laps)
 
@@ -274,6 +283,9 @@ def _reuse(cached: cache.Cached, outcome: SourceOutcome, key: str, options: Inge
     outcome.facts = FileFacts.from_record(record)
     outcome.rows_in, outcome.rows_accepted = int(record["rows_in"]), int(record["rows_accepted"])
     outcome.rows_quarantined = int(record["rows_quarantined"])
+    if "rows_received" in record:
+        outcome.admission = Admission(int(record["rows_received"]), dict(record["rows_outside_gateway_by_rule"]),
+                                      int(record["rows_suppressed"]), record["suppression_list"])
     outcome.seconds, outcome.used, outcome.landed = laps.seconds, True, landed_path(source)
     outcome.ingest_key = key
     outcome.reused_from = Reuse(run_id=cached.run_id, ledger_line=cached.ledger_line,

@@ -57,6 +57,10 @@ def summary_markdown(result: RunResult) -> str:
     for r in table:
         lines.append("| " + " | ".join(_cell(r[k]) for k in ("source", "status", "rows_in", "accepted", "quarantined",
                                                                 "gateway", "agreement", "reason")) + " |")
+    kept_out = [(o.source, o.admission.text()) for o in result.sources if o.admission and o.admission.text()]
+    if kept_out:
+        lines += ["", "Not taken, under the registry's allowed rows and opt-out lists (dropped before anything "
+                  "landed, counted only): " + "; ".join(f"{s}: {t}" for s, t in kept_out) + "."]
     refused = [r for r in table if r["status"] == "refused"]
     lines += ["", f"Refused: {len(refused)}" + (": " + "; ".join(f"{r['source']} ({r['reason']})" for r in refused)
                                                 if refused else "."),

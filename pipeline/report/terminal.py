@@ -21,6 +21,8 @@ def gateway_text(o: SourceOutcome) -> str:
 def _source_line(o: SourceOutcome) -> str:
     if o.status == "used":
         reused = f"\n           (file unchanged: ingest reused from {o.reused_from.text()})" if o.reused_from else ""
+        kept_out = o.admission.text() if o.admission else ""
+        reused += f"\n           (not taken, by the registry: {kept_out})" if kept_out else ""
         return (f"  used     {o.source:<21} {o.rows_in:>9,} rows  {o.rows_accepted:>9,} accepted  "
                 f"{o.rows_quarantined:>7,} quarantined   {gateway_text(o)}{reused}")
     if o.status == "absent":

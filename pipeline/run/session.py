@@ -26,7 +26,14 @@ from pipeline.config.names import closest, did_you_mean
 from pipeline.config.schemas import Schemas, load_schemas
 from pipeline.criteria.rules import RuleSet, RuleSetNotFound, load_rule_set
 from pipeline.criteria.stage import Scoring
-from pipeline.ingest.gateways import lapse_warnings, purpose_refusal
+from pipeline.ingest.admission import (
+    SUPPRESSIONS_DIR,
+    SuppressionList,
+    SuppressionListError,
+    read_suppression_list,
+    suppression_path,
+)
+from pipeline.ingest.gateways import lapse_warnings, registry_refusal
 from pipeline.ingest.gx import BackgroundGX
 from pipeline.ingest.read import peek_extract_date
 from pipeline.ingest.source import IngestOptions, SourceOutcome
@@ -99,7 +106,8 @@ class Session:
     key: bytes
     purpose: str
     files: dict[str, Path | None]
-    permitted: dict[str, str | None]  # per source, its gateway's purpose refusal (None: permitted)
+    permitted: dict[str, str | None]  # per source, its registry refusal (None: permitted)
+    suppressions: dict[str, SuppressionList]  # per source with an opt-out list beside the extracts
     as_of: dt.date
     processing_date: dt.date  # the day the run counts as run on (each agreement must be in force then)
     staging: Path
@@ -134,7 +142,8 @@ class Session:
         c = self.config
         return IngestOptions(schemas=self.schemas, as_of=self.as_of, processing_date=self.processing_date,
                              staging=self.staging,
-                             max_bad_share=c.max_bad_share, reuse=c.reuse_ingest, code_version=self.code_version,
+                             suppressions=self.suppressions, max_bad_share=c.max_bad_share, reuse=c.reuse_ingest,
+                             code_version=self.code_version,
                              ledger=ledger_path(), replaces=c.out.resolve() if c.out.is_dir() else None)
 
     def write_held_records(self) -> None:
@@ -179,7 +188,7 @@ def source_files(config: RunConfig, schemas: Schemas, report: Reporter) -> dict[
         files[source] = path if path.is_file() else None
         if files[source] is None and contract.required_source and source not in config.allow_missing:
             missing_required.append(source)
-    expected = {f"{source}.csv" for source in schemas.contracts}
+    expected = {f"{source}.csv" for source in schemas.contracts} | {SUPPRESSIONS_DIR}
     ignored = sorted(p.name for p in folder.iterdir() if p.name not in expected and not p.name.startswith("."))
     if missing_required:
         names = ", ".join(f"{s}.csv{_sent_as(s, ignored, list(schemas.contracts))}" for s in missing_required)
@@ -189,6 +198,33 @@ def source_files(config: RunConfig, schemas: Schemas, report: Reporter) -> dict[
     if ignored:
         report(f"warning: not read from {folder} (not named <source>.csv for a known source): {', '.join(ignored)}")
     return files
+
+
+def suppression_lists(extracts: Path, schemas: Schemas, files: dict[str, Path | None],
+                      permitted: dict[str, str | None]) -> dict[str, SuppressionList]:
+    """Each permitted source's opt-out list from `suppressions/<source>.csv`, read before any extract.
+
+    A list that cannot be applied refuses its source (`permitted` gains the reason): data that may
+    hold opted-out people never comes in unfiltered. A list the registry requires and nobody sent
+    refuses its source too; one it declares but does not require is simply absent (the sender
+    applies the opt-out before sending, as the entry's `opt_out` records).
+    """
+    out = {}
+    for source, path in files.items():
+        gateway = schemas.gateways.get(source)
+        if path is None or permitted[source] is not None or gateway is None or gateway.suppression is None:
+            continue
+        listed = suppression_path(extracts, source)
+        if not listed.is_file():
+            if gateway.suppression.required:
+                permitted[source] = (f"the registry requires a {gateway.suppression.name} list and none was "
+                                     f"supplied ({SUPPRESSIONS_DIR}/{source}.csv)")
+            continue
+        try:
+            out[source] = read_suppression_list(listed, source, gateway.suppression)
+        except SuppressionListError as exc:
+            permitted[source] = str(exc)
+    return out
 
 
 def _sent_as(source: str, ignored: list[str], sources: list[str]) -> str:
@@ -253,6 +289,7 @@ class Preflight:
     permitted: dict[str, str | None]
     as_of: dt.date
     processing_date: dt.date
+    suppressions: dict[str, SuppressionList] = field(default_factory=dict)
     previous: PreviousRun | None = None
     decisions: Decisions | None = None
     warnings: tuple[str, ...] = ()
@@ -283,7 +320,8 @@ def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
     except OutputExists as exc:
         raise RunError(str(exc)) from None
     files = source_files(config, schemas, report)
-    permitted = {s: purpose_refusal(schemas.gateways.get(s), purpose) for s in files}
+    permitted = {s: registry_refusal(schemas.gateways.get(s), purpose) for s in files}
+    suppressions = suppression_lists(config.extracts, schemas, files, permitted)
     as_of = as_of_date(config, schemas, files, permitted)
     processing_date = config.processing_date or dt.date.today()
     if as_of > processing_date:
@@ -299,7 +337,8 @@ def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
     for warning in warnings:
         report(f"warning: {warning}")
     return Preflight(configuration=configuration, key=key, purpose=purpose, files=files, permitted=permitted,
-                     as_of=as_of, processing_date=processing_date, warnings=tuple(warnings), previous=previous,
+                     suppressions=suppressions, as_of=as_of, processing_date=processing_date, warnings=tuple(warnings),
+                     previous=previous,
                      decisions=combined(previous.decisions if previous is not None else None,
                                         read_review_decisions(config.decisions)))
 
@@ -344,7 +383,8 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
         record_unstarted(config, run_id, exc, started, orchestrator)
         raise
     return Session(config=config, configuration=configuration, key=checked.key, purpose=checked.purpose,
-                   files=checked.files, permitted=checked.permitted, as_of=checked.as_of, staging=staging,
+                   files=checked.files, permitted=checked.permitted, suppressions=checked.suppressions,
+                   as_of=checked.as_of, staging=staging,
                    lineage=lineage, gx=gx, report=report, started=started, run_id=run_id, previous=checked.previous,
                    decisions=checked.decisions, processing_date=checked.processing_date,
                    warnings=list(checked.warnings), code_version=str(context["code_version"]))

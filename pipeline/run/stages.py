@@ -87,6 +87,8 @@ def ingest(session: Session, source: str, io_errors: str = "record") -> SourceOu
     outcome = s.outcomes[source] = done.outcome
     if outcome.used:
         reused = f"; ingest reused from {outcome.reused_from.text()}" if outcome.reused_from else ""
+        kept_out = outcome.admission.text() if outcome.admission else ""
+        reused += f"; not taken: {kept_out}" if kept_out else ""
         s.report(f"{s.elapsed()} {source}: {outcome.rows_in:,} rows, {outcome.rows_accepted:,} accepted, "
                  f"{outcome.rows_quarantined:,} quarantined ({time.perf_counter() - t0:.1f}s{reused})")
     elif path is not None:

@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 
 from pipeline.config.gateways import Agreement, Controller, Gateway
-from pipeline.ingest.gateways import agreement_refusal, lapse_warnings, purpose_refusal
+from pipeline.ingest.gateways import agreement_refusal, lapse_warnings, purpose_refusal, registry_refusal
 
 START, EXPIRES = dt.date(2025, 4, 1), dt.date(2028, 3, 31)
 GATEWAY = Gateway(route="disclosure", statute="Children Act 2004", section="s.10",
@@ -64,7 +64,7 @@ def test_a_purpose_the_gateway_does_not_permit_is_refused_naming_what_it_permits
 
 
 def test_a_source_without_a_declared_gateway_is_refused():
-    assert "no legal gateway is declared" in purpose_refusal(None, "identification")
+    assert "no legal gateway is declared" in registry_refusal(None, "identification")
 
 
 def test_every_shipped_agreement_starts_before_it_expires_and_names_a_reference(schemas):

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.ingest.gateways import purpose_refusal
+from pipeline.ingest.gateways import registry_refusal
 from pipeline.ingest.source import IngestOptions, ingest_source, landed_path
 from tests.conftest import TINY
 
@@ -60,7 +60,7 @@ def test_a_source_without_a_file_is_absent_with_its_reason(schemas, tmp_path, so
 
 
 def test_a_source_whose_gateway_does_not_permit_the_purpose_is_refused_and_not_read(schemas, tmp_path):
-    refusal = purpose_refusal(schemas.gateways["electoral_register"], "support")
+    refusal = registry_refusal(schemas.gateways["electoral_register"], "support")
     done = ingest_source("electoral_register", TINY / "electoral_register.csv", refusal, options(schemas, tmp_path))
     o = done.outcome
     assert o.status == "refused" and "does not permit the purpose 'support'" in o.reason
