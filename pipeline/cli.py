@@ -186,7 +186,7 @@ def _gateways(args: argparse.Namespace) -> int:
     day = args.processing_date or dt.date.today()
     rows = accounts(schemas.gateways, list(schemas.contracts), rules, day, schemas.settings.agreement_warning_days,
                     ledger_path())
-    print(account_text(rows, rules, day))
+    print(account_text(rows, rules, day, schemas.settings.agreement_warning_days))
     return 0
 
 

@@ -76,13 +76,25 @@ def request_markdown(schemas: Schemas, spec: ExtractSpec, source: str) -> str:
         columns = "all the columns below"
     else:
         a = gateway.agreement
-        basis = (f"- Gateway: {gateway.statute}, {_oneline(gateway.section)}\n- Controller: {gateway.controller}\n"
-                 f"- The council's basis: {_oneline(gateway.basis)}\n- Data-sharing agreement: {a.reference}, in force "
-                 f"{a.start.isoformat()} to {a.expires.isoformat()}\n- Purposes: {', '.join(gateway.purposes)}")
+        controllers = "".join(f"\n- Controller: {c.name}, for {c.rows}" for c in gateway.controllers)
+        conditions = "".join(f"\n- {name}: {c.article.text}; {c.condition.text}"
+                             for name, c in (("Special category condition", gateway.article_9),
+                                             ("Criminal offence data condition", gateway.article_10)) if c)
+        basis = (f"- Gateway: {gateway.statute}, {_oneline(gateway.section)} <{gateway.url}>{controllers}\n"
+                 f"- The council's basis: {_oneline(gateway.basis)}"
+                 + (f"\n- {gateway.article_6.text}" if gateway.article_6 else "") + conditions
+                 + f"\n- Data-sharing agreement: {a.reference}, in force {a.start.isoformat()} to "
+                 f"{a.expires.isoformat()}\n- Purposes: {', '.join(gateway.purposes)}")
         allowed = gateway.allowed_columns
         columns = ("all the columns below" if allowed == "all" else
                    "only these columns: " + ", ".join(allowed) + "; leave out "
                    + (", ".join(c for c in contract.columns if c not in allowed) or "none"))
+        if gateway.allowed_rows != "all":
+            columns += ". Rows asked for: only " + "; ".join(
+                f"rows whose {r.column} is {'one of' if r.allowed else 'none of'} {', '.join(r.allowed or r.excluded)} "
+                f"({_oneline(r.why)})" for r in gateway.allowed_rows) + "; the council drops any other row unread"
+        if gateway.opt_out:
+            columns += f". Opt-outs: {_oneline(gateway.opt_out.text)}"
     rules = "\n".join(f"- {_oneline(rule)}" for rule in spec.common_rules)
     return "\n\n".join([
         f"# Extract request: {source} ({contract.title})",

@@ -63,9 +63,9 @@ class Admission:
         parts = []
         if self.rows_outside_gateway:
             rules = ", ".join(f"{rule}: {n:,}" for rule, n in self.outside_gateway.items() if n)
-            parts.append(f"{self.rows_outside_gateway:,} rows outside the gateway's allowed rows ({rules})")
+            parts.append(f"{_rows(self.rows_outside_gateway)} outside the gateway's allowed rows ({rules})")
         if self.suppressed:
-            parts.append(f"{self.suppressed:,} rows suppressed by the opt-out list")
+            parts.append(f"{_rows(self.suppressed)} suppressed by the opt-out list")
         return ", ".join(parts)
 
     def record(self) -> dict:
@@ -73,6 +73,10 @@ class Admission:
         return {"rows_received": self.rows_received, "rows_outside_gateway": self.rows_outside_gateway,
                 "rows_outside_gateway_by_rule": dict(self.outside_gateway), "rows_suppressed": self.suppressed,
                 "suppression_list": self.suppression_list}
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row{'s' if n != 1 else ''}"
 
 
 def suppression_path(extracts: Path, source: str) -> Path:

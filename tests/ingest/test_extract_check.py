@@ -6,8 +6,11 @@ from __future__ import annotations
 import csv
 import shutil
 
+import pytest
+import yaml
+
 from pipeline.cli import main
-from tests.conftest import TINY
+from tests.conftest import CORPUS, TINY
 
 
 def test_a_file_a_run_would_use_passes_and_each_bad_row_is_named_by_line_and_column(tmp_path, capsys):
@@ -59,3 +62,39 @@ def test_a_request_pack_tells_an_agency_the_law_the_agreement_the_columns_and_th
     capsys.readouterr()
     assert main(["check-extract", str(tmp_path / "pack" / "police.csv"), "--source", "police"]) == 1
     assert capsys.readouterr().out == "police: REFUSED: unreadable file: file has a header but no data rows\n"
+
+
+CORPUS_CASES = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", sorted(CORPUS_CASES))
+def test_the_check_names_every_problem_of_the_bad_file_corpus_as_the_run_would(case, capsys):
+    spec = CORPUS_CASES[case]
+    source = spec["source"]
+    code = main(["check-extract", str(CORPUS / case / f"{source}.csv"), "--source", source])
+    out = capsys.readouterr().out
+    if "refused" in spec:
+        assert code == 1 and out.startswith(f"{source}: REFUSED: unreadable file: ") and spec["refused"] in out
+        return
+    said = [ln for ln in out.splitlines() if ln.startswith("  line ")]
+    expected = [(row, column, words) for row, column, words in spec["quarantine"] if column != "(source)"]
+    assert len(said) == len(expected), out
+    for row, column, words in expected:
+        assert any(ln.startswith(f"  line {row}, column {column}: ") and words in ln for ln in said), (row, column)
+    if "refused_validation" in spec:
+        assert code == 1 and spec["refused_validation"] in out
+
+
+def test_rows_the_gateway_does_not_ask_for_are_counted_not_listed(tmp_path, capsys):
+    with open(TINY / "benefits.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    pip = list(rows[1])
+    pip[rows[0].index("benefit_type")], pip[rows[0].index("uc_work_group")] = "PIP", ""
+    pip[rows[0].index("source_record_id")] = "BEN99"
+    with open(tmp_path / "benefits.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([*rows, pip])
+    assert main(["check-extract", str(tmp_path / "benefits.csv"), "--source", "benefits"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"benefits: {len(rows) - 1} rows, {len(rows) - 1} would be accepted, 0 quarantined"
+    assert out[1] == ("  not asked for (leave them out): 1 row outside the gateway's allowed rows "
+                      "(benefit_type not in [PIP]: 1)")
