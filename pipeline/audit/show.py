@@ -22,7 +22,25 @@ def _gateway_lines(gateway: dict | None) -> list[str]:
             f"      agreement {gateway.get('agreement')}, in force {gateway.get('agreement_start')} to "
             f"{gateway.get('agreement_expires')}; controller: {gateway.get('controller')}",
             f"      purposes permitted: {', '.join(gateway.get('purposes') or [])}",
-            f"      basis: {gateway.get('basis')}"]
+            f"      basis: {gateway.get('basis')}", *_lawful_basis_lines(gateway)]
+
+
+def _lawful_basis_lines(gateway: dict) -> list[str]:
+    """The registry's lawful basis as the run recorded it (runs before the registry held it show none)."""
+    lines = []
+    if gateway.get("route"):
+        lines.append(f"      route: {gateway['route']}; {gateway.get('url')}")
+    if isinstance(gateway.get("article_6"), dict):
+        lines.append(f"      {gateway['article_6'].get('text')}")
+    for name in ("article_9", "article_10"):
+        c = gateway.get(name)
+        if isinstance(c, dict):
+            lines.append(f"      {c.get('article')}; {c.get('schedule_1')}; policy document {c.get('policy_document')}")
+    for label, key in (("DPIA", "dpia"), ("approval", "approval"), ("reg 107 purpose", "register_purpose"),
+                       ("retention", "retention"), ("signed off", "signed_off")):
+        if gateway.get(key):
+            lines.append(f"      {label}: {gateway[key]}")
+    return lines
 
 
 def _source_lines(r: dict) -> list[str]:

@@ -364,6 +364,8 @@ def test_show_gives_each_source_with_its_gateway_and_each_output_with_its_hash(s
             assert f"{r['source']}: used" in out and r["sha256"] in out
             assert r["gateway"]["citation"] in out and r["gateway"]["agreement"] in out
             assert r["gateway"]["agreement_expires"] in out
+            assert f"route: {r['gateway']['route']}; {r['gateway']['url']}" in out  # the registry's lawful basis
+            assert f"DPIA: {r['gateway']['dpia']}" in out and f"signed off: {r['gateway']['signed_off']}" in out
     for name, sha in records[-1]["outputs"].items():
         assert re.search(rf"{re.escape(name)}\s+SHA-256 {sha}\s+\(matches", out), name
     assert records[0]["parameters"]["rules_sha256"] in out and records[0]["code_version"] in out
