@@ -18,6 +18,7 @@ from pipeline.audit.ledger import append_run
 from pipeline.audit.lineage import GENESIS, LineageWriter, seal, verify_chain
 from pipeline.audit.trail import ledger_entry
 from pipeline.cli import main
+from pipeline.criteria.rules import ELIGIBILITY, load_rule_set, numbered_sources
 from tests.conftest import SAMPLE
 from tests.support import word_finder
 
@@ -403,6 +404,30 @@ def test_explain_says_not_eligible_and_why_for_an_ineligible_household(sample_ru
     assert code == 0
     assert "not eligible: 1 of 6 problems met; the rule needs at least 2" in out
     assert "fails because: the criteria met fall short of the rule" in out
+
+
+def test_explain_says_what_the_rule_and_each_criterion_stand_for_in_the_framework(sample_run, capsys, schemas):
+    households = pd.read_parquet(sample_run / "households.parquet")
+    row = households.sort_values(["problems", "household_key"], ascending=[False, True]).iloc[0]
+    code, out, _ = audit(capsys, "explain", row["household_key"], "--run", sample_run)
+    assert code == 0
+    rules = load_rule_set(row["rule_set"], schemas.contracts)
+    approximations = {a.name: a for a in rules.approximations()}
+    sources = numbered_sources(approximations.values())
+    lines = out.splitlines()
+    rule = approximations[ELIGIBILITY]
+    assert f"  the rule stands for: {rule.framework} [{sources[rule.source]}]" in lines
+    assert f"  approximation: {rule.approximation}" in lines
+    for name in rules.criteria:  # each criterion's line, then what it stands for, then its note, then evidence
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"  {name}: "))
+        a = approximations[name]
+        assert lines[at + 1] == f"    stands for: {a.framework} [{sources[a.source]}]", name
+        assert lines[at + 2] == f"    approximation: {a.approximation}", name
+        assert a.framework.startswith("\u201c") or a.framework.endswith("(paraphrase)")
+    start = lines.index("Framework sources")
+    listed = lines[start + 1:start + 1 + len(sources)]
+    assert listed == [f"  [{n}] {text}" for text, n in sources.items()]
+    assert all(re.search(r" \(\d{4}\), https://\S+", line) for line in listed)
 
 
 def test_explain_exits_two_with_one_line_for_an_unknown_household(sample_run, capsys):
