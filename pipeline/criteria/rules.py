@@ -333,12 +333,12 @@ class RuleSet(Strict):
 
 # --------------------------------------------------------------------------- loading
 def available_rule_sets(root: Path = SCHEMAS_DIR) -> list[str]:
-    """The rule sets `--rules` knows by name: the files directly in schemas/criteria/."""
+    """The rule sets `--rules` knows by name: the files directly in schemas/criteria/ (variants/ go by path)."""
     return sorted(p.stem for p in (root / "criteria").glob("*.yaml") if p.name != DEFINITIONS)
 
 
 def is_shipped(path: Path, root: Path = SCHEMAS_DIR) -> bool:
-    """Whether a rule file is one the product ships (under schemas/criteria/)."""
+    """Whether a rule file is one the product ships (under schemas/criteria/, variants included)."""
     return Path(path).resolve().is_relative_to((root / "criteria").resolve())
 
 
