@@ -40,6 +40,9 @@ from pipeline.config.files import SCHEMAS_DIR, ContractError, Strict, mapping, r
 
 CRITERIA_DIR = SCHEMAS_DIR / "criteria"
 DEFINITIONS = "definitions.yaml"
+# The most recent framework the product ships (Supporting Families 2022-25): what a run scores against
+# unless told otherwise. The one definition the command line, the Prefect flow and `make serve` use.
+DEFAULT_RULE_SET = "supporting_families"
 
 
 class AtLeast(Strict):

@@ -272,7 +272,7 @@ def test_a_ledger_record_summarises_its_run_without_personal_data(ledger_of_thre
     lineage = [json.loads(x) for x in lines_of(runs[0] / "lineage.jsonl")]
     assert entry["run"] == str(runs[0].resolve()) and entry["status"] == "completed"
     assert entry["lineage_last_hash"] == lineage[-1]["hash"] and entry["run_id"] == lineage[0]["run_id"]
-    assert entry["rules"] == "phase2" and len(entry["rules_sha256"]) == 64
+    assert entry["rules"] == "supporting_families" and len(entry["rules_sha256"]) == 64
     assert {s["source"] for s in entry["sources"]} == {r["source"] for r in lineage if r["event"] == "source"}
     assert all(s["agreement"].startswith("DSA-") for s in entry["sources"])
     assert entry["outputs"] == lineage[-1]["outputs"]
@@ -379,8 +379,10 @@ def test_explain_lists_each_criterion_with_evidence_rows_and_source_files_for_an
         ["problems", "household_key"], ascending=[False, True]).iloc[0]
     code, out, _ = audit(capsys, "explain", row["household_key"], "--run", sample_run)
     assert code == 0
-    assert re.search(r"^  eligible: \d of 6 problems met; the rule needs at least 2 and a child", out, re.M), out
-    criteria = ["crime_asb", "education", "children_need_help", "worklessness", "domestic_abuse", "health"]
+    # The sample is scored under the default rule set, Supporting Families: at least 3 of its 10 needs.
+    assert re.search(r"^  eligible: \d+ of 10 problems met; the rule needs at least 3 and a child", out, re.M), out
+    criteria = ["education", "early_years", "health", "substance_use", "family_relationships", "children_safe",
+                "crime_asb", "domestic_abuse", "secure_housing", "financial_stability"]
     positions = [out.index(f"\n  {c}: ") for c in criteria]
     assert positions == sorted(positions)
     rows = evidence[evidence["household_key"] == row["household_key"]]
@@ -402,7 +404,7 @@ def test_explain_says_not_eligible_and_why_for_an_ineligible_household(sample_ru
     row = households[~households["eligible"] & (households["problems"] == 1) & (households["children"] > 0)].iloc[0]
     code, out, _ = audit(capsys, "explain", row["household_key"], "--run", sample_run)
     assert code == 0
-    assert "not eligible: 1 of 6 problems met; the rule needs at least 2" in out
+    assert "not eligible: 1 of 10 problems met; the rule needs at least 3" in out
     assert "fails because: the criteria met fall short of the rule" in out
 
 
