@@ -277,7 +277,6 @@ class Approximation:
     reader: what the closing summary, the Prefect summary and `audit explain` print. No personal data."""
 
     name: str  # the criterion, or ELIGIBILITY
-    description: str
     framework: str  # Framework.words(): quoted, or marked as a paraphrase; "" when the file gives none
     source: str  # FrameworkSource.text(); "" when the file names none
     approximation: str  # "" when a council's file gives no note
@@ -306,15 +305,14 @@ class RuleSet(Strict):
 
     def approximations(self) -> list[Approximation]:
         """The eligibility rule's descriptor, then each criterion's, in the file's order."""
-        def one(name: str, description: str, framework: Framework | None, note: str) -> Approximation:
+        def one(name: str, framework: Framework | None, note: str) -> Approximation:
             source = framework.source if framework is not None else None
-            return Approximation(name=name, description=description,
-                                 framework=framework.words() if framework is not None else "",
+            return Approximation(name=name, framework=framework.words() if framework is not None else "",
                                  source=source.text() if source is not None else "", approximation=note.strip())
 
         e = self.eligibility
-        return [one(ELIGIBILITY, "the household rule", e.framework, e.approximation),
-                *(one(n, c.description, c.framework, c.approximation) for n, c in self.criteria.items())]
+        return [one(ELIGIBILITY, e.framework, e.approximation),
+                *(one(n, c.framework, c.approximation) for n, c in self.criteria.items())]
 
     @property
     def columns(self) -> list[str]:
