@@ -31,7 +31,7 @@ run: setup $(PIPELINE_KEY_FILE)
 PORT     ?= 4200
 INBOX    ?= var/inbox
 RUNS     ?= var/runs
-RULES    ?= phase2
+RULES    ?= supporting_families
 CRON     ?= 0 6 1 * *
 TIMEZONE ?= Europe/London
 serve: setup $(PIPELINE_KEY_FILE)

@@ -40,6 +40,7 @@ from pydantic import Field
 import flows  # noqa: F401  (PREFECT_HOME under var/ before Prefect is imported)
 from pipeline.audit.ledger import latest_run_under
 from pipeline.cli import PARTIAL_EXIT
+from pipeline.criteria.rules import DEFAULT_RULE_SET
 from pipeline.ingest.source import SourceOutcome
 from pipeline.publish import dated_output
 from pipeline.report.markdown import output_links, sources_table, summary_markdown
@@ -169,7 +170,7 @@ def parameter_docs(fn: Callable[..., T]) -> Callable[..., T]:
 
 @flow(name="identify_families", description=DESCRIPTION, persist_result=False, log_prints=False)
 @parameter_docs
-def identify_families(extracts: str, out_root: str, out: str | None = None, rules: str = "phase2",
+def identify_families(extracts: str, out_root: str, out: str | None = None, rules: str = DEFAULT_RULE_SET,
                       as_of: dt.date | None = None, processing_date: dt.date | None = None,
                       previous: str | None = None, decisions: str | None = None,
                       purpose: str | None = None,

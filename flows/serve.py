@@ -1,7 +1,7 @@
 """Serve the `identify_families` deployment on a Prefect server, with a monthly schedule.
 
     make serve                      # a Prefect server on 127.0.0.1:4200 (state under var/prefect), then this
-    python -m flows.serve [--inbox DIR] [--out-root DIR] [--rules phase2] [--cron "0 6 1 * *"]
+    python -m flows.serve [--inbox DIR] [--out-root DIR] [--rules supporting_families] [--cron "0 6 1 * *"]
                           [--timezone Europe/London] [--start-server]
 
 Prefect fires schedules only when a real server is running (the temporary server it starts for
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import flows
 from flows.identify_families import identify_families
+from pipeline.criteria.rules import DEFAULT_RULE_SET
 
 DEPLOYMENT = "monthly"
 DEFAULT_CRON = "0 6 1 * *"  # 06:00 on the first of each month
@@ -33,7 +34,7 @@ DEFAULT_TIMEZONE = "Europe/London"
 DEFAULT_PORT = 4200
 
 
-def deployment(inbox: Path, out_root: Path, rules: str = "phase2", cron: str = DEFAULT_CRON,
+def deployment(inbox: Path, out_root: Path, rules: str = DEFAULT_RULE_SET, cron: str = DEFAULT_CRON,
                timezone: str = DEFAULT_TIMEZONE):
     """The scheduled deployment of the flow, with the run's folders and rule set as its parameters.
 
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder the agencies' extracts are put in (default var/inbox)")
     parser.add_argument("--out-root", type=Path, default=flows.PROJECT / "var" / "runs",
                         help="each run writes a new dated folder here (default var/runs)")
-    parser.add_argument("--rules", default="phase2", help="criteria rule set (name or path)")
+    parser.add_argument("--rules", default=DEFAULT_RULE_SET,
+                        help=f"criteria rule set, a name or a rule file's path (default {DEFAULT_RULE_SET})")
     parser.add_argument("--cron", default=DEFAULT_CRON, help=f"schedule (default '{DEFAULT_CRON}': monthly)")
     parser.add_argument("--timezone", default=DEFAULT_TIMEZONE, type=time_zone,
                         help=f"the time zone the cron is read in, an IANA name (default {DEFAULT_TIMEZONE})")

@@ -19,6 +19,7 @@ import signal
 import sys
 from pathlib import Path
 
+from pipeline.criteria.rules import DEFAULT_RULE_SET
 from pipeline.report.terminal import summary
 from pipeline.run import RunConfig, RunError, Terminated, execute
 from pipeline.run.config import iso_date
@@ -72,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--source", required=True, help="which agency's extract it is (police, schools, ...)")
     gateways = sub.add_parser("gateways", help="each source's lawful basis, agreement status, last extract and the "
                                                "criteria that depend on it")
-    gateways.add_argument("--rules", default="phase2", help="the rule set whose criteria are listed (default phase2)")
+    gateways.add_argument("--rules", default=DEFAULT_RULE_SET,
+                          help=f"the rule set whose criteria are listed (default {DEFAULT_RULE_SET})")
     gateways.add_argument("--processing-date", type=iso_date, default=None,
                           help="the day to judge the agreements on (default: today)")
     _review_parser(sub)

@@ -1,6 +1,8 @@
 """`audit explain`: why one household is or is not eligible, criterion by criterion, with its evidence
 rows and the files and gateways they came from. The rule is put in words by `pipeline.criteria.explain`,
-from the same semantics that scored it."""
+from the same semantics that scored it. Each criterion, and the rule, is shown with the framework's
+descriptor it stands for and how its indicators approximate it (from the rule file), so a reader
+takes "crime_asb met" for what the data showed, not for the framework's whole description of the need."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pipeline.audit.trail import AuditUsage, first, listed_outputs, output_statu
 from pipeline.config import ContractError, load_schemas
 from pipeline.criteria.engine import HOUSEHOLD_FIELDS, IDENTITY_FIELDS
 from pipeline.criteria.explain import plural, verdict
-from pipeline.criteria.rules import RuleSet, load_rule_set
+from pipeline.criteria.rules import ELIGIBILITY, Approximation, RuleSet, load_rule_set, numbered_sources
 
 HOUSEHOLD_KEY = re.compile(r"H[0-9a-f]{8,64}")
 
@@ -25,7 +27,7 @@ def _rule_set(params: dict) -> tuple[RuleSet | None, str]:
     """Today's copy of the run's rule set when its file can still be read, and a note when it differs from the run's."""
     path = Path(str(params.get("rules_file")))
     if not path.is_file():
-        return None, f"the rule file {path} is gone: criteria are shown without descriptions"
+        return None, f"the rule file {path} is gone: criteria are shown without descriptions or framework descriptors"
     note = "" if sha256_file(path) == params.get("rules_sha256") else \
         f"the rule file {path} has changed since the run: descriptions and the rule are today's"
     try:
@@ -108,6 +110,9 @@ def explain(household_key: str, run_dir: Path) -> str:
              f"  {_verdict_line(row, criteria, rules)}"]
     if "first_seen" in row.index and pd.notna(row["first_seen"]):
         lines.append(f"  first identified as this family (this key) in the run as of {row['first_seen']}")
+    approximations = {a.name: a for a in rules.approximations()} if rules is not None else {}
+    references = numbered_sources(approximations.values())  # the framework documents, numbered
+    lines += _approximation_lines(approximations.get(ELIGIBILITY), references, "  ", "the rule stands for")
     lines += _reviewed_lines(run_dir, household_key)
     if note:
         lines.append(f"  note: {note}")
@@ -118,10 +123,23 @@ def explain(household_key: str, run_dir: Path) -> str:
         state = {True: "met", False: "not met"}.get(met) if met is not None else \
             _not_assessed_reason(c, rules, sources)
         lines.append(f"  {c}: {state}" + (f"  ({desc})" if desc else ""))
+        lines += _approximation_lines(approximations.get(c), references, "    ", "stands for")
         if met:
             lines += [_evidence_line(e, sources) for _, e in evidence[evidence["criterion"] == c].iterrows()]
+    if references:
+        lines += ["Framework sources", *(f"  [{n}] {text}" for text, n in references.items())]
     lines += ["Trail", f"  {_outputs_note(run_dir, records)}"]
     return "\n".join(lines)
+
+
+def _approximation_lines(a: Approximation | None, references: dict[str, int], indent: str, label: str) -> list[str]:
+    """The framework's descriptor (quoted, or marked as a paraphrase) with its numbered source, and the
+    approximation note: one line each, so an auditor can find them with grep."""
+    if a is None:
+        return []
+    ref = f" [{references[a.source]}]" if a.source else ""
+    lines = [f"{indent}{label}: {a.framework}{ref}"] if a.framework else []
+    return lines + ([f"{indent}approximation: {a.approximation}"] if a.approximation else [])
 
 
 def _reviewed_lines(run_dir: Path, key: str) -> list[str]:

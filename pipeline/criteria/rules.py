@@ -12,11 +12,24 @@ criterion's name, and whether a child is required.
 Why a small closed vocabulary rather than expressions: a council officer can read and change a
 threshold, a window or a value list, and every file is checked against the source contracts on
 load, so a typo in a column or value stops the run at once with the file and key named.
+
+Every criterion, and the eligibility rule, also says what it stands for: `framework` is the
+national framework's descriptor (`wording: quote` when these are the document's own words,
+`paraphrase` when they could not be found and are restated) with its `source`, and
+`approximation` says how this file's indicators differ from those words. Indicators drawn from a
+few agency extracts only approximate what the frameworks describe, and an auditor or a family's
+key worker reading a verdict needs to know how. A rule file the product ships (any file under
+schemas/criteria/) carries all of it; a council's own file must carry the descriptor of each
+criterion (so a local criterion says which need it stands for), and its source and approximation
+note are optional: a council's officer may not have the framework's document to hand, and a
+file refused for a missing footnote would stop a month's identification.
 """
 
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -27,6 +40,9 @@ from pipeline.config.files import SCHEMAS_DIR, ContractError, Strict, mapping, r
 
 CRITERIA_DIR = SCHEMAS_DIR / "criteria"
 DEFINITIONS = "definitions.yaml"
+# The most recent framework the product ships (Supporting Families 2022-25): what a run scores against
+# unless told otherwise. The one definition the command line, the Prefect flow and `make serve` use.
+DEFAULT_RULE_SET = "supporting_families"
 
 
 class AtLeast(Strict):
@@ -169,8 +185,44 @@ class Indicator(Strict):
         return {f for _, f, _, _ in string.Formatter().parse(self.detail) if f}
 
 
+# --------------------------------------------------------------------------- what a criterion stands for
+class FrameworkSource(Strict):
+    """The document a descriptor comes from (title, year) and an official page its words can be read on.
+
+    Both, because an assessor checks a family's needs against the document, and a reader needs a
+    page that opens today; `note` says so when the words were read somewhere other than the
+    document itself (a ministerial statement quoting it, a council restating its thresholds).
+    """
+
+    title: str = Field(min_length=1)
+    year: int | None = Field(None, ge=1990, le=2100)
+    url: str | None = Field(None, pattern=r"^https://\S+$")
+    note: str = ""
+
+    def text(self) -> str:
+        """'Title (2015), https://...; note' for a reader."""
+        year = f" ({self.year})" if self.year is not None else ""
+        url = f", {self.url}" if self.url else ""
+        note = f"; {self.note}" if self.note else ""
+        return f"{self.title}{year}{url}{note}"
+
+
+class Framework(Strict):
+    """A framework's descriptor of the need a criterion (or the eligibility rule) stands for."""
+
+    descriptor: str = Field(min_length=1)
+    wording: Literal["quote", "paraphrase"]  # quote: the source's own words; paraphrase: restated, not found
+    source: FrameworkSource | None = None
+
+    def words(self) -> str:
+        """The descriptor as a reader should take it: in quotation marks only when it is the source's own words."""
+        return f"\u201c{self.descriptor}\u201d" if self.wording == "quote" else f"{self.descriptor} (paraphrase)"
+
+
 class Criterion(Strict):
     description: str = ""
+    framework: Framework | None = None  # checked on load: a rule file is refused without it (naming the criterion)
+    approximation: str = ""  # how the indicators differ from the framework's words; a shipped file must say
     assessable: bool = True  # False: cannot be assessed from these sources; always null
     counts_as_problem: bool = True  # False: a filter the eligibility rule uses, not one of the problems
     met_by: list[Indicator] = Field(default_factory=list)
@@ -215,6 +267,32 @@ Rule.model_rebuild()
 class Eligibility(Strict):
     family_required: bool = True
     rule: Rule
+    framework: Framework | None = None  # the framework's own eligibility rule; a shipped file must give it
+    approximation: str = ""
+
+
+@dataclass(frozen=True)
+class Approximation:
+    """One criterion's (or the eligibility rule's) framework descriptor and approximation note, as text for a
+    reader: what the closing summary, the Prefect summary and `audit explain` print. No personal data."""
+
+    name: str  # the criterion, or ELIGIBILITY
+    framework: str  # Framework.words(): quoted, or marked as a paraphrase; "" when the file gives none
+    source: str  # FrameworkSource.text(); "" when the file names none
+    approximation: str  # "" when a council's file gives no note
+
+
+def numbered_sources(approximations: Iterable[Approximation]) -> dict[str, int]:
+    """Each distinct source once, numbered in order of first use: a rule set cites one or two documents for
+    all its criteria, and printing each in full under every criterion would bury the notes."""
+    numbers: dict[str, int] = {}
+    for a in approximations:
+        if a.source:
+            numbers.setdefault(a.source, len(numbers) + 1)
+    return numbers
+
+
+ELIGIBILITY = "eligibility"  # the name the eligibility rule's descriptor goes by among the criteria's
 
 
 class RuleSet(Strict):
@@ -223,6 +301,18 @@ class RuleSet(Strict):
     path: Path
     criteria: dict[str, Criterion]
     eligibility: Eligibility
+    shipped: bool = False  # a file under schemas/criteria/: held to every descriptor field
+
+    def approximations(self) -> list[Approximation]:
+        """The eligibility rule's descriptor, then each criterion's, in the file's order."""
+        def one(name: str, framework: Framework | None, note: str) -> Approximation:
+            source = framework.source if framework is not None else None
+            return Approximation(name=name, framework=framework.words() if framework is not None else "",
+                                 source=source.text() if source is not None else "", approximation=note.strip())
+
+        e = self.eligibility
+        return [one(ELIGIBILITY, e.framework, e.approximation),
+                *(one(n, c.framework, c.approximation) for n, c in self.criteria.items())]
 
     @property
     def columns(self) -> list[str]:
@@ -244,7 +334,13 @@ class RuleSet(Strict):
 
 # --------------------------------------------------------------------------- loading
 def available_rule_sets(root: Path = SCHEMAS_DIR) -> list[str]:
+    """The rule sets `--rules` knows by name: the files directly in schemas/criteria/ (variants/ go by path)."""
     return sorted(p.stem for p in (root / "criteria").glob("*.yaml") if p.name != DEFINITIONS)
+
+
+def is_shipped(path: Path, root: Path = SCHEMAS_DIR) -> bool:
+    """Whether a rule file is one the product ships (under schemas/criteria/, variants included)."""
+    return Path(path).resolve().is_relative_to((root / "criteria").resolve())
 
 
 def rule_set_path(rules: str, root: Path = SCHEMAS_DIR) -> Path:
@@ -309,11 +405,45 @@ def load_rule_set(rules: str, contracts: dict[str, SourceContract], root: Path =
     try:
         eligibility = Eligibility.model_validate(data.get("eligibility"))
         rule_set = RuleSet(name=path.stem, title=str(data.get("title") or path.stem), path=path,
-                           criteria=criteria, eligibility=eligibility)
+                           criteria=criteria, eligibility=eligibility, shipped=is_shipped(path, root))
     except ValidationError as exc:
         raise validation_error(path, exc, ("eligibility",)) from None
     _check(rule_set, contracts)
+    _check_descriptors(rule_set)
     return rule_set
+
+
+DESCRIPTOR_HELP = ("framework: {descriptor: the framework's words for the need, wording: quote (its own words) or "
+                   "paraphrase, source: {title, year, url}}; the shipped files in schemas/criteria/ show how")
+
+
+def _check_descriptors(rules: RuleSet) -> None:
+    """Each criterion says which framework descriptor it stands for; a shipped file also gives the source
+    (title, year, official url) and the approximation note, for the eligibility rule too.
+
+    Run after the content checks, so a file with a wrong column is told about the column first.
+    """
+    path = rules.path
+    parts = [(f"criteria.{name}", c.framework, c.approximation) for name, c in rules.criteria.items()]
+    e = rules.eligibility
+    for key, framework, _ in parts:
+        if framework is None:
+            raise ContractError(f"{path}: {key}.framework: missing: say which need of the national framework (or "
+                                f"of the council's own outcomes plan) this criterion stands for ({DESCRIPTOR_HELP})")
+    if not rules.shipped:
+        return
+    if e.framework is None:
+        raise ContractError(f"{path}: eligibility.framework: missing: a shipped rule set quotes the framework's own "
+                            f"eligibility rule ({DESCRIPTOR_HELP})")
+    for key, framework, approximation in [*parts, ("eligibility", e.framework, e.approximation)]:
+        assert framework is not None
+        source = framework.source
+        if source is None or source.year is None or not source.url:
+            raise ContractError(f"{path}: {key}.framework.source: a shipped rule set names the document the "
+                                f"descriptor comes from, its year and an official url (source: {{title, year, url}})")
+        if not approximation.strip():
+            raise ContractError(f"{path}: {key}.approximation: missing: a shipped rule set says, in plain words, how "
+                                f"its indicators differ from the framework's descriptor")
 
 
 def _check(rules: RuleSet, contracts: dict[str, SourceContract]) -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from pipeline.criteria.caseworker import export_rows
 from pipeline.criteria.engine import Membership, score
-from pipeline.criteria.rules import RuleSet
+from pipeline.criteria.rules import Approximation, RuleSet
 
 EXAMPLES = 3  # eligible families shown in a run's closing summary
 
@@ -56,6 +56,9 @@ class ScoreCounts:
     by_criterion: dict[str, CriterionCount]
     examples: list[Example]
     caseworker_rows: int | None = None  # people in the caseworker export, when one was asked for
+    # What each criterion (and the eligibility rule) stands for in the framework and how the rule set reads it:
+    # the summaries print them so nobody takes a count of "crime_asb" for a count of the framework's need.
+    approximations: tuple[Approximation, ...] = ()
 
     @property
     def not_assessed(self) -> list[str]:
@@ -109,5 +112,6 @@ def score_stage(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Mem
         rule_set=rules.name, title=rules.title, households=len(h), families=int((h["children"] > 0).sum()),
         eligible=int(h["eligible"].sum()), evidence_rows=len(scored.evidence), by_criterion=by_criterion(h, rules),
         examples=examples(h, scored.evidence, rules),
-        caseworker_rows=len(caseworker) if caseworker is not None else None)
+        caseworker_rows=len(caseworker) if caseworker is not None else None,
+        approximations=tuple(rules.approximations()))
     return Scoring(households=h, evidence=scored.evidence, counts=counts, caseworker=caseworker)

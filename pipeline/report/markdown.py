@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.criteria.rules import Approximation, numbered_sources
 from pipeline.report.terminal import partial_lines
 from pipeline.run.result import RunResult
 from pipeline.run.session import DOCS_DIR
@@ -41,6 +42,24 @@ def sources_table(result: RunResult) -> list[dict]:
 
 def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def approximations_markdown(approximations: tuple[Approximation, ...]) -> list[str]:
+    """The section "Criteria and what they approximate": each criterion's framework descriptor (quoted, or marked
+    as a paraphrase) with a numbered source, and its approximation note; the rule file's words only."""
+    if not approximations:
+        return []
+    sources = numbered_sources(approximations)
+    lines = ["", "## Criteria and what they approximate", "",
+             "The framework's descriptor of each need (in quotation marks when these are the document's own words), "
+             "and how this rule set's indicators read it.", ""]
+    for a in approximations:
+        ref = f" [{sources[a.source]}]" if a.source else ""
+        note = f" *Approximation:* {_cell(a.approximation)}" if a.approximation else ""
+        lines.append(f"- **{a.name}**: {_cell(a.framework or 'no framework descriptor given')}{ref}.{note}")
+    if sources:
+        lines += ["", "Sources:", ""] + [f"{n}. {_cell(text)}" for text, n in sources.items()]
+    return lines
 
 
 def summary_markdown(result: RunResult) -> str:
@@ -84,6 +103,7 @@ def summary_markdown(result: RunResult) -> str:
                 lines.append(f"| {name} | {c.households:,} | {c.eligible_families:,} |")
             else:
                 lines.append(f"| {name} | not assessed | not assessed |")
+        lines += approximations_markdown(s.approximations)
     if result.changes_text() is not None:
         lines += ["", "## What changed", "", f"`changes.parquet`: {result.changes_text()}."]
     if result.warnings:

@@ -1,16 +1,21 @@
 """The closing summary on the terminal: sources with their gateways, counts, refusals, eligibility.
 
 Counts, gateways, reasons and a few eligible families' pseudonymous keys with one piece of
-evidence each; no name, date of birth or address.
+evidence each, and what each criterion approximates (the rule file's words); no name, date of
+birth or address.
 """
 
 from __future__ import annotations
 
+import textwrap
+
+from pipeline.criteria.rules import Approximation, numbered_sources
 from pipeline.criteria.stage import ScoreCounts
 from pipeline.ingest.source import SourceOutcome
 from pipeline.run.result import RunResult
 
 REASONS_SHOWN = 12
+WIDTH = 116  # approximation notes are paragraphs: wrapped, so the summary reads in a terminal
 
 
 def gateway_text(o: SourceOutcome) -> str:
@@ -93,4 +98,24 @@ def scoring_lines(s: ScoreCounts) -> list[str]:
     export = (f"; restricted/caseworker_export.csv ({s.caseworker_rows:,} people, OFFICIAL-SENSITIVE)"
               if s.caseworker_rows is not None else "")
     lines.append(f"    households.parquet; evidence.parquet ({s.evidence_rows:,} evidence rows){export}")
+    return lines + approximation_lines(s.approximations)
+
+
+def approximation_lines(approximations: tuple[Approximation, ...]) -> list[str]:
+    """Criteria and what they approximate: each one's framework descriptor (quoted, or marked as a paraphrase)
+    with its numbered source, and how the rule set's indicators differ from it."""
+    if not approximations:
+        return []
+    sources = numbered_sources(approximations)
+    lines = ["  criteria and what they approximate (the framework's descriptor, and how this rule set reads it):"]
+    for a in approximations:
+        ref = f" [{sources[a.source]}]" if a.source else ""
+        lines += textwrap.wrap(f"{a.name}: {a.framework or '(the rule file gives no framework descriptor)'}{ref}",
+                               WIDTH, initial_indent="    ", subsequent_indent="        ", break_on_hyphens=False)
+        if a.approximation:
+            lines += textwrap.wrap(a.approximation, WIDTH, initial_indent="      approximation: ",
+                                   subsequent_indent="        ", break_on_hyphens=False)
+    for text, n in sources.items():
+        lines += textwrap.wrap(f"[{n}] {text}", WIDTH, initial_indent="    ", subsequent_indent="        ",
+                               break_long_words=False, break_on_hyphens=False)
     return lines

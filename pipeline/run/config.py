@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.config.files import SCHEMAS_DIR
-from pipeline.criteria.rules import available_rule_sets
+from pipeline.criteria.rules import DEFAULT_RULE_SET, available_rule_sets
 
 RULE_SETS = tuple(available_rule_sets())  # shipped: phase1, phase2, supporting_families; or a rule file's path
 
@@ -68,11 +68,11 @@ class RunConfig:
         "output folder (must not exist unless --force)", parse=Path,
         parameter="Write the run to exactly this folder instead of a new dated folder under out_root. None (the "
                   "default): the dated folder. It must not exist unless force is on."))
-    rules: str = field(default="phase2", metadata=_option(
-        f"criteria rule set: {'|'.join(RULE_SETS)} (default phase2), or the path of a council's own rule file "
-        "(a copy of one in schemas/criteria/)", metavar="RULES",
-        parameter=f"Criteria rule set: one of {', '.join(RULE_SETS)}, or the path of a council's own rule file "
-                  "(a copy of one in schemas/criteria/)."))
+    rules: str = field(default=DEFAULT_RULE_SET, metadata=_option(
+        f"criteria rule set: {'|'.join(RULE_SETS)} (default {DEFAULT_RULE_SET}, the most recent framework), or the "
+        "path of a council's own rule file (a copy of one in schemas/criteria/)", metavar="RULES",
+        parameter=f"Criteria rule set: one of {', '.join(RULE_SETS)} (default {DEFAULT_RULE_SET}, the most recent "
+                  "framework), or the path of a council's own rule file (a copy of one in schemas/criteria/)."))
     as_of: dt.date | None = field(default=None, metadata=_option(
         "reference date (default: latest extract_date)", parse=iso_date,
         parameter="Reference date (YYYY-MM-DD) the criteria's time windows count back from. None (the "

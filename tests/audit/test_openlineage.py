@@ -115,7 +115,7 @@ def test_a_successful_run_writes_start_then_complete_to_openlineage_jsonl(comple
 
 def test_the_start_event_carries_the_run_parameters(completed):
     parameters = {p["key"]: p["value"] for p in completed[0]["run"]["facets"]["executionParameters"]["parameters"]}
-    assert parameters["purpose"] == "evaluation" and parameters["rules"] == "phase2"
+    assert parameters["purpose"] == "evaluation" and parameters["rules"] == "supporting_families"  # the default
     assert parameters["as_of"] == "2026-10-31"
 
 

@@ -18,6 +18,7 @@ from pipeline.audit.ledger import append_run
 from pipeline.audit.lineage import GENESIS, LineageWriter, seal, verify_chain
 from pipeline.audit.trail import ledger_entry
 from pipeline.cli import main
+from pipeline.criteria.rules import ELIGIBILITY, load_rule_set, numbered_sources
 from tests.conftest import SAMPLE
 from tests.support import word_finder
 
@@ -271,7 +272,7 @@ def test_a_ledger_record_summarises_its_run_without_personal_data(ledger_of_thre
     lineage = [json.loads(x) for x in lines_of(runs[0] / "lineage.jsonl")]
     assert entry["run"] == str(runs[0].resolve()) and entry["status"] == "completed"
     assert entry["lineage_last_hash"] == lineage[-1]["hash"] and entry["run_id"] == lineage[0]["run_id"]
-    assert entry["rules"] == "phase2" and len(entry["rules_sha256"]) == 64
+    assert entry["rules"] == "supporting_families" and len(entry["rules_sha256"]) == 64
     assert {s["source"] for s in entry["sources"]} == {r["source"] for r in lineage if r["event"] == "source"}
     assert all(s["agreement"].startswith("DSA-") for s in entry["sources"])
     assert entry["outputs"] == lineage[-1]["outputs"]
@@ -380,8 +381,10 @@ def test_explain_lists_each_criterion_with_evidence_rows_and_source_files_for_an
         ["problems", "household_key"], ascending=[False, True]).iloc[0]
     code, out, _ = audit(capsys, "explain", row["household_key"], "--run", sample_run)
     assert code == 0
-    assert re.search(r"^  eligible: \d of 6 problems met; the rule needs at least 2 and a child", out, re.M), out
-    criteria = ["crime_asb", "education", "children_need_help", "worklessness", "domestic_abuse", "health"]
+    # The sample is scored under the default rule set, Supporting Families: at least 3 of its 10 needs.
+    assert re.search(r"^  eligible: \d+ of 10 problems met; the rule needs at least 3 and a child", out, re.M), out
+    criteria = ["education", "early_years", "health", "substance_use", "family_relationships", "children_safe",
+                "crime_asb", "domestic_abuse", "secure_housing", "financial_stability"]
     positions = [out.index(f"\n  {c}: ") for c in criteria]
     assert positions == sorted(positions)
     rows = evidence[evidence["household_key"] == row["household_key"]]
@@ -403,8 +406,32 @@ def test_explain_says_not_eligible_and_why_for_an_ineligible_household(sample_ru
     row = households[~households["eligible"] & (households["problems"] == 1) & (households["children"] > 0)].iloc[0]
     code, out, _ = audit(capsys, "explain", row["household_key"], "--run", sample_run)
     assert code == 0
-    assert "not eligible: 1 of 6 problems met; the rule needs at least 2" in out
+    assert "not eligible: 1 of 10 problems met; the rule needs at least 3" in out
     assert "fails because: the criteria met fall short of the rule" in out
+
+
+def test_explain_says_what_the_rule_and_each_criterion_stand_for_in_the_framework(sample_run, capsys, schemas):
+    households = pd.read_parquet(sample_run / "households.parquet")
+    row = households.sort_values(["problems", "household_key"], ascending=[False, True]).iloc[0]
+    code, out, _ = audit(capsys, "explain", row["household_key"], "--run", sample_run)
+    assert code == 0
+    rules = load_rule_set(row["rule_set"], schemas.contracts)
+    approximations = {a.name: a for a in rules.approximations()}
+    sources = numbered_sources(approximations.values())
+    lines = out.splitlines()
+    rule = approximations[ELIGIBILITY]
+    assert f"  the rule stands for: {rule.framework} [{sources[rule.source]}]" in lines
+    assert f"  approximation: {rule.approximation}" in lines
+    for name in rules.criteria:  # each criterion's line, then what it stands for, then its note, then evidence
+        at = next(i for i, line in enumerate(lines) if line.startswith(f"  {name}: "))
+        a = approximations[name]
+        assert lines[at + 1] == f"    stands for: {a.framework} [{sources[a.source]}]", name
+        assert lines[at + 2] == f"    approximation: {a.approximation}", name
+        assert a.framework.startswith("\u201c") or a.framework.endswith("(paraphrase)")
+    start = lines.index("Framework sources")
+    listed = lines[start + 1:start + 1 + len(sources)]
+    assert listed == [f"  [{n}] {text}" for text, n in sources.items()]
+    assert all(re.search(r" \(\d{4}\), https://\S+", line) for line in listed)
 
 
 def test_explain_exits_two_with_one_line_for_an_unknown_household(sample_run, capsys):

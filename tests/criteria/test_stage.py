@@ -27,6 +27,18 @@ def test_the_counts_say_how_many_households_families_and_eligible_families_there
     assert not c.by_criterion["children_need_help"].assessed and c.by_criterion["health"].assessed
 
 
+def test_the_counts_carry_what_each_criterion_approximates_for_the_summaries(schemas):
+    rules, frames, membership = two_households().inputs(schemas=schemas)
+    approximations = score_stage(rules, frames, membership, R).counts.approximations
+    assert [a.name for a in approximations] == ["eligibility", *rules.criteria]
+    assert approximations == tuple(rules.approximations())
+    crime = approximations[1]
+    assert crime.framework == "\u201cParents or children involved in crime or anti-social behaviour.\u201d"
+    assert crime.source.startswith("Financial framework for the expanded Troubled Families programme: April 2015 "
+                                   "onwards (DCLG) (2015), https://hansard.parliament.uk/")
+    assert "any member's proven offence" in crime.approximation
+
+
 def test_examples_show_eligible_families_with_one_piece_of_evidence_per_criterion(schemas):
     (example,) = score_stage(*two_households().inputs(schemas=schemas), R).counts.examples
     assert (example.household_key, example.members, example.children, example.problems) == ("H1", 2, 1, 2)

@@ -99,7 +99,7 @@ def test_the_deployment_is_registered_with_its_schedule_in_london_time_and_its_p
     assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in deployment.schedules] == [
         (EVERY_MINUTE, "Europe/London", True)]  # not UTC: 06:00 stays 06:00 across the clock change
     assert deployment.parameters == {"extracts": str(TINY), "out_root": str(served["out_root"]),
-                                     "rules": "phase2"}
+                                     "rules": "supporting_families"}
 
 
 def _typed(prop: dict) -> bool:

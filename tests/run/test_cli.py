@@ -131,14 +131,17 @@ def test_a_run_scores_households_and_writes_no_caseworker_export_unless_asked(ti
     households = pd.read_parquet(out / "households.parquet")
     links = pd.read_parquet(out / "record_links.parquet")
     assert list(households.columns[:3]) == ["household_key", "members", "children"]
-    assert {"crime_asb", "education", "children_need_help", "worklessness", "domestic_abuse", "health", "problems",
-            "eligible", "rule_set"} <= set(households.columns)
+    assert {"education", "early_years", "health", "substance_use", "family_relationships", "children_safe",
+            "crime_asb", "domestic_abuse", "secure_housing", "financial_stability", "problems", "eligible",
+            "rule_set"} <= set(households.columns)  # the default rule set's criteria: Supporting Families
+    assert set(households["rule_set"]) == {"supporting_families"}
     assert sorted(households["household_key"]) == sorted(links["household_key"].unique())
     assert households["members"].sum() == links["person_key"].nunique()
     evidence = pd.read_parquet(out / "evidence.parquet")
     assert list(evidence.columns) == ["household_key", "criterion", "person_key", "source", "source_record_id",
                                       "detail"]
-    assert "scored under phase2" in stderr and "criteria: Troubled Families phase 2" in stdout
+    assert "scored under supporting_families" in stderr
+    assert "criteria: Supporting Families (outcomes framework 2022-2025) [supporting_families]" in stdout
     assert not (out / "restricted" / "caseworker_export.csv").exists()
 
 
@@ -228,7 +231,9 @@ def test_a_run_without_a_required_source_is_partial_in_its_summary_its_trails_an
     assert without == ("  WITHOUT required source(s): health (absent: no file supplied (allowed missing)); "
                        "schools (refused: unreadable file: file is empty)")
     families = pd.read_parquet(run.out / "households.parquet")["children"].gt(0).sum()
-    assert unassessed.startswith(f"  NOT ASSESSED for any of the {families} families: education, health")
+    # Under the default rule set: what reads schools or health, and the two needs no extract shows.
+    assert unassessed.startswith(f"  NOT ASSESSED for any of the {families} families: education, early_years, "
+                                 "health, substance_use, family_relationships;")
     end = lineage(run.out)[-1]
     assert end["status"] == "partial" and end["required_sources_not_used"] == ["health", "schools"]
     events = [json.loads(x) for x in (run.out / "openlineage.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -246,8 +251,9 @@ def test_a_complete_run_says_so(tiny_run):
 def test_criteria_of_an_absent_or_refused_source_are_not_assessed_and_the_summary_says_so(run_with_bad_sources):
     run = run_with_bad_sources
     households = pd.read_parquet(run.out / "households.parquet")
-    assert households["health"].isna().all() and households["education"].isna().all()
-    assert households["crime_asb"].notna().all() and (households["not_assessed"] == 2).all()
+    assert households[["health", "substance_use", "education"]].isna().all().all()  # from health and schools
+    assert households[["early_years", "family_relationships"]].isna().all().all()  # from no extract at all
+    assert households["crime_asb"].notna().all() and (households["not_assessed"] == 5).all()
     for criterion in ("health", "education"):
         line = next(ln for ln in run.stdout.splitlines() if ln.strip().startswith(criterion))
         assert "not assessed" in line, line

@@ -31,6 +31,21 @@ def test_options_left_out_take_their_defaults():
     assert parse("--extracts", "in", "--out", "out") == RunConfig(extracts=Path("in"), out=Path("out"))
 
 
+def test_the_default_rule_set_is_the_most_recent_framework_supporting_families_everywhere_a_run_starts():
+    from flows.identify_families import identify_families
+    from flows.serve import deployment
+    from pipeline.cli import build_parser
+    from tests.conftest import REPO
+
+    assert parse("--extracts", "in", "--out", "out").rules == "supporting_families"
+    assert inspect.signature(identify_families.fn).parameters["rules"].default == "supporting_families"
+    assert inspect.signature(deployment).parameters["rules"].default == "supporting_families"
+    assert build_parser().parse_args(["gateways"]).rules == "supporting_families"
+    assert "RULES    ?= supporting_families\n" in (REPO / "Makefile").read_text(encoding="utf-8")
+    assert "(default supporting_families, the most recent framework)" in RunConfig.__dataclass_fields__[
+        "rules"].metadata["option"].help
+
+
 @pytest.mark.parametrize("args", [("--out", "out"), ("--extracts", "in", "--out", "o", "--max-bad-share", "2"),
                                   ("--extracts", "in", "--out", "o", "--as-of", "31/10/2026")])
 def test_a_missing_or_malformed_option_is_a_usage_error(args):

@@ -21,7 +21,8 @@ def test_each_source_shows_its_basis_its_agreement_on_the_day_its_last_extract_a
     assert "  gateway:    Crime and Disorder Act 1998" in police
     assert "  agreement:  DSA-POL-2025-007, 2025-04-01 to 2028-03-31: in force until 2028-03-31" in police
     assert "  last extract: as of 2026-10-31 (run " in police and ", used)" in police
-    assert "  criteria that read it: crime_asb, domestic_abuse (not assessed without it)" in police
+    # Under the default rule set, Supporting Families.
+    assert "  criteria that read it: crime_asb, domestic_abuse, secure_housing (not assessed without it)" in police
     for name in ("PEMBERTON", "OKONKWO"):  # the tiny set's people: never read, never shown
         assert name not in out.upper()
 

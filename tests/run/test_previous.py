@@ -52,8 +52,8 @@ def test_audit_show_says_which_run_this_one_carried_on_from_and_what_changed(two
     main(["audit", "show", str(two_months / "nov")])
     shown = capsys.readouterr().out
     oct_id = lineage(two_months / "oct")[0]["run_id"]
-    assert f"  carried on from run {oct_id} in {(two_months / 'oct').resolve()} (as of 2026-10-31, rules phase2)" \
-        in shown
+    assert f"  carried on from run {oct_id} in {(two_months / 'oct').resolve()} (as of 2026-10-31, " \
+           "rules supporting_families)" in shown
     assert "  since the previous run (as of 2026-10-31): 0 new households, 0 ended" in shown
 
 
@@ -91,7 +91,7 @@ def test_a_previous_run_under_another_rule_set_is_a_warning(two_months, tmp_path
     monkeypatch.setenv("PIPELINE_LEDGER", str(two_months / "ledger.jsonl"))
     code, err = run(capsys, tmp_path, "--previous", str(two_months / "nov"), "--rules", "phase1")
     assert code == 0
-    assert "was scored under phase2, this run under phase1" in err
+    assert "was scored under supporting_families, this run under phase1" in err
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path, capsys):
