@@ -6,6 +6,10 @@ outside the run folders, records each run's folder, status, inputs, outputs and 
 last hash of its lineage, chained exactly as the lineage is (pipeline.audit.lineage). `audit verify`
 checks it and every completed run it lists.
 
+Besides a `run` record per run, `python -m pipeline purge` appends `purge` and `purge_completed`
+records (pipeline.audit.purge), sealed by the same `append_record`, so a deletion that a retention
+period called for is as much part of the chain as the run it removed.
+
 Like the lineage, the ledger holds no personal data: paths, hashes, counts, names of sources
 and gateways. Its default place is `var/ledger/ledger.jsonl` in the project; set
 `PIPELINE_LEDGER` to keep it elsewhere (tests use a temporary file).
