@@ -23,6 +23,7 @@ from pipeline.audit.purge import Action, operator, purge
 from pipeline.audit.retention import retention_of
 from pipeline.cli import main
 from pipeline.config.gateways import Retention
+from tests.conftest import TINY
 
 IDENTIFYING_DAYS, RUN_DAYS = 100, 730
 
@@ -416,3 +417,18 @@ def test_a_ledger_entry_naming_a_folder_that_is_not_the_run_deletes_nothing(run,
         {k: v for k, v in before.items() if not k.startswith(("runs/", "ledger/"))}
     assert target.is_dir()
 
+
+# --------------------------------------------------------------------------- the next month
+def test_a_run_carrying_on_from_a_purged_run_stops_with_a_clear_message(run, since, own_ledger, capsys, tmp_path,
+                                                                        preloaded_gx):
+    purge_on(capsys, own_ledger, day(since, IDENTIFYING_DAYS))
+    code, _, err = command(capsys, "run", "--extracts", TINY, "--out", tmp_path / "next", "--previous", run)
+    assert code == 1 and not (tmp_path / "next").exists()
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"error: --previous {run} no longer holds its identifying data (restricted/ purged on ")
+    assert "run without --previous to begin a new chain of keys" in last
+
+    purge_on(capsys, own_ledger, day(since, RUN_DAYS))
+    code, _, err = command(capsys, "run", "--extracts", TINY, "--out", tmp_path / "next", "--previous", run)
+    assert code == 1 and err.strip().splitlines()[-1].startswith(
+        f"error: --previous {run} is no longer there: the whole run purged on ")
