@@ -205,8 +205,8 @@ def _purge(args: argparse.Namespace) -> int:
     from pipeline.config import load_schemas
 
     try:
-        result = purge(args.ledger or ledger_path(), load_schemas().gateways, args.processing_date or dt.date.today(),
-                       operator(), dry_run=args.dry_run, processing_date_given=args.processing_date is not None)
+        result = purge(args.ledger or ledger_path(), load_schemas().gateways, operator(), args.processing_date,
+                       dry_run=args.dry_run)
     except PurgeError as exc:
         raise RunError(str(exc)) from None
     print(result.text())

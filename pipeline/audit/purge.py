@@ -162,10 +162,15 @@ def _one_purge_at_a_time(ledger: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def purge(ledger: Path, gateways: dict[str, Gateway], processing_date: dt.date, who: str, *,
-          dry_run: bool = False, processing_date_given: bool = False) -> PurgeResult:
-    """Purge every run the ledger lists whose retention has run out on `processing_date` (see the module)."""
+def purge(ledger: Path, gateways: dict[str, Gateway], who: str, processing_date: dt.date | None = None, *,
+          dry_run: bool = False) -> PurgeResult:
+    """Purge every run the ledger lists whose retention has run out on `processing_date` (see the module).
+
+    The processing date is today unless given (tests and backfills); the purge records say which.
+    """
     ledger = Path(ledger)
+    processing_date_given = processing_date is not None
+    processing_date = processing_date or dt.date.today()
     outcomes: list[RunPurge] = []
     if ledger.is_file():
         with _one_purge_at_a_time(ledger):

@@ -94,6 +94,9 @@ def test_nothing_is_purged_before_its_period_runs_out(run, since, own_ledger, ca
     assert f"{run}: kept: restricted/ due on {day(since, IDENTIFYING_DAYS)}, the whole run on {day(since, RUN_DAYS)}" \
         in out
     assert tree(run) == before and own_ledger.read_bytes() == ledger_before
+    code, out, _ = command(capsys, "purge", "--ledger", own_ledger)  # today, the day the run was made
+    assert code == 0 and f"Purge on {dt.date.today()} by IG officer (test)" in out and f"{run}: kept" in out
+    assert own_ledger.read_bytes() == ledger_before
 
 
 def test_restricted_goes_first_after_identifying_days_and_the_outputs_stay_and_verify(run, since, own_ledger, capsys):
@@ -159,9 +162,9 @@ def test_the_shortest_period_among_the_sources_used_decides(run, since, own_ledg
     police = schemas.gateways["police"].model_copy(
         update={"retention": Retention(identifying_days=30, run_days=400, rule="police test schedule")})
     gateways = {**schemas.gateways, "police": police}
-    kept = purge(own_ledger, gateways, since + dt.timedelta(days=29), "officer")
+    kept = purge(own_ledger, gateways, "officer", since + dt.timedelta(days=29))
     assert [r.action for r in kept.runs] == [Action.KEPT]
-    done = purge(own_ledger, gateways, since + dt.timedelta(days=30), "officer")
+    done = purge(own_ledger, gateways, "officer", since + dt.timedelta(days=30))
     assert [r.action for r in done.runs] == [Action.PURGED] and not (run / "restricted").exists()
     assert entries(own_ledger)[1]["rules"] == [{"source": "police", "rule": "police test schedule", "days": 30}]
 
@@ -179,7 +182,7 @@ def test_a_source_the_run_did_not_use_does_not_shorten_its_retention(schemas):
 def test_a_run_whose_source_declares_no_retention_is_left_and_named(run, since, own_ledger, schemas):
     before = tree(run)
     gateways = {**schemas.gateways, "police": schemas.gateways["police"].model_copy(update={"retention": None})}
-    result = purge(own_ledger, gateways, since + dt.timedelta(days=RUN_DAYS), "officer")
+    result = purge(own_ledger, gateways, "officer", since + dt.timedelta(days=RUN_DAYS))
     [outcome] = result.runs
     assert outcome.action is Action.REFUSED and "no retention is declared for police" in outcome.reason
     assert result.needs_attention and tree(run) == before and len(entries(own_ledger)) == 1
@@ -310,7 +313,7 @@ def test_an_interrupted_purge_is_accounted_for_and_the_next_one_finishes_it(run,
 
     monkeypatch.setattr(purge_module, "remove", crash_after_one)
     with pytest.raises(SystemExit):
-        purge(own_ledger, schemas.gateways, since + dt.timedelta(days=IDENTIFYING_DAYS), "officer")
+        purge(own_ledger, schemas.gateways, "officer", since + dt.timedelta(days=IDENTIFYING_DAYS))
     assert [e["event"] for e in entries(own_ledger)] == ["run", "purge"]  # recorded before anything was removed
     code, out, _ = command(capsys, "audit", "verify", run)
     assert code == 0 and "purge of restricted/ begun on" in out and "was interrupted" in out, out
