@@ -8,6 +8,7 @@ standard error, the closing summary to standard output. Nothing printed names a 
 is neither a run folder nor a ledger (and `audit explain` 2 for an unknown household).
 `contracts --markdown` prints the agency extract specification generated from schemas/;
 `contracts --check FILE` exits 0 when FILE is that document, 1 naming FILE when it is not.
+`purge` exits 0 when everything due was removed and recorded, 1 when a run was refused or left incomplete.
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     gateways.add_argument("--processing-date", type=iso_date, default=None,
                           help="the day to judge the agreements on (default: today)")
     _review_parser(sub)
+    purge = sub.add_parser("purge", help="remove what a retention period has run out on (restricted/ first, whole "
+                                         "runs after theirs), each removal recorded in the ledger")
+    purge.add_argument("--ledger", type=Path, default=None,
+                       help="the ledger whose runs are judged (default: PIPELINE_LEDGER, else var/ledger/ledger.jsonl)")
+    purge.add_argument("--processing-date", type=iso_date, default=None,
+                       help="the day to judge the periods on, for tests and backfills (default: today)")
+    purge.add_argument("--dry-run", action="store_true", help="print what would be removed; remove and record nothing")
     return parser
 
 
@@ -192,6 +200,21 @@ def _gateways(args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge(args: argparse.Namespace) -> int:
+    """Exit 0 when everything due was removed (or nothing was due), 1 when a run was refused or left incomplete."""
+    from pipeline.audit.ledger import ledger_path
+    from pipeline.audit.purge import PurgeError, operator, purge
+    from pipeline.config import load_schemas
+
+    try:
+        result = purge(args.ledger or ledger_path(), load_schemas().gateways, operator(), args.processing_date,
+                       dry_run=args.dry_run)
+    except PurgeError as exc:
+        raise RunError(str(exc)) from None
+    print(result.text())
+    return 1 if result.needs_attention else 0
+
+
 def _run(args: argparse.Namespace) -> int:
     config = config_from(args)
 
@@ -283,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts, "gateways": _gateways,
                 "check-extract": _check_extract, "request-pack": _request_pack,
-                "review": _review}[args.command](args)
+                "review": _review, "purge": _purge}[args.command](args)
         sys.stdout.flush()  # here, not at exit, so a reader that stopped early is met below
         return code
     except RunError as exc:

@@ -6,6 +6,10 @@ outside the run folders, records each run's folder, status, inputs, outputs and 
 last hash of its lineage, chained exactly as the lineage is (pipeline.audit.lineage). `audit verify`
 checks it and every completed run it lists.
 
+Besides a `run` record per run, `python -m pipeline purge` appends `purge` and `purge_completed`
+records (pipeline.audit.purge), sealed by the same `append_record`, so a deletion that a retention
+period called for is as much part of the chain as the run it removed.
+
 Like the lineage, the ledger holds no personal data: paths, hashes, counts, names of sources
 and gateways. Its default place is `var/ledger/ledger.jsonl` in the project; set
 `PIPELINE_LEDGER` to keep it elsewhere (tests use a temporary file).
@@ -100,6 +104,8 @@ def summarise(lineage: Path, status: str | None = None, reason: str | None = Non
         "code_version": start.get("code_version"), "user": start.get("user"), "host": start.get("host"),
         "rules": params.get("rules"), "rules_file": params.get("rules_file"),
         "rules_sha256": params.get("rules_sha256"), "as_of": params.get("as_of"), "purpose": params.get("purpose"),
+        # The day the run ran: what its retention periods count from.
+        "processing_date": params.get("processing_date"),
         "sources": _sources(records), "outputs": _outputs(records),
         "lineage_sha256": hashlib.sha256(data).hexdigest() if data is not None else None,
         "lineage_records": len(records),
@@ -113,19 +119,28 @@ def append_run(run_dir: Path, ledger: Path | None = None, status: str | None = N
     """Append one chained summary of the run in `run_dir` (a run folder or its lineage file) to the ledger.
 
     Call it once per run, completed or failed (give status="failed" and the one-line reason;
-    a failed run's staging lineage is accepted). The file is locked while the last hash is
-    read and the record written, so two runs finishing together still make one chain.
+    a failed run's staging lineage is accepted).
+    """
+    return append_record({"event": "run", **summarise(lineage_file(run_dir), status, reason)}, ledger)
+
+
+def append_record(fields: dict, ledger: Path | None = None) -> dict:
+    """Seal `fields` (which name their `event`) as the ledger's next record and append it; returns it as written.
+
+    The one writer of the ledger, for runs and purges alike. The file is locked while the last
+    hash is read and the record written, so two runs (or a run and a purge) finishing together
+    still make one chain, and the record is synced to disk before this returns: a caller that
+    deletes files after it (a purge) never deletes them unrecorded.
     """
     path = Path(ledger) if ledger is not None else ledger_path()
-    summary = summarise(lineage_file(run_dir), status, reason)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             fh.seek(0)
             prev = last_hash_in(fh.read(), path)
-            record = seal({"event": "run", "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                           **summary}, prev)
+            record = seal({"event": fields["event"], "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                           **fields}, prev)
             fh.seek(0, os.SEEK_END)
             fh.write(dumps(record) + "\n")
             fh.flush()

@@ -123,7 +123,9 @@ def show(run_dir: Path, ledger: Path | None = None) -> str:
         if name in shown:
             continue
         shown.add(name)
-        lines.append(f"  {name}  SHA-256 {sha}  ({output_status(run_dir, name, sha)}; lineage line {line})")
+        status = output_status(run_dir, name, sha)
+        purge = next((p for p in verdict.purges if status == "missing" and p.covers(name)), None)
+        lines.append(f"  {name}  SHA-256 {sha}  ({purge.brief() if purge else status}; lineage line {line})")
     lines += _previous_lines(run_dir, params.get("previous_run"))
     lines += ["End",
               f"  status {_status(end)}",

@@ -63,15 +63,20 @@ def output_status(run_dir: Path, name: str, sha256: str | None) -> str:
 
 
 def ledger_entry(run_dir: Path, ledger: Path | None = None) -> tuple[int, dict] | None:
-    """The ledger's entry for this run folder, if the ledger exists and has one.
-
-    For a published folder, its latest completed or partial run (the one the folder must still
-    hold); for a failed run's kept trail (the ledger's failed/<run id>/), that failed run's entry.
-    """
+    """The ledger's entry for this run folder, if the ledger exists and has one (see `entry_in`)."""
     path = ledger if ledger is not None else ledger_path()
     if not path.is_file():
         return None
     records, _ = read_ledger(path)
+    return entry_in(records, run_dir)
+
+
+def entry_in(records: list[dict], run_dir: Path) -> tuple[int, dict] | None:
+    """The line and record of this run folder's entry among the ledger's `records`.
+
+    For a published folder, its latest completed or partial run (the one the folder must still
+    hold); for a failed run's kept trail (the ledger's failed/<run id>/), that failed run's entry.
+    """
     folder = str(Path(run_dir).resolve())
     published = latest_entries(records).get(folder)
     if published is not None:

@@ -3,7 +3,9 @@
 An earlier run folder is hostile input like any extract: it may have been edited, cut short,
 made with another key or by another rule set. It is used only when its audit trail is intact (its
 lineage chain, its output files' SHA-256, restricted files it hands on included, and its ledger
-entry: `pipeline.audit.verify`), it
+entry: `pipeline.audit.verify`), it still holds its restricted/ files (a run whose identifying data a
+retention purge removed is refused, naming the purge: carrying keys on from its pseudonymous tables
+alone would drop the reviewers' decisions and the model step without a word), it
 completed, and it was made with this run's key; a different rule set is allowed with a warning
 (criteria then change by definition). Only pseudonymous tables are read: record_links,
 households and key_history, and from restricted/ only the reviewers' decisions (record ids and
@@ -25,7 +27,7 @@ import pandas as pd
 from pipeline.audit.ledger import PUBLISHED
 from pipeline.audit.lineage import parse_lines
 from pipeline.audit.trail import listed_outputs
-from pipeline.audit.verify import verify_run
+from pipeline.audit.verify import verify_gone, verify_run
 from pipeline.link.continuity import RECORD_KEY, empty_history
 from pipeline.link.review import DECISIONS_FILE, Decisions, ReviewFormError, read_decisions
 from pipeline.publish import LINEAGE, RESTRICTED
@@ -62,10 +64,21 @@ def load_previous(folder: Path, fingerprint: str, rule_set: str, as_of: dt.date)
     folder = Path(folder)
     where = f"--previous {folder}"
     if not (folder / LINEAGE).is_file():
+        gone = verify_gone(folder)
+        if gone is not None and gone.problem is None:
+            raise RunError(f"{where} is no longer there: {gone.purges[-1].brief()}; name a later run, or run without "
+                           f"--previous to begin a new chain of keys")
         raise RunError(f"{where} is not a run's output folder (no {LINEAGE})")
     verdict = verify_run(folder)
     if verdict.problem is not None:
         raise RunError(f"{where} cannot be trusted: {verdict.problem}")
+    if verdict.purges:
+        # Its pseudonymous tables are still there, but carrying keys on without the identifying files would
+        # quietly lose the reviewers' decisions and find fewer people again: refused, not half done.
+        raise RunError(f"{where} no longer holds its identifying data ({verdict.purges[-1].brief()}): its people "
+                       f"cannot be found again without {RESTRICTED}/{LINK_RECORDS}, {TOKENS} and {DECISIONS_FILE}. "
+                       f"Name a later run that still holds them, or run without --previous to begin a new chain "
+                       f"of keys (first-seen dates and key history start again)")
     records, _ = parse_lines((folder / LINEAGE).read_text(encoding="utf-8"))
     start, end = records[0], records[-1]
     if end.get("status") not in PUBLISHED:

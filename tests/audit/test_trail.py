@@ -273,6 +273,7 @@ def test_a_ledger_record_summarises_its_run_without_personal_data(ledger_of_thre
     assert entry["run"] == str(runs[0].resolve()) and entry["status"] == "completed"
     assert entry["lineage_last_hash"] == lineage[-1]["hash"] and entry["run_id"] == lineage[0]["run_id"]
     assert entry["rules"] == "supporting_families" and len(entry["rules_sha256"]) == 64
+    assert entry["processing_date"] == lineage[0]["parameters"]["processing_date"]  # what retention counts from
     assert {s["source"] for s in entry["sources"]} == {r["source"] for r in lineage if r["event"] == "source"}
     assert all(s["agreement"].startswith("DSA-") for s in entry["sources"])
     assert entry["outputs"] == lineage[-1]["outputs"]
