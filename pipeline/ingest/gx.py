@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -275,6 +276,7 @@ class BackgroundGX:
         self.spool_dir = Path(spool_dir)
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         self._futures: dict[str, Future] = {}
+        self._lock = threading.Lock()  # sources are ingested on several threads, each submitting here
         self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
                                          initializer=_start_worker,
                                          initargs=(str(Path(docs_dir).resolve()), run_time, os.getpid()))
@@ -284,7 +286,8 @@ class BackgroundGX:
         """Validate check views held in memory: spooled to a file the worker reads and removes."""
         spool = self.spool_dir / f"{source}.views.pkl"
         views.to_pickle(spool)
-        self._futures[source] = self._pool.submit(_validate_spooled, source, checks, str(spool))
+        with self._lock:
+            self._futures[source] = self._pool.submit(_validate_spooled, source, checks, str(spool))
 
     def submit_job(self, source: str, job: ValidationJob) -> None:
         """Validate one source's checks over its views (kept in a file, or in memory and spooled)."""
@@ -296,12 +299,15 @@ class BackgroundGX:
 
     def submit_file(self, source: str, checks: list[CheckSpec], views: Path) -> None:
         """Validate check views already pickled at `views` (an ingest cache entry, which stays)."""
-        self._futures[source] = self._pool.submit(_validate_spooled, source, checks, str(views), False)
+        with self._lock:
+            self._futures[source] = self._pool.submit(_validate_spooled, source, checks, str(views), False)
 
     def finish(self) -> dict[str, list[ExpectationOutcome]]:
         """Every source's outcomes, once all are validated and the Data Docs are built."""
         self._ready.result()
-        outcomes = {source: future.result() for source, future in self._futures.items()}
+        with self._lock:  # a snapshot: a late submit must not change the dict while it is read
+            submitted = list(self._futures.items())
+        outcomes = {source: future.result() for source, future in submitted}
         self._pool.submit(_build_docs).result()
         return outcomes
 
