@@ -114,17 +114,25 @@ def _records(text: str) -> tuple[list[str], list[list[str]], list[int]]:
 
 
 def check_header(header: list[str], contract: SourceContract) -> tuple[list[str], list[str], list[str]]:
-    """Normalised header, extra columns, missing optional columns; refuses on a broken header."""
+    """Normalised header, extra columns, missing optional columns; refuses on a broken header.
+
+    A header cell that is not a contract column is named by its position only ("column 14"),
+    never by its text: a file sent without its header line has a person's name, date of birth or
+    address where the header should be, and a reason or the lineage must not carry it.
+    """
     names = [h.strip().lower() for h in header]
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise SourceRefused(f"column {name!r} appears more than once in the header")
-        seen.add(name)
+    first: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if name in first:
+            what = repr(name) if name in contract.columns else "a header cell that is not a contract column"
+            raise SourceRefused(f"column {i} of the header repeats column {first[name]} ({what}): "
+                                "is the header line missing?")
+        first[name] = i
+    seen = set(first)
     missing = [c for c in contract.required_columns if c not in seen]
     if missing:
         raise SourceRefused(f"missing required column(s): {', '.join(missing)}")
-    extra = [n for n in names if n not in contract.columns]
+    extra = [f"column {i}" for i, n in enumerate(names, start=1) if n not in contract.columns]
     missing_optional = [c for c in contract.columns if c not in seen]
     return names, extra, missing_optional
 

@@ -136,3 +136,28 @@ def test_the_fast_reader_takes_only_files_it_can_number_exactly(case, fast):
     body = (CORPUS / case / "police.csv").read_bytes().removeprefix(b"\xef\xbb\xbf")
     width = len(body.split(b"\n", 1)[0].split(b","))
     assert (_fast_columns(body, width, [(0, "source_record_id")]) is not None) is fast
+
+
+def test_a_file_without_its_header_line_is_refused_without_quoting_the_first_record(schemas, tmp_path):
+    """The first record stands where the header should be: its cells are values, never to be quoted."""
+    lines = (CORPUS / "valid" / "police.csv").read_text(encoding="utf-8").splitlines()
+    first = lines[1].split(",")
+    forename_at = lines[0].split(",").index("forename")
+    first[forename_at + 1] = first[forename_at]  # legal forename = preferred forename: a repeated "header" cell
+    path = tmp_path / "police.csv"
+    path.write_text("\n".join([",".join(first), *lines[2:]]) + "\n", encoding="utf-8")
+    with pytest.raises(SourceRefused) as err:
+        read_extract(path, schemas.contracts["police"], schemas.gateways["police"])
+    reason = str(err.value)
+    assert reason == (f"column {forename_at + 2} of the header repeats column {forename_at + 1} (a header cell that "
+                      "is not a contract column): is the header line missing?")
+    assert not any(cell.strip().lower() in reason.lower() for cell in first if len(cell.strip()) > 2)
+
+
+def test_a_repeated_contract_column_is_named():
+    from pipeline.config import load_schemas
+    from pipeline.ingest.read import check_header
+
+    contract = load_schemas().contracts["police"]
+    with pytest.raises(SourceRefused, match=r"column 3 of the header repeats column 1 \('source_record_id'\)"):
+        check_header(["source_record_id", "event_date", "source_record_id"], contract)
