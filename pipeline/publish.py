@@ -81,6 +81,22 @@ def check_output(out: Path, force: bool) -> None:
                            f"a run's folder, so give a new or empty folder")
 
 
+def check_apart(out: Path, extracts: Path) -> None:
+    """OutputExists when the output folder is, holds or lies inside the extracts folder.
+
+    Publishing replaces the output folder whole (and --force deletes the one it replaces), so an
+    output folder that overlaps the extracts would delete or mix in the very files the run reads.
+    """
+    o, e = Path(out).resolve(), Path(extracts).resolve()
+    if o == e:
+        raise OutputExists(f"--out {out} is the extracts folder: a run's folder replaces what is there, so give "
+                           "another folder")
+    if e in o.parents:
+        raise OutputExists(f"--out {out} lies inside the extracts folder {extracts}: give a folder outside it")
+    if o in e.parents:
+        raise OutputExists(f"--out {out} holds the extracts folder {extracts}: give a folder that does not")
+
+
 def staging_dir(out: Path, force: bool, on_abandoned: Callable[[Path], None] | None = None) -> Path:
     """A fresh staging folder for `out`, on the same file system so the final rename is atomic.
 

@@ -41,7 +41,7 @@ from pipeline.keys import MissingKey, key_fingerprint, load_key
 from pipeline.link.review import Decisions, ReviewFormError, combined, read_decisions
 from pipeline.link.settings import LINKAGE_FILE, LinkageSettings, load_linkage
 from pipeline.link.stage import Linkage
-from pipeline.publish import LINEAGE, RESTRICTED, OutputExists, check_output, discard, staging_dir
+from pipeline.publish import LINEAGE, RESTRICTED, OutputExists, check_apart, check_output, discard, staging_dir
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, go_on_without, record_abandoned, record_unstarted
 from pipeline.run.orchestrator import Orchestrator, lineage_fields
@@ -316,7 +316,8 @@ def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
     purpose = config.purpose or schemas.settings.default_purpose
     check_names(config, schemas)
     try:
-        check_output(config.out, config.force)  # before the files are read: a wrong --out is said at once
+        check_apart(config.out, config.extracts)  # before the files are read: a wrong --out is said at once
+        check_output(config.out, config.force)
     except OutputExists as exc:
         raise RunError(str(exc)) from None
     files = source_files(config, schemas, report)

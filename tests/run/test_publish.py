@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -128,3 +129,21 @@ def test_an_output_path_under_a_file_is_refused_before_anything_is_written(tmp_p
     with pytest.raises(OutputExists, match="afile is a file, so no folder can be made under it"):
         staging_dir(tmp_path / "afile" / "out", force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+@pytest.mark.parametrize("where", ["the extracts folder", "inside it", "around it"])
+def test_an_output_folder_that_overlaps_the_extracts_is_refused_before_anything_is_touched(tmp_path, monkeypatch,
+                                                                                         capsys, where):
+    from pipeline.cli import main
+    from tests.conftest import TINY
+
+    monkeypatch.setenv("PIPELINE_LEDGER", str(tmp_path / "ledger.jsonl"))
+    extracts = tmp_path / "box" / "extracts"
+    shutil.copytree(TINY, extracts)
+    (extracts / "lineage.jsonl").write_text("{}\n", encoding="utf-8")  # as if a run had written here
+    out = {"the extracts folder": extracts, "inside it": extracts / "run", "around it": tmp_path / "box"}[where]
+    box = tmp_path / "box"
+    before = {p: p.read_bytes() for p in box.rglob("*") if p.is_file()}
+    assert main(["run", "--extracts", str(extracts), "--out", str(out), "--force"]) == 1
+    assert {p: p.read_bytes() for p in box.rglob("*") if p.is_file()} == before  # not a file added, changed or removed
+    assert "extracts folder" in capsys.readouterr().err
