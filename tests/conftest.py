@@ -34,6 +34,7 @@ os.environ["PIPELINE_LEDGER"] = str(Path(tempfile.mkdtemp(prefix="pipeline-ledge
 # real key, never one written in code): keys are compared only within a session.
 _KEY_FILE = Path(tempfile.mkdtemp(prefix="pipeline-key-")) / "pipeline.key"
 _KEY_FILE.write_text(secrets.token_hex(32), encoding="utf-8")
+_KEY_FILE.chmod(0o600)  # as `make run` makes it: a key readable by others is warned of
 os.environ.pop("PIPELINE_KEY", None)
 os.environ["PIPELINE_KEY_FILE"] = str(_KEY_FILE)
 

@@ -37,7 +37,7 @@ from pipeline.ingest.gateways import lapse_warnings, registry_refusal
 from pipeline.ingest.gx import BackgroundGX
 from pipeline.ingest.read import peek_extract_date
 from pipeline.ingest.source import IngestOptions, SourceOutcome
-from pipeline.keys import MissingKey, key_fingerprint, load_key
+from pipeline.keys import MissingKey, key_fingerprint, key_warnings, load_key
 from pipeline.link.review import Decisions, ReviewFormError, combined, read_decisions
 from pipeline.link.settings import LINKAGE_FILE, LinkageSettings, load_linkage
 from pipeline.link.stage import Linkage
@@ -313,6 +313,7 @@ def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
         key = load_key()
     except MissingKey as exc:
         raise RunError(str(exc)) from None
+    key_said = key_warnings()
     purpose = config.purpose or schemas.settings.default_purpose
     check_names(config, schemas)
     try:
@@ -329,7 +330,7 @@ def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
         raise RunError(f"as-of date {as_of.isoformat()} is after the processing date {processing_date.isoformat()}: "
                        "a run cannot count back from a day that has not come (--processing-date is for tests and "
                        "backfills)")
-    warnings = lapse_warnings(schemas.gateways, [s for s in files if permitted[s] is None], processing_date,
+    warnings = key_said + lapse_warnings(schemas.gateways, [s for s in files if permitted[s] is None], processing_date,
                               schemas.settings.agreement_warning_days)
     previous = None
     if config.previous is not None:

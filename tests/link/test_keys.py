@@ -63,3 +63,29 @@ def test_a_short_key_or_one_inside_the_project_is_refused(tmp_path):
         load_key({"HOME": str(tmp_path), "PIPELINE_KEY": "short"})
     with pytest.raises(MissingKey, match="inside the project folder"):
         load_key({"HOME": str(tmp_path), "PIPELINE_KEY_FILE": str(PROJECT / "pipeline.key")})
+
+
+@pytest.mark.parametrize("key", [" " * 20, "a" * 40, "abcabcabcabcabcabcabc", "0101010101010101", "1234567812345678"])
+def test_a_blank_or_regular_key_is_refused(tmp_path, key):
+    from pipeline.keys import MissingKey, load_key
+
+    with pytest.raises(MissingKey):
+        load_key({"HOME": str(tmp_path), "PIPELINE_KEY": key})
+
+
+def test_a_key_file_other_accounts_can_change_is_refused_and_one_they_can_read_is_warned_of(tmp_path):
+    from pipeline.keys import MissingKey, key_warnings, load_key
+
+    path = tmp_path / "pipeline.key"
+    path.write_text(secrets.token_hex(32), encoding="utf-8")
+    env = {"HOME": str(tmp_path), "PIPELINE_KEY_FILE": str(path)}
+    path.chmod(0o600)
+    assert load_key(env) and key_warnings(env) == []
+    path.chmod(0o644)
+    assert load_key(env) and key_warnings(env) == [
+        f"the key file {path} is readable by other accounts (mode -rw-r--r--): anyone who reads it can recompute "
+        f"every person's key; chmod 600 {path}"]
+    for mode in (0o620, 0o602):
+        path.chmod(mode)
+        with pytest.raises(MissingKey, match=r"can be changed by other accounts .*chmod 600"):
+            load_key(env)
