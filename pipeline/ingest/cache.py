@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ SHAPING_FILES = ("formats.yaml", "settings.yaml", "gateways.yaml")
 
 def views_file(source: str) -> Path:
     """A source's check views in its cache entry, relative to the run folder (what GX validates)."""
-    return CACHE_DIR / source / "views.pkl"
+    return CACHE_DIR / source / "views.parquet"
 
 
 def ingest_key(file_sha256: str, source: str, schemas_root: Path, max_bad_share: float | None,
@@ -73,10 +72,11 @@ def store(staging: Path, source: str, key: str, checks: list[CheckSpec], views: 
     """Keep what a later run needs to reuse this source's ingest, inside this run's restricted folder."""
     folder = Path(staging) / CACHE_DIR / source
     folder.mkdir(parents=True, exist_ok=True)
-    views.to_pickle(Path(staging) / views_file(source))
+    views.to_parquet(Path(staging) / views_file(source))
     quarantine.to_parquet(folder / "quarantine.parquet", index=False)
-    with open(folder / "checks.pkl", "wb") as fh:  # parameters include dates: pickled, not JSON
-        pickle.dump(checks, fh)
+    # Plain JSON and Parquet only: a later run reads these from this folder, which it must not trust
+    # to carry code (a pickle would run whatever was planted in it).
+    (folder / "checks.json").write_text(json.dumps([c.to_json() for c in checks], sort_keys=True), encoding="utf-8")
     (folder / "key").write_text(key, encoding="utf-8")  # written last: an entry with a key is complete
 
 
@@ -94,15 +94,16 @@ def find(source: str, key: str, ledger: Path | None, landed_name: Path) -> Cache
             record = _source_record(folder / LINEAGE, source)
             if record is None or not record.get("used"):
                 continue
-            with open(entry_dir / "checks.pkl", "rb") as fh:
-                checks = pickle.load(fh)
+            loaded = json.loads((entry_dir / "checks.json").read_text(encoding="utf-8"))
+            if not isinstance(loaded, list):
+                continue
+            checks = [CheckSpec.from_json(c) for c in loaded]
             if not (folder / views_file(source)).is_file():
                 continue
             return Cached(folder=folder, run_id=str(entry.get("run_id")), ledger_line=line, record=record,
                           checks=checks, quarantine=pd.read_parquet(entry_dir / "quarantine.parquet"),
                           landed=folder / landed_name)
-        except (OSError, ValueError, TypeError, KeyError, ImportError, AttributeError, pickle.UnpicklingError,
-                EOFError):
+        except (OSError, ValueError, TypeError, KeyError):
             continue  # a half-deleted, damaged or out-of-date entry is simply not reused
     return None
 
@@ -111,7 +112,7 @@ def carry(earlier: Path, staging: Path, source: str) -> None:
     """Keep a reused entry in this run too (linked), so it outlives the earlier run's folder."""
     src, dst = Path(earlier) / CACHE_DIR / source, Path(staging) / CACHE_DIR / source
     dst.mkdir(parents=True, exist_ok=True)
-    for name in ("views.pkl", "quarantine.parquet", "checks.pkl", "key"):  # key last: the entry is complete
+    for name in ("views.parquet", "quarantine.parquet", "checks.json", "key"):  # key last: the entry is complete
         link_or_copy(src / name, dst / name)
 
 

@@ -96,10 +96,49 @@ class CheckSpec:
     description: str = ""
     meaning: str = ""
 
+    def to_json(self) -> dict:
+        """The spec as plain JSON: dates tagged, so `from_json` gives back exactly this spec."""
+        return {**{f: getattr(self, f) for f in _SPEC_FIELDS if f != "params"},
+                "params": {k: _tagged(v) for k, v in self.params.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict) -> CheckSpec:
+        """A spec written by `to_json`; ValueError for anything else (an earlier run's file is not trusted)."""
+        if not isinstance(data, dict) or set(data) != set(_SPEC_FIELDS) or not isinstance(data["params"], dict):
+            raise ValueError("not a check spec")
+        return cls(**{f: data[f] for f in _SPEC_FIELDS if f != "params"},
+                   params={k: _untagged(v) for k, v in data["params"].items()})
+
     @classmethod
     def of(cls, check: Check) -> CheckSpec:
         return cls(check.name, check.column, check.reason, check.kind, dict(check.params), check.view_name,
                    check.view2_name if check.view2 is not None else None, check.description, check.meaning)
+
+
+_SPEC_FIELDS = ("name", "column", "reason", "kind", "params", "view_name", "view2_name", "description", "meaning")
+
+
+def _tagged(value: object) -> object:
+    """A check parameter as JSON: a timestamp as {"timestamp": ISO text}, lists as lists, else as it is."""
+    if isinstance(value, pd.Timestamp):
+        return {"timestamp": value.isoformat()}
+    if isinstance(value, (list, tuple)):
+        return [_tagged(v) for v in value]
+    if hasattr(value, "item") and type(value).__module__ == "numpy":  # a numpy scalar from a file's mode
+        return _tagged(value.item())
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"check parameter of type {type(value).__name__} has no JSON form")
+
+
+def _untagged(value: object) -> object:
+    if isinstance(value, dict):
+        if set(value) != {"timestamp"} or not isinstance(value["timestamp"], str):
+            raise ValueError("not a tagged check parameter")
+        return pd.Timestamp(value["timestamp"])
+    if isinstance(value, list):
+        return [_untagged(v) for v in value]
+    return value
 
 
 def failing(check: Check, view: pd.Series, view2: pd.Series | None = None) -> pd.Series:

@@ -215,7 +215,7 @@ def _exit_with_parent(parent: int) -> None:
 def _validate_spooled(source: str, checks: list[CheckSpec], spool: str, remove: bool = True
                       ) -> list[ExpectationOutcome]:
     path = Path(spool)
-    views = pd.read_pickle(path)
+    views = pd.read_parquet(path)  # Parquet, never pickle: a run folder's file must not carry code
     if remove:
         path.unlink()
     assert _WORKER is not None
@@ -284,8 +284,8 @@ class BackgroundGX:
 
     def submit(self, source: str, checks: list[CheckSpec], views: pd.DataFrame) -> None:
         """Validate check views held in memory: spooled to a file the worker reads and removes."""
-        spool = self.spool_dir / f"{source}.views.pkl"
-        views.to_pickle(spool)
+        spool = self.spool_dir / f"{source}.views.parquet"
+        views.to_parquet(spool)
         with self._lock:
             self._futures[source] = self._pool.submit(_validate_spooled, source, checks, str(spool))
 
@@ -298,7 +298,7 @@ class BackgroundGX:
             self.submit(source, job.checks, job.views)
 
     def submit_file(self, source: str, checks: list[CheckSpec], views: Path) -> None:
-        """Validate check views already pickled at `views` (an ingest cache entry, which stays)."""
+        """Validate check views already written at `views` (an ingest cache entry, which stays)."""
         with self._lock:
             self._futures[source] = self._pool.submit(_validate_spooled, source, checks, str(views), False)
 
@@ -313,7 +313,7 @@ class BackgroundGX:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        for spool in self.spool_dir.glob("*.views.pkl"):
+        for spool in self.spool_dir.glob("*.views.parquet"):
             spool.unlink(missing_ok=True)
         if self.spool_dir.is_dir() and not any(self.spool_dir.iterdir()):
             self.spool_dir.rmdir()

@@ -5,6 +5,7 @@ Whole runs of the tiny set, since reuse is found through the ledger's earlier co
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -135,3 +136,44 @@ def test_the_key_changes_with_the_file_the_contract_the_settings_or_the_code(tmp
     contract = schemas / "sources" / "police.yaml"
     contract.write_text(contract.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     assert ingest_key("a" * 64, "police", schemas, None, "v1") != base
+
+
+def test_nothing_code_bearing_is_written_to_or_read_from_a_run_folder(tiny_run, tmp_path, ledger):
+    """An earlier run's folder is not trusted: a pickle planted there must never be loaded."""
+    assert not [p for p in tiny_run.out.rglob("*") if p.suffix in {".pkl", ".pickle"}]
+    earlier = tmp_path / "earlier"
+    shutil.copytree(tiny_run.out, earlier)
+    append_run(earlier, ledger)
+    marker = tmp_path / "pwned"
+    import pickle
+
+    class Planted:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    for entry in (earlier / "restricted" / "ingest_cache").iterdir():
+        (entry / "checks.pkl").write_bytes(pickle.dumps(Planted()))
+        (entry / "views.pkl").write_bytes(pickle.dumps(Planted()))
+    result = execute(RunConfig(extracts=TINY, out=tmp_path / "out"))
+    assert not marker.exists()
+    assert all(f == str(earlier) for f in reused_from(result.out).values())  # its Parquet and JSON still serve
+
+
+def test_a_damaged_checks_file_is_not_reused(tiny_run, tmp_path, ledger):
+    earlier = tmp_path / "earlier"
+    shutil.copytree(tiny_run.out, earlier)
+    append_run(earlier, ledger)
+    for entry in (earlier / "restricted" / "ingest_cache").iterdir():
+        (entry / "checks.json").write_text('[{"name": "x"}]', encoding="utf-8")
+    result = execute(RunConfig(extracts=TINY, out=tmp_path / "out"))
+    assert all(f != str(earlier) for f in reused_from(result.out).values())
+
+
+def test_every_check_spec_survives_its_json_form(schemas):
+    from pipeline.ingest.checks import CheckSpec, compile_checks
+
+    for contract in schemas.contracts.values():
+        for check in compile_checks(contract, schemas.formats, schemas.settings.text_max_length,
+                                    set(contract.columns)):
+            spec = CheckSpec.of(check)
+            assert CheckSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec
