@@ -7,9 +7,12 @@ and then only after the new one is complete.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,15 +100,80 @@ def check_apart(out: Path, extracts: Path) -> None:
         raise OutputExists(f"--out {out} holds the extracts folder {extracts}: give a folder that does not")
 
 
+_HELD: dict[Path, tuple[int, Path]] = {}  # staging folder -> its output folder's open lock file and path
+_HELD_GUARD = threading.Lock()
+
+
+def lock_path(out: Path) -> Path:
+    return Path(out).parent / f".{Path(out).name}.lock"
+
+
+def _lock(out: Path) -> int:
+    """An exclusive lock on `out` for this run, held until it publishes or is discarded.
+
+    Two runs into one output folder at once would both stage, both publish and both be recorded
+    as completed, the second silently replacing the first. The second fails here instead, before
+    it does any work. The lock is the kernel's (flock): a killed run's lock goes with it. The lock
+    file is removed on release, so a lock taken on a file that was removed meanwhile is taken again.
+    """
+    path = lock_path(out)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "another process"
+            os.close(fd)
+            raise OutputExists(f"another run is writing to {out} now (process {holder}): wait for it to finish, "
+                               "or give another --out") from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder released and removed it between our open and our lock: again
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def _unlock(fd: int, path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)  # while still held: a waiting run then locks a new file, never this one
+    os.close(fd)
+
+
+def _release(staging: Path) -> None:
+    with _HELD_GUARD:
+        held = _HELD.pop(Path(staging), None)
+    if held is not None:
+        _unlock(*held)
+
+
 def staging_dir(out: Path, force: bool, on_abandoned: Callable[[Path], None] | None = None) -> Path:
     """A fresh staging folder for `out`, on the same file system so the final rename is atomic.
 
-    Staging folders of killed runs for `out` are removed first, each shown to `on_abandoned`
-    before it goes (so the run can record the killed run in the audit trail).
+    The run holds `out`'s lock from here until `promote` or `discard`. Staging folders of killed
+    runs for `out` are removed first, each shown to `on_abandoned` before it goes (so the run can
+    record the killed run in the audit trail).
     """
     out = Path(out)
     check_output(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
+    fd = _lock(out)
+    try:
+        check_output(out, force)  # again under the lock: a run that has just published is seen
+        staging = _fresh_staging(out, on_abandoned)
+    except BaseException:
+        _unlock(fd, lock_path(out))
+        raise
+    with _HELD_GUARD:
+        _HELD[staging] = (fd, lock_path(out))
+    return staging
+
+
+def _fresh_staging(out: Path, on_abandoned: Callable[[Path], None] | None) -> Path:
     remove_abandoned(out, on_abandoned)
     staging = staging_path(out, os.getpid())
     if staging.exists():
@@ -158,17 +226,21 @@ def remove_abandoned(out: Path, on_abandoned: Callable[[Path], None] | None = No
 def promote(staging: Path, out: Path) -> None:
     """Move the completed staging folder to `out`, replacing an earlier folder only now."""
     out = Path(out)
-    if out.exists():
-        retired = out.parent / f".{out.name}.replaced-{os.getpid()}"
-        out.rename(retired)
-        staging.rename(out)
-        shutil.rmtree(retired, ignore_errors=True)  # the run is published: a leftover must not fail it
-    else:
-        staging.rename(out)
+    try:
+        if out.exists():
+            retired = out.parent / f".{out.name}.replaced-{os.getpid()}"
+            out.rename(retired)
+            staging.rename(out)
+            shutil.rmtree(retired, ignore_errors=True)  # the run is published: a leftover must not fail it
+        else:
+            staging.rename(out)
+    finally:
+        _release(staging)
 
 
 def discard(staging: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
+    _release(staging)
 
 
 def write_table(table: pa.Table, path: Path) -> None:

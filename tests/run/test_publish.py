@@ -17,6 +17,7 @@ from pipeline.publish import (
     RESTRICTED,
     OutputExists,
     dated_output,
+    discard,
     make_private,
     promote,
     staged_for,
@@ -147,3 +148,44 @@ def test_an_output_folder_that_overlaps_the_extracts_is_refused_before_anything_
     assert main(["run", "--extracts", str(extracts), "--out", str(out), "--force"]) == 1
     assert {p: p.read_bytes() for p in box.rglob("*") if p.is_file()} == before  # not a file added, changed or removed
     assert "extracts folder" in capsys.readouterr().err
+
+
+def test_a_second_run_into_an_output_folder_being_written_fails_before_doing_any_work(tmp_path):
+    out = tmp_path / "out"
+    first = staging_dir(out, force=False)  # a run in progress holds the folder
+    with pytest.raises(OutputExists, match=rf"another run is writing to {out} now \(process {os.getpid()}\)"):
+        staging_dir(out, force=True)
+    (first / "lineage.jsonl").write_text("")
+    promote(first, out)
+    with pytest.raises(OutputExists, match="already exists"):  # once it published, the folder is there
+        staging_dir(out, force=False)
+    again = staging_dir(out, force=True)  # and the lock went with the first run
+    promote(again, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no lock file left behind
+
+
+def test_a_discarded_run_releases_its_lock(tmp_path):
+    out = tmp_path / "out"
+    discard(staging_dir(out, force=False))
+    promote(staging_dir(out, force=False), out)
+    assert (out / RESTRICTED).is_dir()
+
+
+def test_two_processes_into_one_folder_never_both_complete(tmp_path):
+    """Two whole runs at once, into one new folder: exactly one completes and one ledger entry says so."""
+    import sys
+
+    from tests.conftest import TINY
+
+    ledger = tmp_path / "ledger.jsonl"
+    env = {**os.environ, "PIPELINE_LEDGER": str(ledger)}
+    cmd = [sys.executable, "-m", "pipeline", "run", "--extracts", str(TINY), "--out", str(tmp_path / "out")]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = [(*p.communicate(timeout=300), p.returncode) for p in procs]
+    codes = sorted(r[2] for r in results)
+    assert codes[0] == 0 and codes[1] != 0, results
+    loser = next(r for r in results if r[2] != 0)
+    assert "another run is writing to" in loser[1] or "already exists" in loser[1]
+    completed = [json.loads(x) for x in ledger.read_text().splitlines() if '"completed"' in x]
+    assert len([e for e in completed if e.get("status") == "completed"]) == 1
