@@ -253,14 +253,33 @@ def check_names(config: RunConfig, schemas: Schemas) -> None:
 
 
 def as_of_date(config: RunConfig, schemas: Schemas, files: dict[str, Path | None],
-               permitted: dict[str, str | None]) -> dt.date:
-    """The given as-of date, else the latest extract date of the files a gateway permits."""
-    peeked = [peek_extract_date(p, schemas.contracts[s]) for s, p in files.items()
-              if p is not None and permitted[s] is None]
-    as_of = config.as_of or max((d for d in peeked if d is not None), default=None)
+               permitted: dict[str, str | None], processing_date: dt.date) -> tuple[dt.date, list[str]]:
+    """The given as-of date, else the latest extract date of the files a gateway permits; and warnings.
+
+    One file's wrong date must not move or stop the whole run: an extract dated after the
+    processing date refuses its own source (`permitted` gains the reason) and takes no part in
+    choosing the as-of date; and an as-of date that only one source's files reach is warned of,
+    naming that source, since every other source is then counted back from a day it did not see.
+    """
+    peeked = {s: peek_extract_date(p, schemas.contracts[s]) for s, p in files.items()
+              if p is not None and permitted[s] is None}
+    for source, date in peeked.items():
+        if date is not None and date > processing_date:
+            permitted[source] = (f"extract_date {date.isoformat()} is after the processing date "
+                                 f"{processing_date.isoformat()}: the file cannot be as of a day that has not come")
+    dates = {s: d for s, d in peeked.items() if d is not None and permitted[s] is None}
+    warnings = []
+    if config.as_of is None and len(dates) > 1:
+        latest = max(dates.values())
+        at_latest = sorted(s for s, d in dates.items() if d == latest)
+        if len(at_latest) == 1:
+            others = max(d for d in dates.values() if d != latest)
+            warnings.append(f"the as-of date {latest.isoformat()} comes from {at_latest[0]} alone; the other sources "
+                            f"are as of {others.isoformat()} or earlier: give --as-of to choose")
+    as_of = config.as_of or max(dates.values(), default=None)
     if as_of is None:
         raise RunError("no as-of date: no usable extract_date in the supplied files (give --as-of)")
-    return as_of
+    return as_of, warnings
 
 
 def run_parameters(config: RunConfig, configuration: Configuration, as_of: dt.date, purpose: str,
@@ -324,14 +343,15 @@ def preflight(config: RunConfig, report: Reporter = silent) -> Preflight:
     files = source_files(config, schemas, report)
     permitted = {s: registry_refusal(schemas.gateways.get(s), purpose) for s in files}
     suppressions = suppression_lists(config.extracts, schemas, files, permitted)
-    as_of = as_of_date(config, schemas, files, permitted)
     processing_date = config.processing_date or dt.date.today()
+    as_of, as_of_said = as_of_date(config, schemas, files, permitted, processing_date)
     if as_of > processing_date:
         raise RunError(f"as-of date {as_of.isoformat()} is after the processing date {processing_date.isoformat()}: "
                        "a run cannot count back from a day that has not come (--processing-date is for tests and "
                        "backfills)")
-    warnings = key_said + lapse_warnings(schemas.gateways, [s for s in files if permitted[s] is None], processing_date,
-                              schemas.settings.agreement_warning_days)
+    usable = [s for s in files if permitted[s] is None]
+    warnings = key_said + as_of_said + lapse_warnings(schemas.gateways, usable, processing_date,
+                                                      schemas.settings.agreement_warning_days)
     previous = None
     if config.previous is not None:
         previous, said = load_previous(config.previous, key_fingerprint(key), configuration.rules.name, as_of)

@@ -73,3 +73,40 @@ def test_the_prefect_summary_lists_the_warnings():
                        warnings=["police: data-sharing agreement X expires on 2028-03-31, in 45 days"])
     assert "## Warnings\n\n- police: data-sharing agreement X expires on 2028-03-31, in 45 days" in \
         summary_markdown(result)
+
+
+def police_dated(tmp_path, day: str):
+    """The tiny set with police's extract_date (the last column of every row) changed to `day`."""
+    import shutil
+
+    folder = tmp_path / "extracts"
+    shutil.copytree(TINY, folder)
+    police = folder / "police.csv"
+    lines = police.read_text(encoding="utf-8").splitlines()
+    police.write_text("\n".join([lines[0], *(ln.rsplit(",", 1)[0] + f",{day}" for ln in lines[1:])]) + "\n",
+                      encoding="utf-8")
+    return folder
+
+
+def test_an_extract_dated_after_the_processing_date_refuses_its_own_source_only(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PIPELINE_LEDGER", str(tmp_path / "ledger.jsonl"))
+    folder = police_dated(tmp_path, "2099-12-31")
+    code = main(["run", "--extracts", str(folder), "--out", str(tmp_path / "out"), "--processing-date", "2026-12-03",
+                 "--allow-missing", "police"])
+    out = capsys.readouterr()
+    assert code == 3, out.err  # partial: police left out, everything else used
+    assert ("police: refused: extract_date 2099-12-31 is after the processing date 2026-12-03" in out.err)
+    start = lineage(tmp_path / "out")[0]
+    assert start["parameters"]["as_of"] == "2026-10-31"  # the other sources' date, not 2099's
+    assert "expired" not in out.err
+
+
+def test_an_as_of_date_only_one_source_reaches_is_warned_of_naming_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PIPELINE_LEDGER", str(tmp_path / "ledger.jsonl"))
+    folder = police_dated(tmp_path, "2027-06-30")
+    assert main(["run", "--extracts", str(folder), "--out", str(tmp_path / "out"),
+                 "--processing-date", "2027-07-01"]) == 0
+    warning = ("the as-of date 2027-06-30 comes from police alone; the other sources are as of 2026-10-31 or "
+               "earlier: give --as-of to choose")
+    assert f"warning: {warning}" in capsys.readouterr().err
+    assert warning in lineage(tmp_path / "out")[0]["warnings"]
