@@ -50,7 +50,8 @@ def check_extract(path: Path, source: str, schemas: Schemas, max_bad_share: floa
     """Read and validate one agency file as a run would (its gateway's columns and the contract)."""
     contract = schemas.contracts[source]
     try:
-        raw = parse_extract(Path(path).read_bytes(), Path(path), contract, schemas.gateways.get(source))
+        raw = parse_extract(Path(path).read_bytes(), Path(path), contract, schemas.gateways.get(source),
+                            max_record_lines=schemas.settings.max_record_lines)
     except SourceRefused as exc:
         return ExtractCheck(source, 0, 0, [], f"unreadable file: {exc}")
     raw, admission = admit(raw, schemas.gateways.get(source), None)  # opt-out lists are the council's, not here

@@ -53,10 +53,11 @@ class RawExtract:
     dropped_by_gateway: list[str] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
     ragged: pd.DataFrame = field(default_factory=pd.DataFrame)  # row_number, fields, expected
+    swallowed: pd.DataFrame = field(default_factory=pd.DataFrame)  # row_number, opened_at, closed_at
 
     @property
     def rows_in(self) -> int:
-        return len(self.frame) + len(self.ragged)
+        return len(self.frame) + len(self.ragged) + len(self.swallowed)
 
 
 def file_sha256(data: bytes) -> str:
@@ -84,8 +85,8 @@ def decode(data: bytes) -> tuple[str, str, str | None]:
         return text, "cp1252", note
 
 
-def _records(text: str) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, data records and each record's starting line (header is line 1).
+def _records(text: str) -> tuple[list[str], list[list[str]], list[int], list[int]]:
+    """Header, data records and each record's first and last line (header is line 1).
 
     Blank lines are not records. csv's line_num counts physical lines consumed, so a record's
     first line is one past the previous record's last line, quoted newlines included.
@@ -101,16 +102,32 @@ def _records(text: str) -> tuple[list[str], list[list[str]], list[int]]:
         raise SourceRefused(f"header could not be read as CSV: {exc}") from None
     rows: list[list[str]] = []
     starts: list[int] = []
+    ends: list[int] = []
     previous_end = reader.line_num
     try:
         for row in reader:
             if row:
                 rows.append(row)
                 starts.append(previous_end + 1)
+                ends.append(reader.line_num)
             previous_end = reader.line_num
     except csv.Error as exc:
         raise SourceRefused(f"line {reader.line_num}: not readable as CSV: {exc}") from None
-    return header, rows, starts
+    return header, rows, starts, ends
+
+
+def _swallowing(rows: list[list[str]], starts: list[int], ends: list[int], max_lines: int
+                ) -> tuple[list[int], pd.DataFrame]:
+    """The records that run over more than `max_lines` lines, and every line they cover.
+
+    A stray or unterminated quote makes one "record" of everything up to the next quote, or to the
+    end of the file: the lines it swallowed would otherwise vanish without a count. Each line it
+    covers is returned (row_number, opened_at, closed_at) to be quarantined, so the rows counted in
+    are always the file's physical data lines.
+    """
+    at = [i for i in range(len(rows)) if ends[i] - starts[i] + 1 > max_lines]
+    lines = [(line, starts[i], ends[i]) for i in at for line in range(starts[i], ends[i] + 1)]
+    return at, pd.DataFrame(lines, columns=["row_number", "opened_at", "closed_at"], dtype="int64")
 
 
 def check_header(header: list[str], contract: SourceContract) -> tuple[list[str], list[str], list[str]]:
@@ -194,8 +211,12 @@ def _fast_columns(body: bytes, width: int, wanted: list[tuple[int, str]]) -> dic
     return columns
 
 
+MAX_RECORD_LINES = 5  # settings.yaml's max_record_lines: the default where no settings are given
+
+
 def parse_extract(data: bytes, path: Path, contract: SourceContract,
-                  gateway: Gateway | None = None, careful: bool = False) -> RawExtract:
+                  gateway: Gateway | None = None, careful: bool = False,
+                  max_record_lines: int = MAX_RECORD_LINES) -> RawExtract:
     """`read_extract` over bytes already in memory (hashed here, exactly as received).
 
     `careful` forces the csv-module path that every file could take (see `_fast_columns`).
@@ -220,12 +241,18 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
             raise SourceRefused("file has a header but no data rows")
         starts = list(range(2, rows_found + 2))  # one line per record, header on line 1
         ragged = pd.DataFrame({"row_number": [], "fields": []}, dtype="int64")
+        swallowed = pd.DataFrame({"row_number": [], "opened_at": [], "closed_at": []}, dtype="int64")
         cells = fast
     else:
-        header, rows, starts = _records(text)
+        header, rows, starts, ends = _records(text)
         names, extra, missing_optional = check_header(header, contract)
         if not rows:
             raise SourceRefused("file has a header but no data rows")
+        long_at, swallowed = _swallowing(rows, starts, ends, max_record_lines)
+        if long_at:
+            drop = set(long_at)
+            rows = [r for i, r in enumerate(rows) if i not in drop]
+            starts = [n for i, n in enumerate(starts) if i not in drop]
         wanted = [(i, n) for i, n in enumerate(names) if n in contract.columns and n in allowed]
         width = len(names)
         ragged_at = [i for i, r in enumerate(rows) if len(r) != width]
@@ -251,7 +278,7 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
     return RawExtract(
         source=contract.source, path=path, sha256=sha, size_bytes=len(data), encoding=encoding,
         encoding_note=note, frame=frame, extra_columns=extra, dropped_by_gateway=dropped,
-        missing_optional=missing_optional, ragged=ragged,
+        missing_optional=missing_optional, ragged=ragged, swallowed=swallowed,
     )
 
 

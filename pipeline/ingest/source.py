@@ -238,7 +238,8 @@ def ingest_source(source: str, path: Path | None, refusal: str | None, options: 
     if cached is not None:
         return _reuse(cached, outcome, key, options, laps)
     try:
-        raw = parse_extract(data, path, contract, gateway)
+        raw = parse_extract(data, path, contract, gateway,
+                            max_record_lines=schemas.settings.max_record_lines)
     except SourceRefused as exc:
         outcome.reason = f"unreadable file: {exc}"
         return Ingested(outcome)

@@ -89,6 +89,18 @@ def _ragged_entries(raw: RawExtract) -> list[pd.DataFrame]:
     return entries
 
 
+def _swallowed_entries(raw: RawExtract) -> list[pd.DataFrame]:
+    """Quarantine entries for every line a quoted value ran over (a stray quote), one per line."""
+    entries = []
+    if len(raw.swallowed):
+        for (opened, closed), group in raw.swallowed.groupby(["opened_at", "closed_at"], sort=True):
+            entries.append(_entries(
+                raw.source, pd.Index(group["row_number"]), pd.Series(dtype=object), RAGGED,
+                f"inside a quoted value that opens on line {opened} and runs to line {closed} "
+                f"({closed - opened + 1} lines, more than a record may span): a stray or unclosed quote?"))
+    return entries
+
+
 def _failing_rows(checks: list[Check], views: pd.DataFrame, frame: pd.DataFrame, ids: pd.Series,
                   source: str) -> tuple[pd.Series, dict[str, int], list[pd.DataFrame]]:
     """Rows failing any check, each check's failing count, and one entry per row and failing column
@@ -125,12 +137,12 @@ def validate(raw: RawExtract, contract: SourceContract, schemas: Schemas,
     views = build_views(checks, frame, typed)
     ids = frame[contract.record_id] if contract.record_id in frame else pd.Series(dtype=object)
 
-    entries = _ragged_entries(raw)
+    entries = _ragged_entries(raw) + _swallowed_entries(raw)
     bad, failures, found = _failing_rows(checks, views, frame, ids, raw.source)
     entries += found
 
     rows_in = raw.rows_in
-    n_bad = int(bad.sum()) + len(raw.ragged)
+    n_bad = int(bad.sum()) + len(raw.ragged) + len(raw.swallowed)
     refused = None
     if rows_in and n_bad / rows_in > limit:
         refused = (f"{n_bad} of {rows_in} rows ({n_bad / rows_in:.0%}) failed validation, more than "
