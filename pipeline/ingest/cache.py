@@ -94,6 +94,9 @@ def find(source: str, key: str, ledger: Path | None, landed_name: Path) -> Cache
             record = _source_record(folder / LINEAGE, source)
             if record is None or not record.get("used"):
                 continue
+            kept = [CACHE_DIR / source / n for n in ("quarantine.parquet", "checks.json", "key")]
+            if not _unchanged(folder, [landed_name, views_file(source), *kept]):
+                continue  # altered since that run recorded it: never taken into this run
             loaded = json.loads((entry_dir / "checks.json").read_text(encoding="utf-8"))
             if not isinstance(loaded, list):
                 continue
@@ -114,6 +117,29 @@ def carry(earlier: Path, staging: Path, source: str) -> None:
     dst.mkdir(parents=True, exist_ok=True)
     for name in ("views.parquet", "quarantine.parquet", "checks.json", "key"):  # key last: the entry is complete
         link_or_copy(src / name, dst / name)
+
+
+def _unchanged(folder: Path, names: list[Path]) -> bool:
+    """Whether each file is one the run's lineage lists as an output, with the SHA-256 it recorded."""
+    recorded: dict[str, str] = {}
+    with open(folder / LINEAGE, encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            if r.get("event") == "output" and isinstance(r.get("file"), str):
+                recorded[r["file"]] = str(r.get("sha256"))
+    for name in names:
+        path = folder / name
+        if path.is_symlink() or recorded.get(Path(name).as_posix()) != _sha256(path):
+            return False
+    return True
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _source_record(lineage: Path, source: str) -> dict | None:

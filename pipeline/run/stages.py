@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from pipeline.audit import openlineage
 from pipeline.audit.ledger import COMPLETED, PARTIAL, append_run
 from pipeline.audit.lineage import sha256_file
+from pipeline.audit.openlineage.events import EVENTS_FILE
 from pipeline.criteria.caseworker import to_csv
 from pipeline.criteria.changes import change_counts, household_changes, month_of
 from pipeline.criteria.engine import Membership
@@ -32,7 +33,7 @@ from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
 from pipeline.link.continuity import HISTORY_COLUMNS, Earlier, empty_history
 from pipeline.link.review import DECISIONS_FILE, decisions_csv
 from pipeline.link.stage import link_sources, model_document, prepare_source
-from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, write_parquet
+from pipeline.publish import LINEAGE, RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, abort, go_on_without, tell_kept
 from pipeline.run.orchestrator import Orchestrator
@@ -256,6 +257,22 @@ def _validations(session: Session) -> None:
     data_docs.present(s.staging / DOCS_DIR, s.ordered_outcomes())
 
 
+def every_file(folder: Path) -> list[str]:
+    """Every file the run wrote, relative and sorted, but the trails themselves (the lineage cannot hold
+    its own hash; openlineage.jsonl is completed after the lineage is sealed) and GX's scratch folder.
+
+    Listing them all is what lets `audit verify` see a landed file cut short, a review form altered
+    or a page of the Data Docs replaced, and lets reuse refuse an earlier run's file that changed.
+    """
+    names = []
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and not path.is_symlink() and name not in (LINEAGE, EVENTS_FILE) \
+                and not name.startswith(f"{RESTRICTED}/.gx"):
+            names.append(name)
+    return names
+
+
 def publish(session: Session) -> RunResult:
     """Wait for GX, complete the lineage, and move the staging folder into place as the output folder."""
     s = session
@@ -268,6 +285,7 @@ def publish(session: Session) -> RunResult:
                  str(LINK_RECORDS_FILE),
                  *([str(DECISIONS_PATH)] if s.decisions is not None else []),
                  *([str(CASEWORKER_FILE)] if s.config.caseworker_export else [])]
+    published += [name for name in every_file(s.staging) if name not in published]
     outputs = {}
     for name in published:
         outputs[name] = sha256_file(s.staging / name)

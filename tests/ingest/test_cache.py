@@ -177,3 +177,27 @@ def test_every_check_spec_survives_its_json_form(schemas):
                                     set(contract.columns)):
             spec = CheckSpec.of(check)
             assert CheckSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec
+
+
+def test_a_landed_file_altered_after_its_run_is_never_reused_and_verify_says_so(tiny_run, tmp_path, ledger):
+    import pandas as pd
+
+    from pipeline.audit.verify import verify
+
+    earlier = tmp_path / "earlier"
+    shutil.copytree(tiny_run.out, earlier)
+    append_run(earlier, ledger)
+    landed = earlier / landed_path("police")
+    pd.read_parquet(landed).head(1).to_parquet(landed)  # cut short, as a tamperer would
+    verdict = verify(earlier, ledger)
+    assert verdict.problem is not None and "restricted/landed/police.parquet" in verdict.problem
+    result = execute(RunConfig(extracts=TINY, out=tmp_path / "out"))
+    assert reused_from(result.out)["police"] != str(earlier)
+    assert sources(result.out)["police"]["rows_accepted"] == sources(tiny_run.out)["police"]["rows_accepted"]
+
+
+def test_every_file_a_run_writes_is_listed_with_its_hash_but_the_trails(tiny_run):
+    listed = {r["file"] for r in lineage(tiny_run.out) if r["event"] == "output"}
+    written = {p.relative_to(tiny_run.out).as_posix() for p in tiny_run.out.rglob("*") if p.is_file()}
+    assert written - listed == {"lineage.jsonl", "openlineage.jsonl"}
+    assert {"restricted/landed/police.parquet", "restricted/clerical_review.parquet", "data_docs/index.html"} <= listed
