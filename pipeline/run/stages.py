@@ -285,20 +285,21 @@ def publish(session: Session) -> RunResult:
                  str(LINK_RECORDS_FILE),
                  *([str(DECISIONS_PATH)] if s.decisions is not None else []),
                  *([str(CASEWORKER_FILE)] if s.config.caseworker_export else [])]
-    published += [name for name in every_file(s.staging) if name not in published]
     outputs = {}
-    for name in published:
+    for name in [*published, *(n for n in every_file(s.staging) if n not in published)]:
         outputs[name] = sha256_file(s.staging / name)
         s.lineage.write("output", file=name, sha256=outputs[name], bytes=(s.staging / name).stat().st_size)
+    # run_end and OpenLineage name the run's products; the output records above list every file.
+    products = {name: outputs[name] for name in published}
     seconds = time.perf_counter() - s.started
     missing = [o.source for o in required_not_used(s)]
     status = PARTIAL if missing else COMPLETED
-    s.lineage.write("run_end", status=status, seconds=round(seconds, 3), outputs=outputs,
+    s.lineage.write("run_end", status=status, seconds=round(seconds, 3), outputs=products,
                     sources_used=[o.source for o in outcomes if o.used],
                     sources_refused=[o.source for o in outcomes if not o.used and o.file is not None],
                     **({"required_sources_not_used": missing} if missing else {}))
     s.lineage.close()
-    openlineage.complete(s.staging, s.run_id, [o.lineage_record() for o in outcomes], outputs, s.schemas,
+    openlineage.complete(s.staging, s.run_id, [o.lineage_record() for o in outcomes], products, s.schemas,
                          settings=s.configuration.openlineage, published_dir=s.config.out,
                          required_not_used=missing)
     assert s.quarantine is not None and s.linked is not None and s.scoring is not None
