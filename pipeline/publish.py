@@ -8,6 +8,7 @@ and then only after the new one is complete.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -166,7 +167,26 @@ def write_table(table: pa.Table, path: Path) -> None:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """`write_table` for a pandas frame (its index is not kept)."""
-    write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    write_table(_readable_by_pandas(pa.Table.from_pandas(frame, preserve_index=False)), path)
+
+
+def _readable_by_pandas(table: pa.Table) -> pa.Table:
+    """The table with pandas' metadata naming a list column's dtype as `object`.
+
+    A list column (pairs' `blocking_passes`, evidence's `source_record_ids`) is kept as an Arrow list
+    in memory so its type holds even when the table is empty; pandas records that dtype as
+    'list<item: string>[pyarrow]', which its own reader cannot parse back (pd.read_parquet fails).
+    As `object` it reads back as arrays of values, and the Parquet type stays list<string>.
+    """
+    raw = (table.schema.metadata or {}).get(b"pandas")
+    lists = {f.name for f in table.schema if pa.types.is_list(f.type) or pa.types.is_large_list(f.type)}
+    if raw is None or not lists:
+        return table
+    meta = json.loads(raw)
+    for column in meta.get("columns", []):
+        if column.get("name") in lists:
+            column["numpy_type"] = "object"
+    return table.replace_schema_metadata({**table.schema.metadata, b"pandas": json.dumps(meta).encode()})
 
 
 def write_bytes(data: bytes, path: Path) -> None:

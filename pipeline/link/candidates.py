@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import recordlinkage as rl
 
 from pipeline.link.settings import BlockingPass
@@ -101,6 +102,22 @@ def candidate_pairs(records: pd.DataFrame, passes: list[BlockingPass]) -> pd.Dat
     passes_mask = np.bitwise_or.reduceat(bit, starts)
     key = key[starts]
     return pd.DataFrame({"i": key // n, "j": key % n, "passes": passes_mask})
+
+
+def pass_names(mask: np.ndarray, passes: list[BlockingPass]) -> pd.Series:
+    """Per pair, the names of the passes its bit mask `passes` sets, in linkage.yaml's order (list<string>).
+
+    The bit mask is compact but must be decoded by hand against linkage.yaml; the names say it in the
+    file itself. Built as one Arrow list array (offsets over a flat array of names), not a Python list
+    per pair, so it costs little at millions of pairs.
+    """
+    mask = np.asarray(mask, dtype=np.int64)
+    has = (mask[:, None] >> np.arange(len(passes), dtype=np.int64)) & 1 if len(passes) else np.zeros((len(mask), 0))
+    row, which = np.nonzero(has)  # row-major: each pair's passes together, in pass order
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=len(mask)))]).astype(np.int32)
+    names = pa.array([p.name for p in passes], type=pa.string()).take(pa.array(which, type=pa.int64()))
+    lists = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), names)
+    return pd.Series(pd.arrays.ArrowExtensionArray(lists))
 
 
 def cross_pairs(records: pd.DataFrame, n_left: int, passes: list[BlockingPass]) -> pd.DataFrame:

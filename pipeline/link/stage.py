@@ -231,7 +231,7 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         "household_basis": pd.array(homes.basis[person_number], dtype="string"),
         "person_first_seen": pd.array(keys.person_first_seen[person_number], dtype="string"),
     })
-    pairs = pairs_table(people.pairs, links, settings.model.review_threshold)
+    pairs = pairs_table(people.pairs, links, settings.model.review_threshold, settings.blocking)
     undecided = people.pairs if "reviewer_decision" not in people.pairs else \
         people.pairs[people.pairs["reviewer_decision"].isna().to_numpy()]  # a decided pair is not asked again
     review = review_table(undecided, records, person_keys[person_number])
