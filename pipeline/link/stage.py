@@ -9,7 +9,6 @@ run publishes (`pipeline.link.tables`) with the stage's counts.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -255,11 +254,4 @@ def _link_records(records: pd.DataFrame, links: pd.DataFrame, settings: LinkageS
     """restricted/link_records.parquet: per record (record_links' order), what the model step compares."""
     columns = link_record_columns(settings)
     return pd.concat([links[RECORD_KEY], records[columns[len(RECORD_KEY):]]], axis=1)
-
-
-def model_document(model: FSModel, settings: LinkageSettings) -> str:
-    """`linkage_model.json`: every level's m, u and weight, the prior, the thresholds, the training pairs."""
-    document = {"prior": model.prior, "thresholds": settings.model.model_dump(), "training_pairs": model.labelled,
-                "levels": model.table().to_dict(orient="records")}
-    return json.dumps(document, indent=1, sort_keys=True) + "\n"
 

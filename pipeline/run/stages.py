@@ -30,8 +30,9 @@ from pipeline.ingest import data_docs
 from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_source, landed_path
 from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
 from pipeline.link.continuity import HISTORY_COLUMNS, Earlier, empty_history
+from pipeline.link.document import MODEL_FILE, model_document
 from pipeline.link.review import DECISIONS_FILE, decisions_csv
-from pipeline.link.stage import link_sources, model_document, prepare_source
+from pipeline.link.stage import link_sources, prepare_source
 from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, abort, go_on_without, tell_kept
@@ -159,7 +160,7 @@ def link(session: Session) -> None:
     write_parquet(linked.link_records, s.staging / LINK_RECORDS_FILE)
     if decisions is not None:
         write_bytes(decisions_csv(decisions), s.staging / DECISIONS_PATH)
-    (s.staging / "linkage_model.json").write_text(model_document(linked.model, settings), encoding="utf-8")
+    (s.staging / MODEL_FILE).write_text(model_document(linked.model, settings), encoding="utf-8")
     seconds = round(time.perf_counter() - t0, 3)
     reviewed = {} if decisions is None else {"review_decisions": {
         "file": str(s.config.decisions) if s.config.decisions else None,
