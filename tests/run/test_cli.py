@@ -139,7 +139,7 @@ def test_a_run_scores_households_and_writes_no_caseworker_export_unless_asked(ti
     assert households["members"].sum() == links["person_key"].nunique()
     evidence = pd.read_parquet(out / "evidence.parquet")
     assert list(evidence.columns) == ["household_key", "criterion", "person_key", "source", "source_record_id",
-                                      "detail"]
+                                      "detail", "indicator", "source_record_ids"]  # the spec's, then what it adds
     assert "scored under supporting_families" in stderr
     assert "criteria: Supporting Families (outcomes framework 2022-2025) [supporting_families]" in stdout
     assert not (out / "restricted" / "caseworker_export.csv").exists()
