@@ -2,7 +2,7 @@
 
 Input is the landed rows of each assessed source, which person and household each row belongs to,
 and each person's date of birth. Output is one row per household (members, children, one nullable
-boolean per criterion, problems, eligible, the rule set) and one evidence row per
+boolean per criterion, problems, eligible, the rule set and the as-of date) and one evidence row per
 fact behind a met criterion. Nothing here knows a criterion by name: all of that is in the rule file.
 
 A fact is what an indicator says of one person: "proven offence: CAUTION on 2026-03-04" of one police
@@ -39,7 +39,8 @@ EVIDENCE_COLUMNS = ["household_key", "criterion", "person_key", "source", "sourc
 EVIDENCE_ADDED = ["indicator", "source_record_ids"]  # the rule that met the criterion; every row the fact rests on
 FACT = ["household_key", "criterion", "person_key", "source", "detail", "indicator"]  # one evidence row each
 # households.parquet's columns besides one per criterion (which stand between members/children and problems)
-HOUSEHOLD_FIELDS = ("household_key", "members", "children", "problems", "eligible", "rule_set", "not_assessed")
+HOUSEHOLD_FIELDS = ("household_key", "members", "children", "problems", "eligible", "rule_set", "as_of",
+                    "not_assessed")
 IDENTITY_FIELDS = ("address_key", "first_seen")  # added to households.parquet from linkage: not criteria
 
 
@@ -330,6 +331,10 @@ def score(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Membershi
     out["problems"] = problems.astype("int64")
     out["eligible"] = eligible.astype(bool)
     out["rule_set"] = pd.array([rules.name] * len(out), dtype="string")
+    # The reference date every window, age and "live" claim was judged on, in the table itself: a
+    # households.parquet read apart from its run folder (or beside last month's) says which month it is.
+    out["as_of"] = pd.Series(pd.arrays.ArrowExtensionArray(pa.array([as_of] * len(out), type=pa.date32())),
+                             index=out.index)
     out["not_assessed"] = met.isna().sum(axis=1).to_numpy().astype("int64")
     out["household_key"] = out["household_key"].astype("string")
     out[["members", "children"]] = out[["members", "children"]].astype("int64")

@@ -1,10 +1,15 @@
-"""evidence.parquet on the sample: each fact stated once per person, named by its indicator, with all its rows."""
+"""evidence.parquet and households.parquet on the sample: each fact stated once per person, named by its
+indicator, with all its rows; each household with the rule set and the as-of date it was scored under."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
+import pyarrow.parquet as pq
 
 from pipeline.criteria.rules import load_rule_set
+from tests.support import lineage
 
 
 def evidence_of(run) -> pd.DataFrame:
@@ -34,3 +39,10 @@ def test_the_indicator_is_one_of_the_rules_its_criterion_is_met_by(sample_run, s
     allowed = {(c, i.name) for c, criterion in rules.criteria.items() for i in criterion.met_by}
     assert set(zip(evidence["criterion"], evidence["indicator"], strict=True)) <= allowed
     assert evidence["indicator"].nunique() > 5
+
+
+def test_households_say_the_rule_set_and_the_as_of_date_they_were_scored_under(sample_run):
+    households = pd.read_parquet(sample_run.out / "households.parquet")
+    as_of = dt.date.fromisoformat(lineage(sample_run.out)[0]["parameters"]["as_of"])
+    assert set(households["as_of"]) == {as_of} and set(households["rule_set"]) == {"supporting_families"}
+    assert str(pq.read_schema(sample_run.out / "households.parquet").field("as_of").type) == "date32[day]"

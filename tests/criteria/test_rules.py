@@ -377,7 +377,8 @@ def test_household_columns_follow_the_rule_set(schemas):
     result = Case().person("mum", ADULT).score("phase2", schemas=schemas).households
     assert list(result.columns) == ["household_key", "members", "children", "crime_asb", "education",
                                     "children_need_help", "worklessness", "domestic_abuse", "health", "problems",
-                                    "eligible", "rule_set", "not_assessed"]
+                                    "eligible", "rule_set", "as_of", "not_assessed"]
+    assert set(result["as_of"]) == {R}  # the date the run judged every window and age on
     assert str(result["crime_asb"].dtype) == "boolean" and result["rule_set"].tolist() == ["phase2"]
 
 
