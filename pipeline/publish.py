@@ -189,12 +189,13 @@ def _readable_by_pandas(table: pa.Table) -> pa.Table:
     return table.replace_schema_metadata({**table.schema.metadata, b"pandas": json.dumps(meta).encode()})
 
 
-def write_bytes(data: bytes, path: Path) -> None:
-    """Write a file via a temporary name, like `write_table`; readable by its owner only (it may be restricted)."""
+def write_bytes(data: bytes, path: Path, mode: int = 0o600) -> None:
+    """Write a file via a temporary name, like `write_table`; readable by its owner only (it may be restricted)
+    unless `mode` says otherwise (0o666: as the umask makes any other output, for a pseudonymous file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     tmp.replace(path)

@@ -73,7 +73,8 @@ def summary(result: RunResult) -> str:
         ranked = sorted(result.reasons, key=lambda r: (-r.rows, r.source, r.column, r.reason))
         lines += [f"    {r.rows:>7,}  {r.source}.{r.column}: {r.reason}" for r in ranked[:REASONS_SHOWN]]
         if len(result.reasons) > REASONS_SHOWN:
-            lines.append(f"    ... and {len(result.reasons) - REASONS_SHOWN} more kinds: see quarantine.parquet")
+            lines.append(f"    ... and {len(result.reasons) - REASONS_SHOWN} more kinds: see quarantine.parquet or "
+                         "quarantine.csv")
     return "\n".join(lines)
 
 

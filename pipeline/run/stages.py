@@ -40,8 +40,10 @@ from pipeline.run.orchestrator import Orchestrator
 from pipeline.run.previous import KEY_HISTORY, LINK_RECORDS, TOKENS
 from pipeline.run.result import QuarantineReason, RunResult
 from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
+from pipeline.spreadsheet import frame_csv
 
-PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json",
+QUARANTINE_CSV = "quarantine.csv"  # quarantine.parquet for a spreadsheet: research officers open it there
+PUBLISHED = ("quarantine.parquet", QUARANTINE_CSV, "record_links.parquet", "pairs.parquet", "linkage_model.json",
              "households.parquet", "evidence.parquet")
 REVIEW_FILE = Path(RESTRICTED) / "clerical_review.parquet"
 CHANGES_FILE = "changes.parquet"
@@ -98,7 +100,8 @@ def ingest(session: Session, source: str, io_errors: str = "record") -> SourceOu
 
 
 def finish_ingest(session: Session) -> int:
-    """quarantine.parquet from every source's rejected rows; stop the run when no source is usable.
+    """quarantine.parquet (and the same rows as a formula-safe quarantine.csv) from every source's rejected
+    rows; stop the run when no source is usable.
 
     Returns the number of sources used.
     """
@@ -112,6 +115,7 @@ def finish_ingest(session: Session) -> int:
     s.quarantine = quarantine.astype({"source": "string", "row_number": "int64", "source_record_id": "string",
                                       "column": "string", "reason": "string"})
     write_parquet(s.quarantine, s.staging / "quarantine.parquet")
+    write_bytes(frame_csv(s.quarantine), s.staging / QUARANTINE_CSV, mode=0o666)  # pseudonymous, as the Parquet
     outcomes = s.ordered_outcomes()
     if not any(o.used for o in outcomes):
         raise RunError("no source could be used: " + "; ".join(
