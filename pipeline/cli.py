@@ -176,10 +176,11 @@ def _review(args: argparse.Namespace) -> int:
     if to.exists() and not to.is_file():
         raise RunError(f"--to {to} is a folder; give the form's file path")
     review = pd.read_parquet(source)
-    write_bytes(review_form(review), to)  # 0600: names, dates of birth and addresses
+    write_bytes(review_form(review, args.run), to)  # 0600: names, dates of birth and addresses
     print(f"{len(review):,} pairs to review written to {to} (IDENTIFYING: readable by you alone). Fill in "
           f"decision (MATCH or NOT_MATCH), reviewer, reviewed_on and note, then give it to the next run: "
-          f"--decisions {to}")
+          f"--decisions {to}. Its last column, explain_pair, is the command that shows why a pair was weighed "
+          f"as it was")
     return 0
 
 

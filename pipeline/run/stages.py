@@ -31,7 +31,7 @@ from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_s
 from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
 from pipeline.link.continuity import HISTORY_COLUMNS, Earlier, empty_history
 from pipeline.link.document import MODEL_FILE, model_document
-from pipeline.link.review import DECISIONS_FILE, decisions_csv
+from pipeline.link.review import DECISIONS_FILE, decisions_csv, with_explain_commands
 from pipeline.link.stage import link_sources, prepare_source
 from pipeline.publish import RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
@@ -159,7 +159,7 @@ def link(session: Session) -> None:
                                      earlier=earlier, decisions=decisions)
     write_parquet(linked.record_links, s.staging / "record_links.parquet")
     write_parquet(linked.pairs, s.staging / "pairs.parquet")
-    write_parquet(linked.review, s.staging / REVIEW_FILE)
+    write_parquet(with_explain_commands(linked.review, s.config.out), s.staging / REVIEW_FILE)
     write_parquet(linked.tokens, s.staging / TOKENS_FILE)
     write_parquet(linked.link_records, s.staging / LINK_RECORDS_FILE)
     if decisions is not None:
