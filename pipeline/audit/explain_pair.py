@@ -403,7 +403,9 @@ def explain_pair(run: Path, a: RecordRef, b: RecordRef, values: bool = False) ->
     row = _pair_row(run, a, b)
     if row is not None:  # compared, and shown: the run's own weights
         decision = str(row["decision"])
-        reasons = _decision_reasons(row, thresholds) + _prior_decides(_steps_from_row(row, run_model), thresholds)
+        reasons = _decision_reasons(row, thresholds)
+        if row.get("agency_id_relation") != "same":  # one agency id joins them whatever the weights say
+            reasons += _prior_decides(_steps_from_row(row, run_model), thresholds)
         if decision.startswith("refused"):
             reasons += _refusal(run, row, person_a, person_b, restricted, run_model, settings)
         if bool(row.get("compared_across_a_move", False)):
