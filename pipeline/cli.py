@@ -9,6 +9,7 @@ is neither a run folder nor a ledger (and `audit explain` 2 for an unknown house
 `contracts --markdown` prints the agency extract specification generated from schemas/;
 `contracts --check FILE` exits 0 when FILE is that document, 1 naming FILE when it is not.
 `purge` exits 0 when everything due was removed and recorded, 1 when a run was refused or left incomplete.
+`explain-pair` exits 0 when it answered, 2 for a run, record or chart path it cannot use.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     gateways.add_argument("--processing-date", type=iso_date, default=None,
                           help="the day to judge the agreements on (default: today)")
     _review_parser(sub)
+    _explain_pair_parser(sub)
     purge = sub.add_parser("purge", help="remove what a retention period has run out on (restricted/ first, whole "
                                          "runs after theirs), each removal recorded in the ledger")
     purge.add_argument("--ledger", type=Path, default=None,
@@ -101,6 +103,52 @@ def _audit_parser(sub: argparse._SubParsersAction) -> None:
     explain = commands.add_parser("explain", help="why a household is or is not eligible, with its evidence")
     explain.add_argument("household_key", help="the household's pseudonymous key (H...)")
     explain.add_argument("--run", type=Path, required=True, help="the run folder")
+
+
+EXPLAIN_PAIR_HELP = """Name each record as SOURCE:SOURCE_RECORD_ID, the agency's row id as record_links.parquet and
+pairs.parquet list it (source, source_record_id), e.g. health:HLT0000123 electoral_register:ELR0000456. The
+terminal shows the waterfall (the prior, each comparison's weight, the match weight and probability), the decision
+and the rule that refused the link, if one did: pseudonymous (record ids, keys, the model's level names), never a
+value. The chart (SVG) goes to RUN/explain/ unless --chart says where. With --values it also shows the two
+records' standardised names, birth dates and addresses, and goes only under RUN/restricted/ (identifying)."""
+
+
+def _explain_pair_parser(sub: argparse._SubParsersAction) -> None:
+    """`explain-pair A B --run RUN [--chart PATH] [--values]`: why two records were linked or not."""
+    explain = sub.add_parser("explain-pair", help="why two records were linked, or not: the match weight's "
+                                                  "waterfall, the decision and the rule that refused it",
+                             description=EXPLAIN_PAIR_HELP)
+    explain.add_argument("record_a", metavar="RECORD_A", help="SOURCE:SOURCE_RECORD_ID, e.g. health:HLT0000123")
+    explain.add_argument("record_b", metavar="RECORD_B", help="SOURCE:SOURCE_RECORD_ID, e.g. police:POL0000456")
+    explain.add_argument("--run", type=Path, required=True, help="the run folder")
+    explain.add_argument("--chart", type=Path, default=None,
+                         help="the chart's path (default RUN/explain/pair_A__B.svg; with --values "
+                              "RUN/restricted/explain/..., and only under RUN/restricted/)")
+    explain.add_argument("--values", action="store_true",
+                         help="show the two records' standardised values in the chart (IDENTIFYING: the chart then "
+                              "goes under RUN/restricted/ only; the terminal never shows them)")
+
+
+def _explain_pair(args: argparse.Namespace) -> int:
+    """Exit 0 answered; 2 when the run, a record or the chart's path cannot be used (one line on standard error)."""
+    from pipeline.audit.explain_pair import RecordRef, explain_pair, text
+    from pipeline.audit.trail import USAGE, AuditUsage
+    from pipeline.report.pair_chart import chart_path, write_chart
+
+    try:
+        a, b = RecordRef.parse(args.record_a), RecordRef.parse(args.record_b)
+        explanation = explain_pair(args.run, a, b, values=args.values)
+        path = chart_path(args.run, a, b, args.values, args.chart)
+        try:
+            write_chart(explanation, path, args.values)
+        except OSError as exc:
+            raise AuditUsage(f"cannot write the chart to {path} ({type(exc).__name__}); give --chart PATH") from None
+    except AuditUsage as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return USAGE
+    shown = f"{path}" + (" (IDENTIFYING: the records' values; readable by you alone)" if args.values else "")
+    print(text(explanation, shown))
+    return 0
 
 
 def _review_parser(sub: argparse._SubParsersAction) -> None:
@@ -128,10 +176,11 @@ def _review(args: argparse.Namespace) -> int:
     if to.exists() and not to.is_file():
         raise RunError(f"--to {to} is a folder; give the form's file path")
     review = pd.read_parquet(source)
-    write_bytes(review_form(review), to)  # 0600: names, dates of birth and addresses
+    write_bytes(review_form(review, args.run), to)  # 0600: names, dates of birth and addresses
     print(f"{len(review):,} pairs to review written to {to} (IDENTIFYING: readable by you alone). Fill in "
           f"decision (MATCH or NOT_MATCH), reviewer, reviewed_on and note, then give it to the next run: "
-          f"--decisions {to}")
+          f"--decisions {to}. Its last column, explain_pair, is the command that shows why a pair was weighed "
+          f"as it was")
     return 0
 
 
@@ -306,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = {"run": _run, "synth": _synth, "audit": _audit, "contracts": _contracts, "gateways": _gateways,
                 "check-extract": _check_extract, "request-pack": _request_pack,
-                "review": _review, "purge": _purge}[args.command](args)
+                "review": _review, "purge": _purge, "explain-pair": _explain_pair}[args.command](args)
         sys.stdout.flush()  # here, not at exit, so a reader that stopped early is met below
         return code
     except RunError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import json
 import os
 import shutil
 import threading
@@ -254,15 +255,35 @@ def write_table(table: pa.Table, path: Path) -> None:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     """`write_table` for a pandas frame (its index is not kept)."""
-    write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    write_table(_readable_by_pandas(pa.Table.from_pandas(frame, preserve_index=False)), path)
 
 
-def write_bytes(data: bytes, path: Path) -> None:
-    """Write a file via a temporary name, like `write_table`; readable by its owner only (it may be restricted)."""
+def _readable_by_pandas(table: pa.Table) -> pa.Table:
+    """The table with pandas' metadata naming a list column's dtype as `object`.
+
+    A list column (pairs' `blocking_passes`, evidence's `source_record_ids`) is kept as an Arrow list
+    in memory so its type holds even when the table is empty; pandas records that dtype as
+    'list<item: string>[pyarrow]', which its own reader cannot parse back (pd.read_parquet fails).
+    As `object` it reads back as arrays of values, and the Parquet type stays list<string>.
+    """
+    raw = (table.schema.metadata or {}).get(b"pandas")
+    lists = {f.name for f in table.schema if pa.types.is_list(f.type) or pa.types.is_large_list(f.type)}
+    if raw is None or not lists:
+        return table
+    meta = json.loads(raw)
+    for column in meta.get("columns", []):
+        if column.get("name") in lists:
+            column["numpy_type"] = "object"
+    return table.replace_schema_metadata({**table.schema.metadata, b"pandas": json.dumps(meta).encode()})
+
+
+def write_bytes(data: bytes, path: Path, mode: int = 0o600) -> None:
+    """Write a file via a temporary name, like `write_table`; readable by its owner only (it may be restricted)
+    unless `mode` says otherwise (0o666: as the umask makes any other output, for a pseudonymous file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     tmp.replace(path)

@@ -85,6 +85,7 @@ def test_no_name_date_of_birth_address_or_token_from_the_sample_is_logged(sample
     texts = {"lineage": (out / "lineage.jsonl").read_text(), "stderr": stderr}
     quarantine = pd.read_parquet(out / "quarantine.parquet")
     texts["quarantine reasons"] = "\n".join(quarantine["reason"])
+    texts["quarantine.csv"] = (out / "quarantine.csv").read_text(encoding="utf-8-sig")
     texts |= {str(p.relative_to(out)): p.read_text(errors="replace") for p in (out / "data_docs").rglob("*.html")}
     texts["linkage_model.json"] = (out / "linkage_model.json").read_text()
     for path in out.glob("*.parquet"):  # the pseudonymous outputs: every text cell

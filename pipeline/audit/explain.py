@@ -72,11 +72,16 @@ def _not_assessed_reason(criterion: str, rules: RuleSet | None, sources: dict[st
 
 
 def _evidence_line(e: pd.Series, sources: dict[str, dict]) -> str:
+    """One fact: the source rows it rests on (all of them: a total over three terms names three), its words,
+    the indicator that found it, and the file and gateway the rows came under."""
     r = sources.get(str(e["source"]), {})
     gateway = r.get("gateway") or {}
     file = Path(str(r.get("file"))).name if r.get("file") else "no file"
     sha = (r.get("sha256") or "")[:12]
-    return (f"      {e['source']} {e['source_record_id']}: {e['detail']}   [{file}, SHA-256 {sha}…; "
+    ids = e.get("source_record_ids")  # absent from runs before evidence stated each fact once
+    rows = ", ".join(map(str, ids)) if ids is not None and len(ids) else str(e["source_record_id"])
+    by = f" ({e['indicator']})" if pd.notna(e.get("indicator")) else ""
+    return (f"      {e['source']} {rows}: {e['detail']}{by}   [{file}, SHA-256 {sha}…; "
             f"gateway {gateway.get('citation', 'none')}, {gateway.get('agreement', 'no agreement')}]")
 
 

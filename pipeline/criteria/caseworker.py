@@ -3,35 +3,26 @@
 Written only when a run is asked for it (`--caseworker-export`), only under restricted/, and headed
 with its protective marking. Every other output carries pseudonymous keys only.
 
-Spreadsheet formula injection: a cell that begins with =, +, -, @ (or a tab or carriage return,
-which some spreadsheets strip before reading a formula) is run as a formula when the file is
-opened. Names and addresses come from partner agencies' free text, so every such cell is
-neutralised by a leading apostrophe, which spreadsheets show as text and do not display.
+Names and addresses come from partner agencies' free text, so the file is written formula-safe
+(`pipeline.spreadsheet`: a cell a spreadsheet would run as a formula is neutralised), as every CSV a
+person opens is.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 import pandas as pd
 
 from pipeline.criteria.engine import ADULT_AGE, age_on
 from pipeline.criteria.rules import RuleSet
+from pipeline.spreadsheet import safe_csv
 
 MARKING = "OFFICIAL-SENSITIVE"
 HEADER_LINE = (f"{MARKING}: personal data of families identified for the Supporting Families programme. "
                "Share only with the family's lead practitioner under the data-sharing agreement.")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ["household_key", "person_key", "forename", "surname", "date_of_birth", "age", "child",
            "address", "postcode", "uprn", "criteria_met", "problems", "rule_set"]
-
-
-def neutralise(value: object) -> str:
-    """A cell as text that a spreadsheet will not evaluate as a formula."""
-    text = "" if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)) else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def export_rows(households: pd.DataFrame, people: pd.DataFrame, addresses: pd.DataFrame, rules: RuleSet,
@@ -58,10 +49,4 @@ def export_rows(households: pd.DataFrame, people: pd.DataFrame, addresses: pd.Da
 
 def to_csv(rows: pd.DataFrame) -> bytes:
     """The marked, injection-safe CSV (UTF-8 with a byte-order mark, so spreadsheets read accents)."""
-    buffer = io.StringIO(newline="")
-    buffer.write(HEADER_LINE + "\r\n")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for record in rows[COLUMNS].itertuples(index=False, name=None):
-        writer.writerow([neutralise(v) for v in record])
-    return buffer.getvalue().encode("utf-8-sig")
+    return safe_csv(COLUMNS, rows[COLUMNS].itertuples(index=False, name=None), HEADER_LINE)

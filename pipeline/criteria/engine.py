@@ -2,8 +2,14 @@
 
 Input is the landed rows of each assessed source, which person and household each row belongs to,
 and each person's date of birth. Output is one row per household (members, children, one nullable
-boolean per criterion, problems, eligible) and one evidence row per source row behind a met
-criterion. Nothing here knows a criterion by name: all of that is in the rule file.
+boolean per criterion, problems, eligible, the rule set and the as-of date) and one evidence row per
+fact behind a met criterion. Nothing here knows a criterion by name: all of that is in the rule file.
+
+A fact is what an indicator says of one person: "proven offence: CAUTION on 2026-03-04" of one police
+row, or "absence 15.0% of 326 sessions, 2025/26 spring to 2026/27 autumn" of a child's three term rows
+together. Each is stated once per person, criterion and indicator, with every source row it rests on
+(`source_record_ids`; `source_record_id` is the first of them), so a total over three terms is one
+row, not the same sentence three times, and no source row is lost from the trail.
 
 Three-valued criteria: a criterion is met when any of its indicators finds a row; when none does,
 it is "not met" only if every source it depends on was assessed (supplied, accepted, and with
@@ -23,14 +29,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pipeline.criteria.rules import AtLeast, Indicator, RowFilter, Rule, RuleNode, RuleSet
 
 ADULT_AGE = 18
 TERM_ORDER = {"AUTUMN": 0, "SPRING": 1, "SUMMER": 2}
-EVIDENCE_COLUMNS = ["household_key", "criterion", "person_key", "source", "source_record_id", "detail"]
+EVIDENCE_COLUMNS = ["household_key", "criterion", "person_key", "source", "source_record_id", "detail"]  # the spec's
+EVIDENCE_ADDED = ["indicator", "source_record_ids"]  # the rule that met the criterion; every row the fact rests on
+FACT = ["household_key", "criterion", "person_key", "source", "detail", "indicator"]  # one evidence row each
 # households.parquet's columns besides one per criterion (which stand between members/children and problems)
-HOUSEHOLD_FIELDS = ("household_key", "members", "children", "problems", "eligible", "rule_set", "not_assessed")
+HOUSEHOLD_FIELDS = ("household_key", "members", "children", "problems", "eligible", "rule_set", "as_of",
+                    "not_assessed")
 IDENTITY_FIELDS = ("address_key", "first_seen")  # added to households.parquet from linkage: not criteria
 
 
@@ -286,8 +296,9 @@ def _criteria(rules: RuleSet, keyed: dict[str, pd.DataFrame], ctx: _Context,
         usable = [ind for ind in criterion.met_by
                   if ind.source in keyed and ind.columns() <= set(keyed[ind.source].columns)]
         assessed = criterion.assessable and len(usable) == len(criterion.met_by)
-        hits = [indicator_hits(ind, keyed[ind.source], ctx).assign(source=ind.source) for ind in usable]
-        hits = pd.concat(hits, ignore_index=True) if hits else pd.DataFrame(columns=EVIDENCE_COLUMNS)
+        hits = [indicator_hits(ind, keyed[ind.source], ctx).assign(source=ind.source, indicator=ind.name)
+                for ind in usable]
+        hits = pd.concat(hits, ignore_index=True) if hits else pd.DataFrame(columns=[*EVIDENCE_COLUMNS, "indicator"])
         column = pd.Series(pd.NA if not assessed else False, index=met.index, dtype="boolean")
         if criterion.assessable and len(hits):
             column[column.index.isin(hits["household_key"])] = True
@@ -320,13 +331,32 @@ def score(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Membershi
     out["problems"] = problems.astype("int64")
     out["eligible"] = eligible.astype(bool)
     out["rule_set"] = pd.array([rules.name] * len(out), dtype="string")
+    # The reference date every window, age and "live" claim was judged on, in the table itself: a
+    # households.parquet read apart from its run folder (or beside last month's) says which month it is.
+    out["as_of"] = pd.Series(pd.arrays.ArrowExtensionArray(pa.array([as_of] * len(out), type=pa.date32())),
+                             index=out.index)
     out["not_assessed"] = met.isna().sum(axis=1).to_numpy().astype("int64")
     out["household_key"] = out["household_key"].astype("string")
     out[["members", "children"]] = out[["members", "children"]].astype("int64")
 
-    if evidence_parts:
-        evidence = pd.concat(evidence_parts, ignore_index=True)[EVIDENCE_COLUMNS].drop_duplicates()
-    else:
-        evidence = pd.DataFrame({c: pd.Series(dtype=object) for c in EVIDENCE_COLUMNS})
-    evidence = evidence.astype("string").sort_values(EVIDENCE_COLUMNS, kind="stable").reset_index(drop=True)
-    return Scored(households=out, evidence=evidence)
+    return Scored(households=out, evidence=facts(evidence_parts))
+
+
+def facts(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The evidence rows: one per fact (FACT), with the source rows it rests on, sorted as the spec's columns.
+
+    Rows are sorted by fact and record id, and each run of one fact becomes one row whose
+    `source_record_ids` is an Arrow list built from offsets (no Python list per fact).
+    """
+    columns = [*EVIDENCE_COLUMNS, "indicator"]
+    rows = pd.concat(parts, ignore_index=True)[columns].drop_duplicates() if parts else \
+        pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    rows = rows.astype("string").sort_values([*FACT, "source_record_id"], kind="stable").reset_index(drop=True)
+    starts = rows[FACT].ne(rows[FACT].shift()).fillna(True).any(axis=1).to_numpy(bool)  # the first row: shift is NA
+    offsets = np.append(np.flatnonzero(starts), len(rows)).astype(np.int32)
+    ids = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()),
+                                   pa.array(rows["source_record_id"].to_numpy(object), type=pa.string()))
+    out = rows[starts].reset_index(drop=True)
+    out["source_record_ids"] = pd.Series(pd.arrays.ArrowExtensionArray(ids))
+    order = out.sort_values([*EVIDENCE_COLUMNS, "indicator"], kind="stable").index
+    return out.loc[order, [*EVIDENCE_COLUMNS, *EVIDENCE_ADDED]].reset_index(drop=True)

@@ -132,6 +132,10 @@ PerPerson = Annotated[SumPerPerson | RatioPerPerson | LatestTermPerPerson, Field
 
 class Indicator(Strict):
     source: str
+    # The indicator's name in the shared definitions or the rule file (`use: absence_10pct` is absence_10pct,
+    # overrides and all); one written out inside a criterion is named for its place, e.g. education.met_by.2.
+    # evidence.parquet's `indicator`: which rule met the criterion, without parsing the evidence's words.
+    name: str = ""
     description: str = ""
     where: RowFilter | list[RowFilter] = Field(default_factory=dict)  # a list: any of the filters
     window: Window | None = None
@@ -357,12 +361,12 @@ def _resolve(item: object, library: dict[str, dict], path: Path, key: str) -> di
     if not isinstance(item, dict):
         raise ContractError(f"{path}: {key}: expected an indicator name or mapping")
     if "use" not in item:
-        return item
+        return {"name": key.removeprefix("criteria."), **item}
     name = item["use"]
     if name not in library:
         known = ", ".join(sorted(library)) or "none"
         raise ContractError(f"{path}: {key}.use: unknown indicator {name!r} (defined: {known})")
-    base = dict(library[name])
+    base = {"name": name, **library[name]}
     overrides = {k: v for k, v in item.items() if k != "use"}
     if isinstance(base.get("member"), str) and isinstance(overrides.get("member"), dict):
         base["member"] = {"who": base["member"]}

@@ -31,7 +31,7 @@ class ExampleEvidence:
     criterion: str
     source: str
     detail: str
-    rows: int  # evidence rows of the household for this criterion (the first is shown)
+    rows: int  # evidence rows (facts) of the household for this criterion (the first is shown)
 
 
 @dataclass(frozen=True)

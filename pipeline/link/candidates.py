@@ -8,8 +8,11 @@ Pairs are (i, j) with i < j over the positions of one combined, standardised fra
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import recordlinkage as rl
 
 from pipeline.link.settings import BlockingPass
@@ -103,6 +106,22 @@ def candidate_pairs(records: pd.DataFrame, passes: list[BlockingPass]) -> pd.Dat
     return pd.DataFrame({"i": key // n, "j": key % n, "passes": passes_mask})
 
 
+def pass_names(mask: np.ndarray, passes: list[BlockingPass]) -> pd.Series:
+    """Per pair, the names of the passes its bit mask `passes` sets, in linkage.yaml's order (list<string>).
+
+    The bit mask is compact but must be decoded by hand against linkage.yaml; the names say it in the
+    file itself. Built as one Arrow list array (offsets over a flat array of names), not a Python list
+    per pair, so it costs little at millions of pairs.
+    """
+    mask = np.asarray(mask, dtype=np.int64)
+    has = (mask[:, None] >> np.arange(len(passes), dtype=np.int64)) & 1 if len(passes) else np.zeros((len(mask), 0))
+    row, which = np.nonzero(has)  # row-major: each pair's passes together, in pass order
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=len(mask)))]).astype(np.int32)
+    names = pa.array([p.name for p in passes], type=pa.string()).take(pa.array(which, type=pa.int64()))
+    lists = pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), names)
+    return pd.Series(pd.arrays.ArrowExtensionArray(lists))
+
+
 def cross_pairs(records: pd.DataFrame, n_left: int, passes: list[BlockingPass]) -> pd.DataFrame:
     """Candidate pairs (i, j) between two sets of records only: i < n_left <= j, sorted by (i, j).
 
@@ -165,3 +184,68 @@ def _reachable(pairs: pd.DataFrame, person: np.ndarray, true_pairs: float) -> fl
     _, component = connected_components(graph, directed=False)
     both = pd.DataFrame({"p": person, "c": component}).groupby(["p", "c"]).size().to_numpy(dtype=np.float64)
     return float((both * (both - 1) / 2).sum() / true_pairs) if true_pairs else 1.0
+
+
+@dataclass(frozen=True)
+class ColumnAgreement:
+    """One column of a pass for one pair: `agree`, `differ`, or `blank` on side `a`, `b` or `both`."""
+
+    column: str
+    state: str
+    blank_on: str = ""
+
+
+@dataclass(frozen=True)
+class PassVerdict:
+    """Whether one blocking pass proposed a pair, and if not, what stood in the way (column names, never values).
+
+    A pass proposes a pair when both records agree on all its columns and their block is no larger than
+    `max_block`; `block_size` is that block's size when the columns agree.
+    """
+
+    name: str
+    proposed: bool
+    columns: tuple[ColumnAgreement, ...]
+    block_size: int | None = None
+    max_block: int | None = None
+
+
+def pass_verdicts(records: pd.DataFrame, a: int, b: int, passes: list[BlockingPass]) -> list[PassVerdict]:
+    """Per pass, whether it proposed records `a` and `b` (positions in `records`, the run's whole set of
+    standardised records, so block sizes are the run's) and what it needed that they lack."""
+    cache: dict[str, np.ndarray] = {}
+    out = []
+    for block in passes:
+        key = block_key(records, list(block.columns), cache)
+        usable = _usable(key, block)
+        agreements = []
+        for column in block.columns:
+            ca, cb = int(cache[column][a]), int(cache[column][b])
+            if ca < 0 or cb < 0:
+                side = "both" if ca < 0 and cb < 0 else ("a" if ca < 0 else "b")
+                agreements.append(ColumnAgreement(column, "blank", side))
+            else:
+                agreements.append(ColumnAgreement(column, "agree" if ca == cb else "differ"))
+        same = key[a] >= 0 and key[a] == key[b]
+        size = int((key == key[a]).sum()) if same else None
+        out.append(PassVerdict(block.name, bool(same and usable[a] and usable[b]), tuple(agreements), size,
+                               block.max_block))
+    return out
+
+
+def proposed_between(records: pd.DataFrame, left: np.ndarray, right: np.ndarray,
+                     passes: list[BlockingPass]) -> pd.DataFrame:
+    """Candidate pairs (i, j, passes) between the records at positions `left` and those at `right`, as the run's
+    passes proposed them over all of `records` (a block too large there proposes nothing here either)."""
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    i, j = np.repeat(left, len(right)), np.tile(right, len(left))
+    keep = i != j
+    i, j = i[keep], j[keep]
+    mask = np.zeros(len(i), dtype=np.int64)
+    cache: dict[str, np.ndarray] = {}
+    for bit, block in enumerate(passes):
+        key = block_key(records, list(block.columns), cache)
+        usable = _usable(key, block)
+        mask |= np.where(usable[i] & usable[j] & (key[i] == key[j]), 1 << bit, 0)
+    found = mask > 0
+    return pd.DataFrame({"i": i[found], "j": j[found], "passes": mask[found]})

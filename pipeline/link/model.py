@@ -106,6 +106,11 @@ class FSModel:
     labelled: dict[str, int] = field(default_factory=dict)
     shares: dict[str, float] = field(default_factory=dict)
 
+    def prior_weight(self) -> float:
+        """The prior as a weight, log2(prior / (1 - prior)): where every pair's match weight starts."""
+        prior = min(max(self.prior, 1e-12), 1 - 1e-12)
+        return float(np.log2(prior / (1 - prior)))
+
     def weights(self) -> dict[str, np.ndarray]:
         """log2(m/u) per feature level: each level's contribution to a pair's match weight."""
         return {f: np.log2(self.m[f] / self.u[f]) for f in self.m}
@@ -331,16 +336,19 @@ def name_frequency_weight(name: np.ndarray, person_group: np.ndarray, i: np.ndar
 
 def score(model: FSModel, levels: pd.DataFrame, *, with_prior: bool = True,
           extra: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """Per pair: each feature's contribution (log2 m/u, 0 when missing), match weight, probability.
+    """Per pair: the prior's weight (`w_prior`, with the prior), each feature's contribution (log2 m/u, 0
+    when missing), match weight, probability.
 
-    The match weight includes the prior, so probability = 1 / (1 + 2^-weight): an analyst can
-    add the contributions up and see the probability follow. `extra` adds named contributions
-    (such as the name-frequency adjustment).
+    The match weight is the sum of the w_ columns, added in their order (the prior first), so
+    probability = 1 / (1 + 2^-weight): an analyst adds the columns up and sees the weight and the
+    probability follow, with nothing left out of the file. `extra` adds named contributions (such
+    as the name-frequency adjustment).
     """
     weights = model.weights()
     out = pd.DataFrame(index=levels.index)
-    prior = min(max(model.prior, 1e-12), 1 - 1e-12)
-    total = np.full(len(levels), np.log2(prior / (1 - prior)) if with_prior else 0.0)
+    total = np.full(len(levels), model.prior_weight() if with_prior else 0.0)
+    if with_prior:
+        out["w_prior"] = total
     for f in FEATURES:
         lv = levels[f].to_numpy()
         contribution = np.where(lv >= 0, weights[f][np.maximum(lv, 0)], 0.0)

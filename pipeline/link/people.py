@@ -58,7 +58,7 @@ def effective_tokens(records: pd.DataFrame, one_row_per_person: list[str]) -> pd
     return token.where(token.notna() & (token.astype(str) != ""), None)
 
 
-def _adult_conflict(records: pd.DataFrame, i: np.ndarray, j: np.ndarray, settings: LinkageSettings) -> np.ndarray:
+def adult_conflict(records: pd.DataFrame, i: np.ndarray, j: np.ndarray, settings: LinkageSettings) -> np.ndarray:
     """Pairs where an undated record of an adults-only source meets a child: not one person.
 
     The register lists adults without a birth date, so a blank date there means "an adult",
@@ -83,7 +83,7 @@ def pair_levels(records: pd.DataFrame, pairs: pd.DataFrame, settings: LinkageSet
     """The model's levels of each pair (i, j) of records, as linking weighs them: compared, an undated
     adult against a child told apart, cut into levels."""
     features = compare_pairs(records, pairs)
-    features.loc[_adult_conflict(records, pairs["i"].to_numpy(), pairs["j"].to_numpy(), settings), "dob"] = 0.0
+    features.loc[adult_conflict(records, pairs["i"].to_numpy(), pairs["j"].to_numpy(), settings), "dob"] = 0.0
     return comparison_levels(features)  # the features go: at millions of pairs they hold gigabytes
 
 

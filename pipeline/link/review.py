@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,10 +35,38 @@ class ReviewFormError(Exception):
     """A decisions file that cannot be applied: the message names the file, row and column."""
 
 
-def review_form(review: pd.DataFrame) -> bytes:
-    """The clerical review pairs as a CSV form: what to fill in first, then both records side by side."""
+EXPLAIN_COLUMN = "explain_pair"  # per pair, the command that shows why the model weighed it as it did
+
+
+def explain_commands(review: pd.DataFrame, run: Path) -> pd.Series:
+    """Per review pair, the `explain-pair` command line for it in the run folder `run` (quoted for a shell).
+
+    A reviewer unsure of a pair sees the waterfall behind its probability (and with --values, both records
+    in a chart kept under restricted/) by pasting one line.
+    """
+    folder = shlex.quote(str(Path(run).resolve()))
+    commands = [f"python -m pipeline explain-pair {shlex.quote(f'{sa}:{ia}')} {shlex.quote(f'{sb}:{ib}')} "
+                f"--run {folder}"
+                for sa, ia, sb, ib in zip(review["source_a"].astype(str), review["source_record_id_a"].astype(str),
+                                          review["source_b"].astype(str), review["source_record_id_b"].astype(str),
+                                          strict=True)]
+    return pd.Series(commands, index=review.index, dtype="string")
+
+
+def with_explain_commands(review: pd.DataFrame, run: Path) -> pd.DataFrame:
+    """The review pairs with their `explain-pair` command lines (restricted/clerical_review.parquet)."""
+    return review.assign(**{EXPLAIN_COLUMN: explain_commands(review, run)})
+
+
+def review_form(review: pd.DataFrame, run: Path | None = None) -> bytes:
+    """The clerical review pairs as a CSV form: what to fill in first, then both records side by side, and
+    last the command that explains each pair (for the run folder `run` when given: where the form's reader
+    finds the run, which may have moved since it was written)."""
     fields = [f"{f}_{side}" for f in REVIEW_FIELDS for side in ("a", "b")]
-    form = review.reindex(columns=["match_probability", *fields]).copy()
+    if run is not None:
+        review = with_explain_commands(review, run)
+    form = review.reindex(columns=["match_probability", *fields, *([EXPLAIN_COLUMN] if EXPLAIN_COLUMN in review
+                                                                   else [])]).copy()
     for column in reversed(FILLED_IN):
         form.insert(0, column, "")
     form.insert(0, "pair", np.arange(1, len(form) + 1))

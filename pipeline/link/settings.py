@@ -32,6 +32,16 @@ class BlockingPass:
     columns: tuple[str, ...] = Field(min_length=1)
     max_block: int | None = Field(None, ge=2)
 
+    @property
+    def name(self) -> str:
+        """The pass as an analyst reads it in pairs.parquet's `blocking_passes`: its columns, and its block limit.
+
+        Made of what the pass is (linkage.yaml gives passes no names of their own), so a name never goes
+        stale when passes are reordered, and it decodes `passes` without opening linkage.yaml.
+        """
+        limit = f" (blocks of at most {self.max_block})" if self.max_block is not None else ""
+        return " + ".join(self.columns) + limit
+
 
 def _pass_shorthand(value: object) -> object:
     """A pass written as a plain list of columns."""

@@ -9,7 +9,6 @@ run publishes (`pipeline.link.tables`) with the stage's counts.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -231,7 +230,7 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         "household_basis": pd.array(homes.basis[person_number], dtype="string"),
         "person_first_seen": pd.array(keys.person_first_seen[person_number], dtype="string"),
     })
-    pairs = pairs_table(people.pairs, links, settings.model.review_threshold)
+    pairs = pairs_table(people.pairs, links, settings.model.review_threshold, settings.blocking)
     undecided = people.pairs if "reviewer_decision" not in people.pairs else \
         people.pairs[people.pairs["reviewer_decision"].isna().to_numpy()]  # a decided pair is not asked again
     review = review_table(undecided, records, person_keys[person_number])
@@ -255,11 +254,4 @@ def _link_records(records: pd.DataFrame, links: pd.DataFrame, settings: LinkageS
     """restricted/link_records.parquet: per record (record_links' order), what the model step compares."""
     columns = link_record_columns(settings)
     return pd.concat([links[RECORD_KEY], records[columns[len(RECORD_KEY):]]], axis=1)
-
-
-def model_document(model: FSModel, settings: LinkageSettings) -> str:
-    """`linkage_model.json`: every level's m, u and weight, the prior, the thresholds, the training pairs."""
-    document = {"prior": model.prior, "thresholds": settings.model.model_dump(), "training_pairs": model.labelled,
-                "levels": model.table().to_dict(orient="records")}
-    return json.dumps(document, indent=1, sort_keys=True) + "\n"
 

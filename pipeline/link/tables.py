@@ -14,17 +14,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.link.candidates import pass_names
 from pipeline.link.decisions import Decision
 from pipeline.link.households import HouseholdAssignment
-from pipeline.link.settings import LinkageSettings
+from pipeline.link.settings import BlockingPass, LinkageSettings
 
 REVIEW_FIELDS = ["source", "source_record_id", "forename", "forename_alt", "middle_names", "surname", "dob", "sex",
                  "postcode", "flat", "house_number", "street", "uprn"]
 SIDES = ("source", "source_record_id", "person_key")  # each pair's side a and b, in that order
 
 
-def pairs_table(pairs: pd.DataFrame, links: pd.DataFrame, review_threshold: float) -> pd.DataFrame:
-    """The pairs worth showing (in or above the review band, or joined by an agency id), each side named.
+def pairs_table(pairs: pd.DataFrame, links: pd.DataFrame, review_threshold: float,
+                passes: list[BlockingPass]) -> pd.DataFrame:
+    """The pairs worth showing (in or above the review band, or joined by an agency id), each side named,
+    and the blocking passes that proposed each by name (`blocking_passes`, beside the bit mask `passes`).
 
     `pairs` are people's scored pairs (record positions i, j); `links` the record links, one row
     per record in the same positions.
@@ -37,6 +40,7 @@ def pairs_table(pairs: pd.DataFrame, links: pd.DataFrame, review_threshold: floa
         for k, name in enumerate(SIDES):
             out.insert((0 if side == "a" else len(SIDES)) + k, f"{name}_{side}", links[name].to_numpy()[at])
     out = out.drop(columns=["i", "j"]).reset_index(drop=True)
+    out.insert(out.columns.get_loc("passes") + 1, "blocking_passes", pass_names(out["passes"].to_numpy(), passes))
     for side in ("a", "b"):
         for name in SIDES:
             out[f"{name}_{side}"] = out[f"{name}_{side}"].astype("string")

@@ -83,7 +83,8 @@ def summary_markdown(result: RunResult) -> str:
     refused = [r for r in table if r["status"] == "refused"]
     lines += ["", f"Refused: {len(refused)}" + (": " + "; ".join(f"{r['source']} ({r['reason']})" for r in refused)
                                                 if refused else "."),
-              f"Quarantined: {result.quarantine.text()}; quarantine.parquet gives file, row, column and reason."]
+              f"Quarantined: {result.quarantine.text()}; quarantine.parquet (quarantine.csv for a spreadsheet) gives "
+              "file, row, column and reason."]
     if result.linkage:
         c = result.linkage
         lines += ["", "## People and households", "",

@@ -73,7 +73,8 @@ def summary(result: RunResult) -> str:
         ranked = sorted(result.reasons, key=lambda r: (-r.rows, r.source, r.column, r.reason))
         lines += [f"    {r.rows:>7,}  {r.source}.{r.column}: {r.reason}" for r in ranked[:REASONS_SHOWN]]
         if len(result.reasons) > REASONS_SHOWN:
-            lines.append(f"    ... and {len(result.reasons) - REASONS_SHOWN} more kinds: see quarantine.parquet")
+            lines.append(f"    ... and {len(result.reasons) - REASONS_SHOWN} more kinds: see quarantine.parquet or "
+                         "quarantine.csv")
     return "\n".join(lines)
 
 
@@ -89,7 +90,7 @@ def scoring_lines(s: ScoreCounts) -> list[str]:
             lines.append(f"    {name:<22} {'not assessed':>10}   (its source was absent or refused, or it cannot be "
                          f"assessed from these sources)")
     if s.examples:
-        lines.append("    for example (evidence.parquet has every row; pseudonymous keys only):")
+        lines.append("    for example (evidence.parquet has every fact and its rows; pseudonymous keys only):")
     for ex in s.examples:
         lines.append(f"      {ex.household_key}: {ex.members} members, {ex.children} children, {ex.problems} problems")
         for e in ex.evidence:

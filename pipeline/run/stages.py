@@ -31,8 +31,9 @@ from pipeline.ingest import data_docs
 from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_source, landed_path
 from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
 from pipeline.link.continuity import HISTORY_COLUMNS, Earlier, empty_history
-from pipeline.link.review import DECISIONS_FILE, decisions_csv
-from pipeline.link.stage import link_sources, model_document, prepare_source
+from pipeline.link.document import MODEL_FILE, model_document
+from pipeline.link.review import DECISIONS_FILE, decisions_csv, with_explain_commands
+from pipeline.link.stage import link_sources, prepare_source
 from pipeline.publish import LINEAGE, RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, abort, go_on_without, tell_kept
@@ -40,8 +41,10 @@ from pipeline.run.orchestrator import Orchestrator
 from pipeline.run.previous import KEY_HISTORY, LINK_RECORDS, TOKENS
 from pipeline.run.result import QuarantineReason, RunResult
 from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
+from pipeline.spreadsheet import frame_csv
 
-PUBLISHED = ("quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json",
+QUARANTINE_CSV = "quarantine.csv"  # quarantine.parquet for a spreadsheet: research officers open it there
+PUBLISHED = ("quarantine.parquet", QUARANTINE_CSV, "record_links.parquet", "pairs.parquet", "linkage_model.json",
              "households.parquet", "evidence.parquet")
 REVIEW_FILE = Path(RESTRICTED) / "clerical_review.parquet"
 CHANGES_FILE = "changes.parquet"
@@ -98,7 +101,8 @@ def ingest(session: Session, source: str, io_errors: str = "record") -> SourceOu
 
 
 def finish_ingest(session: Session) -> int:
-    """quarantine.parquet from every source's rejected rows; stop the run when no source is usable.
+    """quarantine.parquet (and the same rows as a formula-safe quarantine.csv) from every source's rejected
+    rows; stop the run when no source is usable.
 
     Returns the number of sources used.
     """
@@ -112,6 +116,7 @@ def finish_ingest(session: Session) -> int:
     s.quarantine = quarantine.astype({"source": "string", "row_number": "int64", "source_record_id": "string",
                                       "column": "string", "reason": "string"})
     write_parquet(s.quarantine, s.staging / "quarantine.parquet")
+    write_bytes(frame_csv(s.quarantine), s.staging / QUARANTINE_CSV, mode=0o666)  # pseudonymous, as the Parquet
     outcomes = s.ordered_outcomes()
     if not any(o.used for o in outcomes):
         raise RunError("no source could be used: " + "; ".join(
@@ -155,12 +160,12 @@ def link(session: Session) -> None:
                                      earlier=earlier, decisions=decisions)
     write_parquet(linked.record_links, s.staging / "record_links.parquet")
     write_parquet(linked.pairs, s.staging / "pairs.parquet")
-    write_parquet(linked.review, s.staging / REVIEW_FILE)
+    write_parquet(with_explain_commands(linked.review, s.config.out), s.staging / REVIEW_FILE)
     write_parquet(linked.tokens, s.staging / TOKENS_FILE)
     write_parquet(linked.link_records, s.staging / LINK_RECORDS_FILE)
     if decisions is not None:
         write_bytes(decisions_csv(decisions), s.staging / DECISIONS_PATH)
-    (s.staging / "linkage_model.json").write_text(model_document(linked.model, settings), encoding="utf-8")
+    (s.staging / MODEL_FILE).write_text(model_document(linked.model, settings), encoding="utf-8")
     seconds = round(time.perf_counter() - t0, 3)
     reviewed = {} if decisions is None else {"review_decisions": {
         "file": str(s.config.decisions) if s.config.decisions else None,

@@ -392,7 +392,7 @@ def test_explain_lists_each_criterion_with_evidence_rows_and_source_files_for_an
     assert len(rows) >= row["problems"] and "schools" in set(rows["source"])
     gateways = {r["source"]: r["gateway"] for r in lines_json(sample_run) if r["event"] == "source"}
     for e in rows.itertuples():
-        assert f"{e.source} {e.source_record_id}: {e.detail}" in out
+        assert f"{e.source} {', '.join(e.source_record_ids)}: {e.detail} ({e.indicator})" in out
         assert f"{e.source}.csv, SHA-256 " in out
         assert f"gateway {gateways[e.source]['citation']}, {gateways[e.source]['agreement']}" in out
     assert "gateway Education Act 1996 s.537A, DSA-EDU-2025-003" in out

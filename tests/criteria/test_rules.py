@@ -166,6 +166,33 @@ def test_the_evidence_of_an_offence_names_the_row_and_says_why(family, schemas):
         ["H1", "crime_asb", "mum", "police"]]
     assert evidence["detail"].iloc[0] == "proven offence: CAUTION on 2026-03-04"
     assert evidence["source_record_id"].iloc[0].startswith("pol")
+    assert evidence["indicator"].iloc[0] == "proven_offence"  # the rule that met the criterion, by name
+    assert list(evidence["source_record_ids"].iloc[0]) == [evidence["source_record_id"].iloc[0]]
+
+
+def test_two_events_are_two_facts_and_a_row_meeting_two_indicators_is_named_by_each(family, schemas):
+    family.row("police", "mum", outcome="CAUTION", event_date="2026-03-04")
+    family.row("police", "mum", outcome="CONVICTION", event_date="2026-05-01")
+    evidence = family.score(schemas=schemas).evidence
+    assert evidence["detail"].tolist() == ["proven offence: CAUTION on 2026-03-04",
+                                           "proven offence: CONVICTION on 2026-05-01"]
+    assert evidence["source_record_id"].nunique() == 2
+    eviction = Case().person("mum", ADULT).row("police", "mum", event_type="ASB", outcome="HOUSING_ASB_EVICTION")
+    named = eviction.score("supporting_families", schemas=schemas).evidence
+    assert sorted(zip(named["criterion"], named["indicator"], strict=True)) == [
+        ("crime_asb", "asb_intervention"), ("secure_housing", "housing_asb_eviction")]
+
+
+def test_an_indicator_written_out_in_a_council_file_is_named_for_its_place(tmp_path, schemas):
+    text = (REPO / "schemas" / "criteria" / "phase2.yaml").read_text(encoding="utf-8")
+    own = tmp_path / "council.yaml"
+    own.write_text(text.replace("met_by: [proven_offence, asb_intervention]", """met_by:
+      - source: police
+        where: {event_type: [OFFENCE]}
+        detail: "offence on {event_date}"
+      - asb_intervention"""), encoding="utf-8")
+    crime = load_rule_set(str(own), schemas.contracts).criteria["crime_asb"]
+    assert [i.name for i in crime.met_by] == ["crime_asb.met_by.0", "asb_intervention"]
 
 
 # --------------------------------------------------------------------------- schools
@@ -179,8 +206,10 @@ def test_absence_of_exactly_ten_percent_is_met_and_just_under_is_not(schemas):
     under = Case().person("kid", CHILD).row("schools", "kid", sessions_possible=1000, sessions_authorised=99)
     assert met(under, "education", schemas=schemas) is False  # 9.9%
     result = exactly.score(schemas=schemas)
-    assert set(result.evidence["detail"]) == {"absence 10.0% of 300 sessions, 2025/26 spring to 2026/27 autumn"}
-    assert len(result.evidence) == 3  # each term's row is evidence
+    (fact,) = result.evidence.itertuples()  # the total is one fact, stated once for the child
+    assert fact.detail == "absence 10.0% of 300 sessions, 2025/26 spring to 2026/27 autumn"
+    assert fact.indicator == "absence_10pct"
+    assert len(fact.source_record_ids) == 3 and fact.source_record_id == min(fact.source_record_ids)  # every term
 
 
 def test_only_the_three_most_recent_terms_in_the_extract_count(schemas):
@@ -348,7 +377,8 @@ def test_household_columns_follow_the_rule_set(schemas):
     result = Case().person("mum", ADULT).score("phase2", schemas=schemas).households
     assert list(result.columns) == ["household_key", "members", "children", "crime_asb", "education",
                                     "children_need_help", "worklessness", "domestic_abuse", "health", "problems",
-                                    "eligible", "rule_set", "not_assessed"]
+                                    "eligible", "rule_set", "as_of", "not_assessed"]
+    assert set(result["as_of"]) == {R}  # the date the run judged every window and age on
     assert str(result["crime_asb"].dtype) == "boolean" and result["rule_set"].tolist() == ["phase2"]
 
 

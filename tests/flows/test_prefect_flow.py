@@ -25,7 +25,7 @@ from flows.serve import stop
 from tests.conftest import REPO, TINY
 
 COMPARED = ("record_links.parquet", "pairs.parquet", "households.parquet", "evidence.parquet", "quarantine.parquet",
-            "linkage_model.json")
+            "quarantine.csv", "linkage_model.json")
 EVERY_MINUTE = "* * * * *"
 
 

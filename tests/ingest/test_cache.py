@@ -22,7 +22,8 @@ from tests.support import source_records as sources
 
 pytestmark = pytest.mark.usefixtures("preloaded_gx")
 
-COMPARED = ("record_links.parquet", "pairs.parquet", "households.parquet", "evidence.parquet", "quarantine.parquet")
+COMPARED = ("record_links.parquet", "pairs.parquet", "households.parquet", "evidence.parquet", "quarantine.parquet",
+            "quarantine.csv")
 
 
 @pytest.fixture

@@ -105,3 +105,28 @@ def test_a_decided_pair_is_not_put_to_review_again(sample_run, tmp_path, monkeyp
     assert decided and not decided & {tuple(r) for r in again[sides].astype(str).itertuples(index=False)}
     pairs = pd.read_parquet(tmp_path / "run" / "pairs.parquet")
     assert (pairs["reviewer_decision"] == "NOT_MATCH").sum() == 5
+
+
+def test_each_pair_to_review_carries_the_command_that_explains_it_and_the_command_runs(sample_run, tmp_path, capsys):
+    import shlex
+
+    review = pd.read_parquet(sample_run.out / "restricted" / "clerical_review.parquet")
+    first = review.iloc[0]
+    words = shlex.split(first["explain_pair"])
+    assert words[:4] == ["python", "-m", "pipeline", "explain-pair"]
+    assert words[4:] == [f"{first['source_a']}:{first['source_record_id_a']}",
+                         f"{first['source_b']}:{first['source_record_id_b']}", "--run", str(sample_run.out.resolve())]
+    assert main([*words[3:], "--chart", str(tmp_path / "chart.svg")]) == 0
+    assert "so the pair went to clerical review" in capsys.readouterr().out
+
+
+def test_the_form_ends_with_the_explain_command_for_the_folder_it_was_exported_from(sample_run, tmp_path):
+    import shutil
+
+    moved = tmp_path / "moved"
+    shutil.copytree(sample_run.out, moved, symlinks=True)
+    assert main(["review", "export", str(moved), "--to", str(tmp_path / "form.csv")]) == 0
+    form = pd.read_csv(tmp_path / "form.csv", dtype=str, keep_default_na=False)
+    assert form.columns[-1] == "explain_pair"
+    assert form["explain_pair"].str.endswith(f" --run {moved.resolve()}").all()
+    assert form["explain_pair"].str.contains(" explain-pair ").all()

@@ -95,6 +95,31 @@ def test_the_bad_rows_of_the_tiny_set_are_in_quarantine_with_reasons(tiny_run):
     assert got == [("police", 4, "POL3", "dob"), ("schools", 4, "SCH3", "sessions_authorised+sessions_unauthorised")]
 
 
+def test_quarantine_is_also_a_csv_a_spreadsheet_opens_listed_in_the_lineage_like_the_parquet(tiny_run):
+    out = tiny_run.out
+    raw = (out / "quarantine.csv").read_bytes()
+    assert raw.startswith("\ufeff".encode()) and b"\r\n" in raw  # a byte-order mark for accents, CRLF
+    csv_rows = pd.read_csv(out / "quarantine.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    parquet = pd.read_parquet(out / "quarantine.parquet").astype(str)
+    pd.testing.assert_frame_equal(csv_rows, parquet, check_dtype=False)
+    end = next(r for r in lineage(out) if r["event"] == "run_end")
+    assert end["outputs"]["quarantine.csv"] == hashlib.sha256(raw).hexdigest()
+
+
+def test_a_quarantined_record_id_that_a_spreadsheet_would_run_is_written_as_text(tmp_path, capsys):
+    extracts = tmp_path / "extracts"
+    shutil.copytree(TINY, extracts)
+    police = extracts / "police.csv"
+    police.write_text(police.read_text(encoding="utf-8").replace("\nPOL3,", "\n=HYPERLINK(\"x\"),"), encoding="utf-8")
+    code, _, _ = cli(capsys, "--extracts", extracts, "--out", tmp_path / "run")
+    assert code == 0
+    csv_rows = pd.read_csv(tmp_path / "run" / "quarantine.csv", dtype=str, keep_default_na=False,
+                           encoding="utf-8-sig")
+    ids = set(csv_rows.loc[csv_rows["source"] == "police", "source_record_id"])
+    assert ids == {"'=HYPERLINK(\"x\")"}  # the apostrophe: shown as text, never run
+    assert set(pd.read_parquet(tmp_path / "run" / "quarantine.parquet")["source_record_id"]) >= {"=HYPERLINK(\"x\")"}
+
+
 def test_landed_rows_are_typed_parquet(tiny_run):
     out = tiny_run.out
     schema = pq.read_schema(out / "restricted" / "landed" / "schools.parquet")
@@ -139,7 +164,7 @@ def test_a_run_scores_households_and_writes_no_caseworker_export_unless_asked(ti
     assert households["members"].sum() == links["person_key"].nunique()
     evidence = pd.read_parquet(out / "evidence.parquet")
     assert list(evidence.columns) == ["household_key", "criterion", "person_key", "source", "source_record_id",
-                                      "detail"]
+                                      "detail", "indicator", "source_record_ids"]  # the spec's, then what it adds
     assert "scored under supporting_families" in stderr
     assert "criteria: Supporting Families (outcomes framework 2022-2025) [supporting_families]" in stdout
     assert not (out / "restricted" / "caseworker_export.csv").exists()
