@@ -74,6 +74,8 @@ def summary(result: RunResult) -> str:
         lines += [f"    {r.rows:>7,}  {r.source}.{r.column}: {r.reason}" for r in ranked[:REASONS_SHOWN]]
         if len(result.reasons) > REASONS_SHOWN:
             lines.append(f"    ... and {len(result.reasons) - REASONS_SHOWN} more kinds: see quarantine.parquet")
+    lines.append(f"  report: {result.report}  (open it in a browser: the run at a glance, data quality, linkage, "
+                 "households and criteria, changes)")
     return "\n".join(lines)
 
 
