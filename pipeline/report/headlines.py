@@ -7,9 +7,11 @@ One definition for the run report's "at a glance" and the Prefect table artifact
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pipeline.ingest.source import SourceOutcome
-from pipeline.run.result import RunResult
+if TYPE_CHECKING:  # pipeline.run imports the report to write it
+    from pipeline.ingest.source import SourceOutcome
+    from pipeline.run.result import RunResult
 
 
 @dataclass(frozen=True)

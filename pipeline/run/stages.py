@@ -293,7 +293,9 @@ def write_report(session: Session, result: RunResult) -> None:
     os.chmod(s.staging / REPORT_FILE, 0o644)  # not restricted: counts only, as readable as the other outputs
     seconds = round(time.perf_counter() - t0, 3)
     s.stages.write("stage", stage="report", seconds=seconds, bytes=len(page),
-                   inputs=[*PUBLISHED, *([CHANGES_FILE] if s.changes is not None else [])], outputs=[REPORT_FILE])
+                   inputs=["quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json",
+                           "households.parquet", *([CHANGES_FILE] if s.changes is not None else [])],
+                   outputs=[REPORT_FILE])
     s.report(f"{s.elapsed()} run report written: {REPORT_FILE} ({len(page) / 1024:,.0f} KiB, {seconds:.1f}s)")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -29,7 +30,9 @@ from pipeline.report.html.facts import (
     source_facts,
 )
 from pipeline.report.html.page import page
-from pipeline.run.result import RunResult
+
+if TYPE_CHECKING:  # pipeline.run imports the report to write it
+    from pipeline.run.result import RunResult
 
 __all__ = ["REPORT_FILE", "RunTables", "build", "render", "report_facts"]
 

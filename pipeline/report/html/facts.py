@@ -13,19 +13,22 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from pipeline.audit.explain import not_assessed_reason
 from pipeline.criteria.rules import RuleSet
-from pipeline.ingest.source import SourceOutcome
 from pipeline.link.decisions import LABELS
 from pipeline.link.model import FSModel
 from pipeline.link.settings import Model
 from pipeline.report.gateways import agreement_status
 from pipeline.report.headlines import Flow, rows_of
-from pipeline.run.result import QuarantineReason, RunResult
+
+if TYPE_CHECKING:  # pipeline.run imports the report to write it
+    from pipeline.ingest.source import SourceOutcome
+    from pipeline.run.result import RunResult
 
 SIZE_CAP = 10  # sizes from here up are one bar ("10+"): a handful of very large clusters would hide the rest
 OVERLAPS_SHOWN = 15  # combinations of criteria drawn in the overlap chart; the rest are counted together
@@ -86,11 +89,21 @@ class RunFacts:
 
 # --------------------------------------------------------------------------- data quality
 @dataclass(frozen=True)
+class Reason:
+    """Rows of one source quarantined for one reason in one column."""
+
+    source: str
+    column: str
+    reason: str
+    rows: int
+
+
+@dataclass(frozen=True)
 class QualityFacts:
     """Rows quarantined by source and column (distinct rows), and every reason with its rows."""
 
     by_column: tuple[tuple[str, str, int], ...]  # (source, column, rows), most rows first
-    reasons: tuple[QuarantineReason, ...]  # most rows first, then source, column, reason
+    reasons: tuple[Reason, ...]  # most rows first, then source, column, reason
     bad_rows: int
     entries: int
 
@@ -102,7 +115,7 @@ def quality_facts(quarantine: pd.DataFrame) -> QualityFacts:
                  else pd.Series(dtype="int64"))
     columns = sorted(((str(s), str(c), int(n)) for (s, c), n in by_column.items()), key=lambda r: (-r[2], r[0], r[1]))
     counts = q.groupby(["source", "column", "reason"], sort=True).size() if len(q) else pd.Series(dtype="int64")
-    reasons = sorted((QuarantineReason(str(s), str(c), str(r), int(n)) for (s, c, r), n in counts.items()),
+    reasons = sorted((Reason(str(s), str(c), str(r), int(n)) for (s, c, r), n in counts.items()),
                      key=lambda r: (-r.rows, r.source, r.column, r.reason))
     bad = len(q[["source", "row_number"]].drop_duplicates()) if len(q) else 0
     return QualityFacts(by_column=tuple(columns), reasons=tuple(reasons), bad_rows=bad, entries=len(q))
