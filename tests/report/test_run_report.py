@@ -335,7 +335,7 @@ def test_with_a_previous_run_the_report_counts_the_changes_of_changes_parquet(tm
     for kind, word in words.items():
         if changes.get(kind, 0):
             assert f"{word}: {word} {n(int(changes[kind]))}" in drawn, kind
-    before = pd.read_parquet(tmp_path / "r1" / "households.parquet")
+    before, now = (pd.read_parquet(tmp_path / r / "households.parquet") for r in ("r1", "r2"))
     assert (f"The previous run had {n(len(before))} households and {n(int(before['eligible'].sum()))} eligible "
-            "families.") in text
+            f"families; this one has {n(len(now))} and {n(int(now['eligible'].sum()))}.") in text
     assert "Since the previous run (as of 2026-10-31)" in text

@@ -30,7 +30,7 @@ def section(c: ChangeFacts | None) -> Section:
     before = ""
     if c.previous_households is not None:
         before = (f" The previous run had {num(c.previous_households)} households and {num(c.previous_eligible or 0)} "
-                  "eligible families.")
+                  f"eligible families; this one has {num(c.households)} and {num(c.eligible)}.")
     parts = [p(f"Since the previous run (as of {c.previous_as_of.isoformat()}), household by household, as "
                f"<code>changes.parquet</code> lists them (a household may have several changes).{before}"),
              figure(changes_chart(c), "Households by kind of change since the previous run.", wide=True)]

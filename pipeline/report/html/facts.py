@@ -335,6 +335,8 @@ class ChangeFacts:
 
     previous_as_of: dt.date
     counts: dict[str, int]
+    households: int  # this run's
+    eligible: int
     previous_households: int | None = None
     previous_eligible: int | None = None
 
@@ -343,7 +345,9 @@ def change_facts(result: RunResult, previous_households: pd.DataFrame | None) ->
     if result.changes is None or result.previous_as_of is None:
         return None
     before = previous_households
+    score = result.scoring
     return ChangeFacts(previous_as_of=result.previous_as_of, counts=dict(result.changes),
+                       households=score.households if score else 0, eligible=score.eligible if score else 0,
                        previous_households=len(before) if before is not None else None,
                        previous_eligible=int(before["eligible"].fillna(False).astype(bool).sum())
                        if before is not None else None)
