@@ -158,3 +158,11 @@ def ink(pixels, box: tuple[int, int, int, int]) -> float:
     x, y, w, h = box
     area = pixels[y:y + h, x:x + w, :3].astype(int)
     return float((area.min(axis=2) < 235).mean()) if area.size else 0.0
+
+
+def colour(pixels, box: tuple[int, int, int, int]) -> float:
+    """The share of pixels in `box` that are coloured, not white, grey or black: a chart's marks, not its
+    labels and axes (which alone would leave ink in the box of a chart that drew no bar)."""
+    x, y, w, h = box
+    area = pixels[y:y + h, x:x + w, :3].astype(int)
+    return float((area.max(axis=2) - area.min(axis=2) > 30).mean()) if area.size else 0.0
