@@ -1,11 +1,12 @@
 """What the run report shows, as typed facts computed from the run's own results and tables.
 
 Each function takes data the run already holds in memory (the tables it publishes, the linkage
-model, the sources' outcomes) and returns frozen dataclasses of counts, keys' absence included:
-no function here returns a key, a name, a date of birth or an address, so nothing the report
-draws can. The same functions run on the published files (`pairs.parquet`, `record_links.parquet`,
-`households.parquet`, ...) give the same facts, which is how the tests check the report's numbers.
-Every ordering is fixed (by name, by count then name), so the same run gives the same report.
+model, the sources' outcomes) and returns frozen dataclasses of counts and labels (sources, columns,
+criteria, decisions, the registry's words): no function here returns a key, a name, a date of birth
+or an address, so nothing the report draws can. The tables are the ones the run publishes, so every
+number can be checked against `pairs.parquet`, `record_links.parquet`, `households.parquet`, ...
+(tests/report/test_run_report.py does). Every ordering is fixed (by name, by count then name), so
+the same run gives the same report.
 """
 
 from __future__ import annotations
