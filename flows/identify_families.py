@@ -43,6 +43,7 @@ from pipeline.cli import PARTIAL_EXIT
 from pipeline.criteria.rules import DEFAULT_RULE_SET
 from pipeline.ingest.source import SourceOutcome
 from pipeline.publish import dated_output
+from pipeline.report.headlines import headline_figures
 from pipeline.report.markdown import output_links, sources_table, summary_markdown
 from pipeline.run import RunConfig, RunError, RunResult, public_reason, stages
 from pipeline.run.failure import abort
@@ -234,14 +235,20 @@ def run_stages(config: RunConfig, orchestrator: Orchestrator) -> RunResult:
 
 
 def leave_artifacts(result: RunResult) -> None:
-    """The run summary, the table of sources, and a link to the output folder (file:// URLs: the folder is on
-    this machine or a share, never uploaded)."""
+    """The run summary, the tables of sources and of headline figures, and links to the output folder and its
+    run report (file:// URLs: the folder is on this machine or a share, never uploaded)."""
     create_markdown_artifact(key="run-summary", markdown=summary_markdown(result),
                              description="Output folder, sources and gateways, refusals, quarantine, people, "
                                          "households, eligible families by criterion (no personal data)")
     create_table_artifact(key="sources", table=sources_table(result),
                           description="Each source: status, rows, gateway and agreement, reason")
-    folder = output_links(result.out)[0]
+    create_table_artifact(key="headline-figures", table=headline_figures(result),
+                          description="The run's headline figures: rows received, accepted, quarantined; people, "
+                                      "households, families, eligible (counts only)")
+    folder, report_link = output_links(result.out)[:2]
+    create_link_artifact(key="run-report", link=report_link.url, link_text=str(result.report),
+                         description="The run report (report.html): the run at a glance, data quality, linkage, "
+                                     "households and criteria, changes; one file that opens offline")
     create_link_artifact(key="output-folder", link=folder.url, link_text=folder.text,
                          description="The run's output folder (its Data Docs and lineage are linked from the summary)")
 

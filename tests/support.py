@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -103,3 +106,63 @@ def png_pixels(path: Path):
         rows[y] = out
         previous = out
     return rows.reshape(height, width, bpp)
+
+
+# --------------------------------------------------------------------------- headless Chromium
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# No network: every host resolves to nothing and every request goes to a closed local port, so a
+# page that needs anything from outside renders without it; the net log records each attempt.
+OFFLINE = ["--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"]
+QUIET = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-default-apps", "--hide-scrollbars"]
+_CONSOLE = re.compile(r":CONSOLE[^\]]*\] (.*)$", re.M)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What Chromium did with a page: its output (the DOM with --dump-dom), the URLs the page asked the
+    network for, and every message on the page's console (with --enable-logging, as Chromium logs them)."""
+
+    output: str
+    asked: list[str]
+    console: list[str]
+
+
+def visit(browser: str, page: Path, folder: Path, *action: str) -> Visit:
+    """Open `page` in headless Chromium with no network, profile and net log under `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    netlog = folder / "netlog.json"
+    shutil.rmtree(folder / "profile", ignore_errors=True)
+    done = subprocess.run([browser, *QUIET, *OFFLINE, f"--user-data-dir={folder / 'profile'}",
+                           f"--log-net-log={netlog}", "--enable-logging=stderr", "--v=0",
+                           "--virtual-time-budget=3000", *action, page.as_uri()],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = json.loads(netlog.read_text(encoding="utf-8"))["events"]
+    # The page's requests carry its origin (opaque for a file: "null"); the browser's own background
+    # requests ("not an origin") are not the page's doing.
+    asked = sorted({e["params"]["url"] for e in events if "url" in e.get("params", {})
+                    and e["params"].get("initiator") not in (None, "not an origin")
+                    and not e["params"]["url"].startswith("file:")})
+    return Visit(done.stdout, asked, _CONSOLE.findall(done.stderr))
+
+
+def open_page(browser: str, page: Path, folder: Path, *action: str) -> tuple[str, list[str]]:
+    """Chromium's output for `page` and the URLs the page itself asked the network for."""
+    seen = visit(browser, page, folder, *action)
+    return seen.output, seen.asked
+
+
+def ink(pixels, box: tuple[int, int, int, int]) -> float:
+    """The share of pixels in `box` (x, y, width, height) that are not near-white: text, lines, marks."""
+    x, y, w, h = box
+    area = pixels[y:y + h, x:x + w, :3].astype(int)
+    return float((area.min(axis=2) < 235).mean()) if area.size else 0.0
+
+
+def colour(pixels, box: tuple[int, int, int, int]) -> float:
+    """The share of pixels in `box` that are coloured, not white, grey or black: a chart's marks, not its
+    labels and axes (which alone would leave ink in the box of a chart that drew no bar)."""
+    x, y, w, h = box
+    area = pixels[y:y + h, x:x + w, :3].astype(int)
+    return float((area.max(axis=2) - area.min(axis=2) > 30).mean()) if area.size else 0.0

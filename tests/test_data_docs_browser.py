@@ -7,21 +7,11 @@ never skip, so a machine that cannot check the pages says so.
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support import png_pixels, source_records
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# No network: every host resolves to nothing and every request goes to a closed local port, so a
-# page that needs anything from outside renders without it; the net log records each attempt.
-OFFLINE = ["--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"]
-QUIET = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-default-apps", "--hide-scrollbars"]
+from tests.support import CHROMIUM, open_page, png_pixels, source_records
 
 
 @pytest.fixture(scope="module")
@@ -29,23 +19,6 @@ def browser() -> str:
     if CHROMIUM is None:
         pytest.fail("headless Chromium is needed to check the Data Docs pages: apt-get install -y chromium")
     return CHROMIUM
-
-
-def open_page(browser: str, page: Path, folder: Path, *action: str) -> tuple[str, list[str]]:
-    """Chromium's output for `page` and the URLs the page itself asked the network for."""
-    folder.mkdir(parents=True, exist_ok=True)
-    netlog = folder / "netlog.json"
-    done = subprocess.run([browser, *QUIET, *OFFLINE, f"--user-data-dir={folder / 'profile'}",
-                           f"--log-net-log={netlog}", "--virtual-time-budget=3000", *action, page.as_uri()],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    events = json.loads(netlog.read_text(encoding="utf-8"))["events"]
-    # The page's requests carry its origin (opaque for a file: "null"); the browser's own background
-    # requests ("not an origin") are not the page's doing.
-    asked = sorted({e["params"]["url"] for e in events if "url" in e.get("params", {})
-                    and e["params"].get("initiator") not in (None, "not an origin")
-                    and not e["params"]["url"].startswith("file:")})
-    return done.stdout, asked
 
 
 @pytest.fixture(scope="module")

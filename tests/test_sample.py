@@ -88,6 +88,7 @@ def test_no_name_date_of_birth_address_or_token_from_the_sample_is_logged(sample
     texts["quarantine.csv"] = (out / "quarantine.csv").read_text(encoding="utf-8-sig")
     texts |= {str(p.relative_to(out)): p.read_text(errors="replace") for p in (out / "data_docs").rglob("*.html")}
     texts["linkage_model.json"] = (out / "linkage_model.json").read_text()
+    texts["report.html"] = (out / "report.html").read_text(encoding="utf-8")
     for path in out.glob("*.parquet"):  # the pseudonymous outputs: every text cell
         frame = pd.read_parquet(path)
         texts[path.name] = "\n".join(frame[c].astype(str).str.cat(sep="\n") for c in frame.columns

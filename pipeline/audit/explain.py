@@ -56,7 +56,7 @@ def _verdict_line(row: pd.Series, criteria: list[str], rules: RuleSet | None) ->
     return text
 
 
-def _not_assessed_reason(criterion: str, rules: RuleSet | None, sources: dict[str, dict]) -> str:
+def not_assessed_reason(criterion: str, rules: RuleSet | None, sources: dict[str, dict]) -> str:
     """Why a criterion is null: declared unassessable, or its sources absent or refused, or columns withheld."""
     if rules is None or criterion not in rules.criteria:
         return "not assessed"
@@ -126,7 +126,7 @@ def explain(household_key: str, run_dir: Path) -> str:
         met = _met(row[c])
         desc = rules.criteria[c].description if rules is not None and c in rules.criteria else ""
         state = {True: "met", False: "not met"}.get(met) if met is not None else \
-            _not_assessed_reason(c, rules, sources)
+            not_assessed_reason(c, rules, sources)
         lines.append(f"  {c}: {state}" + (f"  ({desc})" if desc else ""))
         lines += _approximation_lines(approximations.get(c), references, "    ", "stands for")
         if met:

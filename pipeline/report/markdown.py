@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.criteria.rules import Approximation, numbered_sources
+from pipeline.report import REPORT_FILE
 from pipeline.report.terminal import partial_lines
 from pipeline.run.result import RunResult
 from pipeline.run.session import DOCS_DIR
@@ -24,10 +25,11 @@ class Link:
 
 
 def output_links(out: Path) -> list[Link]:
-    """The output folder, its Data Docs and its lineage as file:// links: what someone reading a run's summary
-    in the Prefect UI opens next (the files stay where the run wrote them; Prefect holds only the links)."""
+    """The output folder, its run report, Data Docs and lineage as file:// links: what someone reading a run's
+    summary in the Prefect UI opens next (the files stay where the run wrote them; Prefect holds only the links)."""
     out = Path(out).resolve()
-    return [Link(str(out), out.as_uri()), Link("Data Docs", (out / DOCS_DIR / "index.html").as_uri()),
+    return [Link(str(out), out.as_uri()), Link("run report", (out / REPORT_FILE).as_uri()),
+            Link("Data Docs", (out / DOCS_DIR / "index.html").as_uri()),
             Link("lineage", (out / "lineage.jsonl").as_uri())]
 
 

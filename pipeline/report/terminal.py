@@ -75,6 +75,8 @@ def summary(result: RunResult) -> str:
         if len(result.reasons) > REASONS_SHOWN:
             lines.append(f"    ... and {len(result.reasons) - REASONS_SHOWN} more kinds: see quarantine.parquet or "
                          "quarantine.csv")
+    lines.append(f"  report: {result.report}  (open it in a browser: the run at a glance, data quality, linkage, "
+                 "households and criteria, changes)")
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from pipeline.criteria.stage import ScoreCounts
 from pipeline.ingest.source import SourceOutcome
 from pipeline.ingest.validate import QuarantineCounts
 from pipeline.link.stage import LinkCounts
+from pipeline.report import REPORT_FILE
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class RunResult:
         if self.changes is None or self.previous_as_of is None:
             return None
         return paragraph(self.changes, self.previous_as_of.isoformat())
+
+    @property
+    def report(self) -> Path:
+        """The run report, report.html in the output folder."""
+        return self.out / REPORT_FILE
 
     @property
     def partial(self) -> bool:

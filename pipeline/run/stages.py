@@ -12,6 +12,7 @@ folder that becomes the output folder only when the run completes.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -35,6 +36,8 @@ from pipeline.link.document import MODEL_FILE, model_document
 from pipeline.link.review import DECISIONS_FILE, decisions_csv, with_explain_commands
 from pipeline.link.stage import link_sources, prepare_source
 from pipeline.publish import LINEAGE, RESTRICTED, make_private, promote, write_bytes, write_parquet
+from pipeline.report.html import REPORT_FILE, RunTables
+from pipeline.report.html import build as build_report
 from pipeline.run.config import RunConfig
 from pipeline.run.failure import RunError, abort, go_on_without, tell_kept
 from pipeline.run.orchestrator import Orchestrator
@@ -278,16 +281,58 @@ def every_file(folder: Path) -> list[str]:
     return names
 
 
-def publish(session: Session) -> RunResult:
-    """Wait for GX, complete the lineage, and move the staging folder into place as the output folder."""
+def run_result(session: Session) -> RunResult:
+    """The run's typed result, from what its stages made (its `seconds` are set when it is published)."""
     s = session
+    assert s.quarantine is not None and s.linked is not None and s.scoring is not None
+    counts = s.quarantine.groupby(["source", "column", "reason"], sort=True).size()
+    reasons = [QuarantineReason(str(src), str(c), str(r), int(n)) for (src, c, r), n in counts.items()]
+    return RunResult(out=s.config.out, as_of=s.as_of, purpose=s.purpose, sources=s.ordered_outcomes(),
+                     quarantine=QuarantineCounts.of(s.quarantine), seconds=0.0, reasons=reasons,
+                     linkage=s.linked.counts, scoring=s.scoring.counts,
+                     required_not_used=[o.source for o in required_not_used(s)],
+                     changes=change_counts(s.changes) if s.changes is not None else None,
+                     previous_as_of=s.previous.as_of if s.previous is not None else None, warnings=list(s.warnings))
+
+
+def write_report(session: Session, result: RunResult) -> None:
+    """report.html, from the result and the tables in memory, with its stage record (seconds, bytes).
+
+    Written while Great Expectations' worker is still validating: the report needs none of its
+    verdicts (the Data Docs give them), and the run waits for the worker anyway.
+    """
+    s = session
+    assert s.quarantine is not None and s.linked is not None and s.scoring is not None
+    t0 = time.perf_counter()
+    tables = RunTables(quarantine=s.quarantine, pairs=s.linked.pairs, record_links=s.linked.record_links,
+                       households=s.scoring.households, model=s.linked.model, thresholds=s.configuration.linkage.model,
+                       rules=s.configuration.rules, processing_date=s.processing_date,
+                       warning_days=s.schemas.settings.agreement_warning_days, code_version=s.code_version,
+                       reviewer=s.linked.decisions,
+                       previous_households=s.previous.households if s.previous is not None else None)
+    page = build_report(result, tables)
+    write_bytes(page, s.staging / REPORT_FILE)
+    os.chmod(s.staging / REPORT_FILE, 0o644)  # not restricted: counts only, as readable as the other outputs
+    seconds = round(time.perf_counter() - t0, 3)
+    s.stages.write("stage", stage="report", seconds=seconds, bytes=len(page),
+                   inputs=["quarantine.parquet", "record_links.parquet", "pairs.parquet", "linkage_model.json",
+                           "households.parquet", *([CHANGES_FILE] if s.changes is not None else [])],
+                   outputs=[REPORT_FILE])
+    s.report(f"{s.elapsed()} run report written: {REPORT_FILE} ({len(page) / 1024:,.0f} KiB, {seconds:.1f}s)")
+
+
+def publish(session: Session) -> RunResult:
+    """Write the run report, wait for GX, complete the lineage, and move the staging folder into place."""
+    s = session
+    result = run_result(s)
+    write_report(s, result)
     _validations(s)
     outcomes = s.ordered_outcomes()
     s.write_held_records()
     # Every file the run hands on is an output with its SHA-256, so `audit verify` (and a later run's
     # --previous) catches one altered afterwards: restricted ones included, by hash only.
-    published = [*PUBLISHED, KEY_HISTORY, *([CHANGES_FILE] if s.changes is not None else []), str(TOKENS_FILE),
-                 str(LINK_RECORDS_FILE),
+    published = [*PUBLISHED, KEY_HISTORY, *([CHANGES_FILE] if s.changes is not None else []), REPORT_FILE,
+                 str(TOKENS_FILE), str(LINK_RECORDS_FILE),
                  *([str(DECISIONS_PATH)] if s.decisions is not None else []),
                  *([str(CASEWORKER_FILE)] if s.config.caseworker_export else [])]
     outputs = {}
@@ -297,7 +342,7 @@ def publish(session: Session) -> RunResult:
     # run_end and OpenLineage name the run's products; the output records above list every file.
     products = {name: outputs[name] for name in published}
     seconds = time.perf_counter() - s.started
-    missing = [o.source for o in required_not_used(s)]
+    missing = result.required_not_used
     status = PARTIAL if missing else COMPLETED
     s.lineage.write("run_end", status=status, seconds=round(seconds, 3), outputs=products,
                     sources_used=[o.source for o in outcomes if o.used],
@@ -307,14 +352,8 @@ def publish(session: Session) -> RunResult:
     openlineage.complete(s.staging, s.run_id, [o.lineage_record() for o in outcomes], products, s.schemas,
                          settings=s.configuration.openlineage, published_dir=s.config.out,
                          required_not_used=missing)
-    assert s.quarantine is not None and s.linked is not None and s.scoring is not None
-    counts = s.quarantine.groupby(["source", "column", "reason"], sort=True).size()
-    reasons = [QuarantineReason(str(src), str(c), str(r), int(n)) for (src, c, r), n in counts.items()]
     make_private(s.staging / RESTRICTED)
     append_run(s.staging)  # names the folder the staging one becomes: a published run is always in the ledger
     promote(s.staging, s.config.out)
-    return RunResult(out=s.config.out, as_of=s.as_of, purpose=s.purpose, sources=outcomes,
-                     quarantine=QuarantineCounts.of(s.quarantine), seconds=seconds, reasons=reasons,
-                     linkage=s.linked.counts, scoring=s.scoring.counts, required_not_used=missing,
-                     changes=change_counts(s.changes) if s.changes is not None else None,
-                     previous_as_of=s.previous.as_of if s.previous is not None else None, warnings=list(s.warnings))
+    result.seconds = seconds
+    return result

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.usefixtures("preloaded_gx")
 SPEC_SCHEMA = FIXTURES / "openlineage-runevent.schema.json"
 REFUSED = {"electoral_register", "health", "police"}  # their gateways do not permit 'evaluation'
 TABLES = {"households.parquet", "evidence.parquet", "record_links.parquet", "pairs.parquet",
-          "quarantine.parquet", "quarantine.csv", "linkage_model.json", "key_history.parquet",
+          "quarantine.parquet", "quarantine.csv", "linkage_model.json", "key_history.parquet", "report.html",
           "restricted/record_tokens.parquet", "restricted/link_records.parquet"}
 RUN_ID = ol.run_id_from("test_openlineage")
 KEY = secrets.token_urlsafe(16)  # the lineage server's API key for this session, never one written in code

@@ -25,7 +25,7 @@ from flows.serve import stop
 from tests.conftest import REPO, TINY
 
 COMPARED = ("record_links.parquet", "pairs.parquet", "households.parquet", "evidence.parquet", "quarantine.parquet",
-            "quarantine.csv", "linkage_model.json")
+            "quarantine.csv", "linkage_model.json", "report.html")
 EVERY_MINUTE = "* * * * *"
 
 
@@ -257,18 +257,25 @@ def test_run_now_through_the_server_runs_the_deployment_and_leaves_artifacts_wit
             flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id])))
 
     found = {a.key: a for a in _with_api(server["url"], artifacts)}
-    assert set(found) == {"run-summary", "sources", "output-folder"}
+    assert set(found) == {"run-summary", "sources", "headline-figures", "run-report", "output-folder"}
     link = re.fullmatch(r"\[(.+)\]\((file://.+)\)", found["output-folder"].data)  # [folder](file:///folder)
     assert link, found["output-folder"].data
     out = Path(link[1])
     assert link[2] == out.as_uri() and out.parent == served["out_root"] and (out / "households.parquet").is_file()
     assert f"Output folder: [`{out}`]({out.as_uri()})" in found["run-summary"].data
-    for linked in (out / "data_docs" / "index.html", out / "lineage.jsonl"):
+    for linked in (out / "report.html", out / "data_docs" / "index.html", out / "lineage.jsonl"):
         assert linked.is_file() and f"]({linked.as_uri()})" in found["run-summary"].data
+    assert found["run-report"].data == f"[{out / 'report.html'}]({(out / 'report.html').as_uri()})"
+    figures = {r["figure"]: r["value"] for r in json.loads(found["headline-figures"].data)}
+    links = pd.read_parquet(out / "record_links.parquet")
+    households = pd.read_parquet(out / "households.parquet")
+    assert (figures["people"], figures["households"]) == (links["person_key"].nunique(), len(households))
+    assert figures["eligible families"] == int(households["eligible"].sum())
+    assert figures["rows accepted"] == len(links)
     start = json.loads((out / "lineage.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert start["orchestrator"] == {"kind": "prefect", "flow_run_id": str(flow_run.id),
                                      "flow_run_name": flow_run.name, "deployment": "identify_families/monthly"}
-    summary = str(found["run-summary"].data) + str(found["sources"].data)
+    summary = str(found["run-summary"].data) + str(found["sources"].data) + str(found["headline-figures"].data)
     assert "Sources" in summary and "eligible" in summary and "police" in summary
     names = set()
     for path in TINY.glob("*.csv"):

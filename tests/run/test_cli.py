@@ -70,7 +70,9 @@ def test_lineage_has_one_record_per_source_whose_counts_add_up_and_hashes_match(
     events = [r["event"] for r in lineage(out)]
     assert events[0] == "run_start" and events[-1] == "run_end"
     outputs = [r["file"] for r in lineage(out) if r["event"] == "output"]
-    assert events == ["run_start", *["source"] * len(SOURCES), "stage", "stage", *["output"] * len(outputs), "run_end"]
+    assert events == ["run_start", *["source"] * len(SOURCES), "stage", "stage", "stage", *["output"] * len(outputs),
+                      "run_end"]
+    assert [r["stage"] for r in lineage(out) if r["event"] == "stage"] == ["link", "score", "report"]
     assert set(outputs) == set(next(r for r in lineage(out) if r["event"] == "run_end")["outputs"])
     assert set(outputs) >= {"households.parquet", "evidence.parquet", "record_links.parquet"}
 
