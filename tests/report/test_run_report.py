@@ -221,7 +221,8 @@ def test_linkage_gives_person_and_household_sizes_and_the_clerical_review_band(s
 def test_households_gives_each_criterions_households_families_and_eligible_families(sample, page):
     h = pd.read_parquet(sample / "households.parquet")
     criteria = [c for c in h.columns if c not in ("household_key", "members", "children", "problems", "eligible",
-                                                  "rule_set", "not_assessed", "address_key", "first_seen")]
+                                                  "rule_set", "as_of", "not_assessed", "address_key",
+                                                  "first_seen")]
     family, eligible = h["children"] > 0, h["eligible"]
     expected = []
     for c in criteria:
