@@ -8,8 +8,8 @@ var/bench/synth-<households>-<seed>, the path bench_linkage.py and bench_splink.
 (the baseline: the same command with the report's builder replaced by one returning no bytes, so
 the run writes an empty report.html and does nothing else differently), alternately, in this one
 invocation: this machine's speed varies by a third from one minute to the next (more when other
-work shares its two cores), so the fastest of each is compared, and their CPU time too (the run's
-and its Great Expectations worker's), which other work moves less. Prints the run times and their
+work shares its two cores), so the fastest of each is compared, each run with the baseline run next
+to it, and their CPU time too (the run's and its Great Expectations worker's). Prints the run times and their
 ratios, the report's own build time (its stage record in the lineage) against the run's, and the
 report's size. With --profile it also runs the
 report's builder under cProfile on the last run's tables and prints where its time goes.
@@ -115,6 +115,10 @@ def main() -> int:
               f"{statistics.median(with_report):.1f}); without: fastest {min(without):.1f} s (median "
               f"{statistics.median(without):.1f}); ratio {min(with_report) / min(without):.3f} "
               f"(medians {statistics.median(with_report) / statistics.median(without):.3f})")
+        paired = statistics.median(w / b for w, b in zip(with_report, without, strict=True))
+        print(f"  each run with the report against the baseline run beside it (the machine's drift cancels): "
+              f"median ratio {paired:.3f}, from {min(w / b for w, b in zip(with_report, without, strict=True)):.3f} "
+              f"to {max(w / b for w, b in zip(with_report, without, strict=True)):.3f}")
         cpu_medians = statistics.median(cpu[False]) / statistics.median(cpu[True])
         print(f"  CPU time (the run and its GX worker; less moved by other work on the machine): with the report "
               f"fastest {min(cpu[False]):.1f} s (median {statistics.median(cpu[False]):.1f}), without "
