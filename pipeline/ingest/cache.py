@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.audit.ledger import latest_entries, read_ledger
+from pipeline.audit.lineage import sha256_file
 from pipeline.ingest.checks import CheckSpec
 from pipeline.publish import LINEAGE, RESTRICTED
 
@@ -129,17 +130,9 @@ def _unchanged(folder: Path, names: list[Path]) -> bool:
                 recorded[r["file"]] = str(r.get("sha256"))
     for name in names:
         path = folder / name
-        if path.is_symlink() or recorded.get(Path(name).as_posix()) != _sha256(path):
+        if path.is_symlink() or recorded.get(Path(name).as_posix()) != sha256_file(path):
             return False
     return True
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _source_record(lineage: Path, source: str) -> dict | None:
