@@ -51,6 +51,17 @@ from pipeline.run.orchestrator import Orchestrator
 from pipeline.run.session import Session
 from pipeline.run.session import open_run as open_session
 
+
+class ARTIFACTS:
+    """The names of the run's Prefect artifacts (what the UI lists and tests look up)."""
+
+    SUMMARY = "run-summary"
+    SOURCES_TABLE = "sources"
+    HEADLINES = "headline-figures"
+    REPORT_LINK = "run-report"
+    FOLDER_LINK = "output-folder"
+
+
 READ_RETRIES = 2
 REFUSED = "Refused"  # the name of a refused source's ingest task's Completed state
 PARTIAL = "Partial"  # the name of a partial run's Completed state
@@ -237,19 +248,19 @@ def run_stages(config: RunConfig, orchestrator: Orchestrator) -> RunResult:
 def leave_artifacts(result: RunResult) -> None:
     """The run summary, the tables of sources and of headline figures, and links to the output folder and its
     run report (file:// URLs: the folder is on this machine or a share, never uploaded)."""
-    create_markdown_artifact(key="run-summary", markdown=summary_markdown(result),
+    create_markdown_artifact(key=ARTIFACTS.SUMMARY, markdown=summary_markdown(result),
                              description="Output folder, sources and gateways, refusals, quarantine, people, "
                                          "households, eligible families by criterion (no personal data)")
-    create_table_artifact(key="sources", table=sources_table(result),
+    create_table_artifact(key=ARTIFACTS.SOURCES_TABLE, table=sources_table(result),
                           description="Each source: status, rows, gateway and agreement, reason")
-    create_table_artifact(key="headline-figures", table=headline_figures(result),
+    create_table_artifact(key=ARTIFACTS.HEADLINES, table=headline_figures(result),
                           description="The run's headline figures: rows received, accepted, quarantined; people, "
                                       "households, families, eligible (counts only)")
     folder, report_link = output_links(result.out)[:2]
-    create_link_artifact(key="run-report", link=report_link.url, link_text=str(result.report),
+    create_link_artifact(key=ARTIFACTS.REPORT_LINK, link=report_link.url, link_text=str(result.report),
                          description="The run report (report.html): the run at a glance, data quality, linkage, "
                                      "households and criteria, changes; one file that opens offline")
-    create_link_artifact(key="output-folder", link=folder.url, link_text=folder.text,
+    create_link_artifact(key=ARTIFACTS.FOLDER_LINK, link=folder.url, link_text=folder.text,
                          description="The run's output folder (its Data Docs and lineage are linked from the summary)")
 
 
