@@ -138,3 +138,14 @@ def tiny_run(tmp_path_factory, preloaded_gx) -> CliRun:
     run = run_cli(tmp_path_factory.mktemp("tiny"), "--extracts", TINY, "--no-reuse")
     assert run.code == 0, run.stderr
     return run
+
+
+@pytest.fixture(scope="session")
+def browser() -> str:
+    """Headless Chromium, which the browser tests need: without it they fail, never skip, so a machine that
+    cannot check what a person sees says so."""
+    from tests.support import CHROMIUM
+
+    if CHROMIUM is None:
+        pytest.fail("headless Chromium is needed to check the pages a person sees: apt-get install -y chromium")
+    return CHROMIUM

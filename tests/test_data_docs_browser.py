@@ -11,14 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import CHROMIUM, open_page, png_pixels, source_records
-
-
-@pytest.fixture(scope="module")
-def browser() -> str:
-    if CHROMIUM is None:
-        pytest.fail("headless Chromium is needed to check the Data Docs pages: apt-get install -y chromium")
-    return CHROMIUM
+from tests.support import open_page, png_pixels, source_records
 
 
 @pytest.fixture(scope="module")

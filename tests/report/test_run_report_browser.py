@@ -13,14 +13,7 @@ import re
 import pytest
 
 from tests.report.browser import HEIGHT, WIDTH, layout, screenshot
-from tests.support import CHROMIUM, colour, ink, png_pixels, visit
-
-
-@pytest.fixture(scope="module")
-def browser() -> str:
-    if CHROMIUM is None:
-        pytest.fail("headless Chromium is needed to check the run report: apt-get install -y chromium")
-    return CHROMIUM
+from tests.support import colour, ink, png_pixels, visit
 
 
 @pytest.fixture(scope="module")
