@@ -30,7 +30,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.audit.ledger import latest_entries, read_ledger
-from pipeline.audit.lineage import sha256_file
+from pipeline.audit.lineage import parse_lines, sha256_file
+from pipeline.audit.trail import listed_outputs
 from pipeline.ingest.checks import CheckSpec
 from pipeline.publish import LINEAGE, RESTRICTED
 
@@ -92,11 +93,12 @@ def find(source: str, key: str, ledger: Path | None, landed_name: Path) -> Cache
         try:
             if (entry_dir / "key").read_text(encoding="utf-8") != key or not (folder / landed_name).is_file():
                 continue
-            record = _source_record(folder / LINEAGE, source)
+            trail, _ = parse_lines((folder / LINEAGE).read_text(encoding="utf-8"))  # read once, for both
+            record = next((r for r in trail if r.get("event") == "source" and r.get("source") == source), None)
             if record is None or not record.get("used"):
                 continue
             kept = [CACHE_DIR / source / n for n in ("quarantine.parquet", "checks.json", "key")]
-            if not _unchanged(folder, [landed_name, views_file(source), *kept]):
+            if not _unchanged(folder, trail, [landed_name, views_file(source), *kept]):
                 continue  # altered since that run recorded it: never taken into this run
             loaded = json.loads((entry_dir / "checks.json").read_text(encoding="utf-8"))
             if not isinstance(loaded, list):
@@ -120,28 +122,11 @@ def carry(earlier: Path, staging: Path, source: str) -> None:
         link_or_copy(src / name, dst / name)
 
 
-def _unchanged(folder: Path, names: list[Path]) -> bool:
+def _unchanged(folder: Path, trail: list[dict], names: list[Path]) -> bool:
     """Whether each file is one the run's lineage lists as an output, with the SHA-256 it recorded."""
-    recorded: dict[str, str] = {}
-    with open(folder / LINEAGE, encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            if r.get("event") == "output" and isinstance(r.get("file"), str):
-                recorded[r["file"]] = str(r.get("sha256"))
-    for name in names:
-        path = folder / name
-        if path.is_symlink() or recorded.get(Path(name).as_posix()) != sha256_file(path):
-            return False
-    return True
-
-
-def _source_record(lineage: Path, source: str) -> dict | None:
-    with open(lineage, encoding="utf-8") as fh:
-        for line in fh:
-            record = json.loads(line)
-            if record.get("event") == "source" and record.get("source") == source:
-                return record
-    return None
+    recorded = {name: sha for _, name, sha in listed_outputs(trail)}
+    return all(not (folder / name).is_symlink() and recorded.get(Path(name).as_posix()) == sha256_file(folder / name)
+               for name in names)
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
