@@ -34,7 +34,9 @@ from prefect import Task, flow, get_run_logger, runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import FailedRun, MissingContextError
+from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
+from prefect.utilities.annotations import quote
 from pydantic import Field
 
 import flows  # noqa: F401  (PREFECT_HOME under var/ before Prefect is imported)
@@ -218,21 +220,32 @@ def started_by() -> Orchestrator:
                         deployment=deployment)
 
 
-def _result(step: Task, *args: Any) -> Any:
-    """Run a task and give its value, or raise its error: a task that returned Failed (a user's error) would
-    otherwise hand back its state as if it were the value."""
-    return step(*args, return_state=True).result()
+def _result(step: Task, session: Any, *args: Any) -> Any:
+    """Run a task over the session and give its value, or raise its error: a task that returned Failed (a user's
+    error) would otherwise hand back its state as if it were the value."""
+    return step(quote(session), *args, return_state=True).result()
+
+
+def _submit(step: Task, session: Any, *args: Any) -> PrefectFuture:
+    """Start a task over the session in the task runner's threads.
+
+    The session is passed quoted, so Prefect hands it over as it is: left to itself Prefect walks every
+    argument's fields, dicts and sets looking for futures, and walking a session while another source's
+    ingest adds to it fails at random ("dictionary changed size during iteration", which Prefect turns
+    into a bare PrefectException and the run into "internal error").
+    """
+    return step.submit(quote(session), *args)
 
 
 def run_stages(config: RunConfig, orchestrator: Orchestrator) -> RunResult:
     """The stages as tasks over one session; on any failure the session is aborted (nothing published) and
     RunError gives the reason fit to show."""
     try:
-        session = _result(open_run, config, orchestrator)
+        session = open_run(config, orchestrator, return_state=True).result()
     except Exception as exc:
         raise RunError(public_reason(exc)) from None
     try:
-        for future in [ingest.submit(session, source) for source in session.sources]:
+        for future in [_submit(ingest, session, source) for source in session.sources]:
             future.result()
         _result(finish_ingest, session)
         _result(link, session)

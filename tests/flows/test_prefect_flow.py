@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -187,6 +188,40 @@ def test_a_file_read_that_fails_once_is_retried_and_the_run_completes(server, cl
         out = identify_families(extracts=str(TINY), out_root=str(tmp_path), out=str(tmp_path / "run"))
     assert attempts["police"] == 2
     assert _same_outputs(Path(out), cli_run) == []
+
+
+class _ChangingDict(dict):
+    """A dict another thread is adding to: iterating it fails, as a session's dicts may while a source ingests."""
+
+    def items(self):
+        raise RuntimeError("dictionary changed size during iteration")
+
+    __iter__ = items
+
+
+@dataclass
+class _SessionMidIngest:
+    outcomes: _ChangingDict
+
+
+def test_the_session_is_handed_to_each_task_as_it_is_never_walked_by_prefect(server):
+    from prefect import flow
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.identify_families import _result, _submit, _task
+
+    @_task("hand back")
+    def hand_back(session, source=None):
+        return session
+
+    @flow(persist_result=False)
+    def over_one_session() -> bool:
+        session = _SessionMidIngest(outcomes=_ChangingDict(police=1))
+        submitted = [_submit(hand_back, session, source) for source in ("police", "schools")]
+        return all(f.result() is session for f in submitted) and _result(hand_back, session) is session
+
+    with temporary_settings(updates={PREFECT_API_URL: server["url"]}):
+        assert over_one_session()
 
 
 def test_a_month_under_out_root_carries_on_from_the_newest_run_there(server, tmp_path, monkeypatch):
