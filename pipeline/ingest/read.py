@@ -53,7 +53,7 @@ class RawExtract:
     dropped_by_gateway: list[str] = field(default_factory=list)
     missing_optional: list[str] = field(default_factory=list)
     ragged: pd.DataFrame = field(default_factory=pd.DataFrame)  # row_number, fields, expected
-    swallowed: pd.DataFrame = field(default_factory=pd.DataFrame)  # row_number, opened_at, closed_at
+    swallowed: pd.DataFrame = field(default_factory=pd.DataFrame)  # row_number, opened_at, closed_at, column
 
     @property
     def rows_in(self) -> int:
@@ -116,18 +116,37 @@ def _records(text: str) -> tuple[list[str], list[list[str]], list[int], list[int
     return header, rows, starts, ends
 
 
-def _swallowing(rows: list[list[str]], starts: list[int], ends: list[int], max_lines: int
-                ) -> tuple[list[int], pd.DataFrame]:
-    """The records that run over more than `max_lines` lines, and every line they cover.
+def _swallowing(rows: list[list[str]], starts: list[int], ends: list[int], max_lines: int,
+               one_line: dict[int, str]) -> tuple[list[int], pd.DataFrame]:
+    """The records a stray quote made of several lines, and every line they cover.
 
     A stray or unterminated quote makes one "record" of everything up to the next quote, or to the
-    end of the file: the lines it swallowed would otherwise vanish without a count. Each line it
-    covers is returned (row_number, opened_at, closed_at) to be quarantined, so the rows counted in
-    are always the file's physical data lines.
+    end of the file: the lines it swallowed would otherwise vanish without a count. A record is
+    taken for one when it runs over more than `max_lines` lines, or when a line break sits in a
+    column that holds one line (`one_line`: field position to the column's label; only free-text
+    columns may hold line breaks). Each line it covers is returned (row_number, opened_at,
+    closed_at, column: the one-line column's label, blank for a long record) to be quarantined,
+    so the rows counted in are always the file's physical data lines.
     """
-    at = [i for i in range(len(rows)) if ends[i] - starts[i] + 1 > max_lines]
-    lines = [(line, starts[i], ends[i]) for i in at for line in range(starts[i], ends[i] + 1)]
-    return at, pd.DataFrame(lines, columns=["row_number", "opened_at", "closed_at"], dtype="int64")
+    at: list[int] = []
+    causes: list[str] = []
+    for i in range(len(rows)):
+        if ends[i] == starts[i]:
+            continue
+        if ends[i] - starts[i] + 1 > max_lines:
+            at.append(i)
+            causes.append("")
+            continue
+        broken = next((label for j, label in one_line.items()
+                       if j < len(rows[i]) and ("\n" in rows[i][j] or "\r" in rows[i][j])), None)
+        if broken is not None:
+            at.append(i)
+            causes.append(broken)
+    lines = [(line, starts[i], ends[i], cause) for i, cause in zip(at, causes, strict=True)
+             for line in range(starts[i], ends[i] + 1)]
+    frame = pd.DataFrame(lines, columns=["row_number", "opened_at", "closed_at", "column"])
+    return at, frame.astype({"row_number": "int64", "opened_at": "int64", "closed_at": "int64",
+                             "column": "object"})
 
 
 def check_header(header: list[str], contract: SourceContract) -> tuple[list[str], list[str], list[str]]:
@@ -241,14 +260,16 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
             raise SourceRefused("file has a header but no data rows")
         starts = list(range(2, rows_found + 2))  # one line per record, header on line 1
         ragged = pd.DataFrame({"row_number": [], "fields": []}, dtype="int64")
-        swallowed = pd.DataFrame({"row_number": [], "opened_at": [], "closed_at": []}, dtype="int64")
+        swallowed = _swallowing([], [], [], max_record_lines, {})[1]
         cells = fast
     else:
         header, rows, starts, ends = _records(text)
         names, extra, missing_optional = check_header(header, contract)
         if not rows:
             raise SourceRefused("file has a header but no data rows")
-        long_at, swallowed = _swallowing(rows, starts, ends, max_record_lines)
+        one_line = {i: (n if n in contract.columns else f"column {i + 1}") for i, n in enumerate(names)
+                    if n not in contract.columns or contract.columns[n].type != "text"}
+        long_at, swallowed = _swallowing(rows, starts, ends, max_record_lines, one_line)
         if long_at:
             drop = set(long_at)
             rows = [r for i, r in enumerate(rows) if i not in drop]

@@ -90,14 +90,18 @@ def _ragged_entries(raw: RawExtract) -> list[pd.DataFrame]:
 
 
 def _swallowed_entries(raw: RawExtract) -> list[pd.DataFrame]:
-    """Quarantine entries for every line a quoted value ran over (a stray quote), one per line."""
+    """Quarantine entries for every line a stray quote made into one record, one per line."""
     entries = []
     if len(raw.swallowed):
-        for (opened, closed), group in raw.swallowed.groupby(["opened_at", "closed_at"], sort=True):
+        for (opened, closed, column), group in raw.swallowed.groupby(["opened_at", "closed_at", "column"],
+                                                                    sort=True):
+            lines = closed - opened + 1
+            why = (f"{column} holds a line break, which only free-text columns may" if column
+                   else f"{lines} lines, more than a record may span")
             entries.append(_entries(
                 raw.source, pd.Index(group["row_number"]), pd.Series(dtype=object), RAGGED,
-                f"inside a quoted value that opens on line {opened} and runs to line {closed} "
-                f"({closed - opened + 1} lines, more than a record may span): a stray or unclosed quote?"))
+                f"inside a quoted value that opens on line {opened} and runs to line {closed} ({why}): "
+                "a stray or unclosed quote?"))
     return entries
 
 
