@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from pipeline.config.contracts import SourceContract
 from pipeline.config.gateways import Gateway
+from pipeline.ingest.sniff import SAVE_AS, not_text, separated_by
 
 # A single cell may be large (a pasted document); the contract's max_length then quarantines
 # the row. Beyond this the file is refused rather than read into memory unbounded.
@@ -167,6 +168,9 @@ def check_header(header: list[str], contract: SourceContract) -> tuple[list[str]
     seen = set(first)
     missing = [c for c in contract.required_columns if c not in seen]
     if missing:
+        separator = separated_by(header, set(contract.columns))
+        if separator:
+            raise SourceRefused(f"the file is separated by {separator}, not commas: {SAVE_AS}")
         raise SourceRefused(f"missing required column(s): {', '.join(missing)}")
     extra = [f"column {i}" for i, n in enumerate(names, start=1) if n not in contract.columns]
     missing_optional = [c for c in contract.columns if c not in seen]
@@ -243,6 +247,9 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
     sha = file_sha256(data)
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise SourceRefused("file is empty")
+    unreadable = not_text(data)
+    if unreadable:
+        raise SourceRefused(unreadable)
     text, encoding, note = decode(data)
     allowed = set(contract.columns) if gateway is None or gateway.allowed_columns == "all" \
         else set(gateway.allowed_columns)
