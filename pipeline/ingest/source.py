@@ -12,6 +12,7 @@ A file an earlier completed run ingested under the same rules and code is taken 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,7 @@ class SourceOutcome:
     reused_from: Reuse | None = None
     validation: Validation | None = None
     admission: Admission | None = None  # rows the registry kept out (allowed rows, opt-outs), counted
+    link_target: Path | None = None  # the file read, when the extracts folder held a symbolic link to it
 
     @property
     def status(self) -> str:
@@ -114,6 +116,8 @@ class SourceOutcome:
             record.update(self.admission.record())
         if self.seconds is not None:
             record["seconds"] = self.seconds
+        if self.link_target is not None:
+            record["link_target"] = str(self.link_target)
         if self.landed is not None:
             record["landed"] = str(self.landed)
         if self.ingest_key is not None:
@@ -216,6 +220,8 @@ def ingest_source(source: str, path: Path | None, refusal: str | None, options: 
         outcome.reason = "no file supplied (allowed missing)" if contract.required_source \
             else "no file supplied (optional source)"
         return Ingested(outcome)
+    if path.is_symlink():  # followed, as a council's inbox may link to a share; the lineage says where it led
+        outcome.link_target = Path(os.path.realpath(path))
     try:
         data = path.read_bytes()
     except OSError as exc:

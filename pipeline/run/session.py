@@ -9,6 +9,7 @@ the stages of `pipeline.run.stages` work over.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -197,6 +198,8 @@ def source_files(config: RunConfig, schemas: Schemas, report: Reporter) -> dict[
                        f"({go_on_without(missing_required)})")
     if ignored:
         report(f"warning: not read from {folder} (not named <source>.csv for a known source): {', '.join(ignored)}")
+    for path in (p for p in files.values() if p is not None and p.is_symlink()):
+        report(f"note: {path.name} is a symbolic link; read from {os.path.realpath(path)} (the lineage records it)")
     return files
 
 

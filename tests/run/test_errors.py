@@ -90,6 +90,23 @@ def test_files_that_are_not_extracts_are_listed_when_the_run_goes_on(tmp_path, c
             "README.md, Schools_Census_Autumn.csv") in err
 
 
+def test_a_symbolically_linked_extract_is_read_and_the_lineage_says_where_it_led(tmp_path, capsys):
+    from tests.support import source_records
+
+    extracts = tiny_copy(tmp_path)
+    share = tmp_path / "share"
+    share.mkdir()
+    (extracts / "police.csv").rename(share / "police_oct.csv")
+    (extracts / "police.csv").symlink_to(share / "police_oct.csv")
+    code = main(["run", "--extracts", str(extracts), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert f"note: police.csv is a symbolic link; read from {share / 'police_oct.csv'}" in err
+    records = source_records(tmp_path / "out")
+    assert records["police"]["link_target"] == str(share / "police_oct.csv")
+    assert records["police"]["used"] and "link_target" not in records["schools"]
+
+
 def test_an_unknown_rule_set_is_the_users_mistake_not_a_broken_configuration(tmp_path, capsys):
     code, err = run(capsys, "--extracts", TINY, "--out", tmp_path / "out", "--rules", "phase3")
     assert code == 1 and err.startswith("error: unknown rule set 'phase3' (--rules): the shipped rule sets are phase1")
