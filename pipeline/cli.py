@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pipeline.criteria.rules import DEFAULT_RULE_SET
 from pipeline.report.terminal import summary
-from pipeline.run import RunConfig, RunError, Terminated, execute
+from pipeline.run import RunConfig, RunError, Terminated, execute, public_reason
 from pipeline.run.config import iso_date
 
 PARTIAL_EXIT = 3  # completed without a required source: its figures are not the whole picture
@@ -372,6 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("error: terminated; no output folder was published", file=sys.stderr)
         return 143
+    except OSError as exc:  # a full disk, a read-only share, a permission: what and where, in one line
+        if os.environ.get("PIPELINE_DEBUG"):
+            raise
+        print(f"error: {public_reason(exc)}; no output folder was published", file=sys.stderr)
+        return 1
     except Exception as exc:
         # An unexpected failure: name its type only. Its message may quote data values.
         if os.environ.get("PIPELINE_DEBUG"):

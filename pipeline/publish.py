@@ -244,12 +244,25 @@ def discard(staging: Path) -> None:
     _release(staging)
 
 
+@contextlib.contextmanager
+def naming(path: Path):
+    """An OSError raised while writing `path` names it: pyarrow's (disk full: errno 28) and a file object's
+    do not, and "the disk is full" without the path leaves an officer guessing which disk."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno:
+            raise OSError(exc.errno, os.strerror(exc.errno), str(path)) from exc
+        raise
+
+
 def write_table(table: pa.Table, path: Path) -> None:
     """Write Parquet via a temporary name, so a reader never sees a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
+    with naming(path):
+        pq.write_table(table, tmp)
     tmp.replace(path)
 
 
@@ -284,6 +297,6 @@ def write_bytes(data: bytes, path: Path, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
+    with naming(path), os.fdopen(fd, "wb") as fh:
         fh.write(data)
     tmp.replace(path)

@@ -10,9 +10,11 @@ Earlier runs' folders are never touched.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import shutil
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -44,14 +46,47 @@ def go_on_without(sources: list[str]) -> str:
             f"parameter allow_missing: [{', '.join(sources)}])")
 
 
+_OS_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied (operation not permitted)",
+    errno.ENOENT: "no such file or folder",
+    errno.EIO: "an input/output error (a failing disk, or a network share that went away?)",
+    errno.ENAMETOOLONG: "the path is too long",
+    errno.EMFILE: "too many open files",
+}
+
+
+def os_error_reason(exc: OSError) -> str:
+    """An operating-system error in words, with the path it met and its errno name: one line.
+
+    The words are chosen here (not the exception's message, which a library may fill with more than
+    the error); the path is the run's own or an extract's, with any control character shown as `?`
+    so that a hostile folder name cannot break the line.
+    """
+    what = _OS_ERRORS.get(exc.errno) or (exc.strerror or "an operating-system error").lower()
+    name = errno.errorcode.get(exc.errno, type(exc).__name__) if exc.errno else type(exc).__name__
+    where = f" at {_printable(str(exc.filename))}" if exc.filename else ""
+    return f"{what}{where} ({name})"
+
+
+def _printable(text: str) -> str:
+    return "".join("?" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
+
+
 def public_reason(exc: BaseException) -> str:
-    """A failure's reason fit to show and log: a RunError's own message, else only the exception's type.
+    """A failure's reason fit to show and log: a RunError's own message, an OSError in words, else only the
+    exception's type.
 
     An unexpected exception's message may quote a data value (a name, a date of birth), and a
     reason is printed, logged by Prefect and kept in the audit trail.
     """
     if isinstance(exc, RunError):
         return str(exc)
+    if isinstance(exc, OSError):
+        return os_error_reason(exc)
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
     if isinstance(exc, Terminated):

@@ -107,6 +107,51 @@ def test_a_symbolically_linked_extract_is_read_and_the_lineage_says_where_it_led
     assert records["police"]["used"] and "link_target" not in records["schools"]
 
 
+def _disk_full(table, where, *args, **kwargs):
+    """pyarrow's own error for a full disk: errno 28 set, no file name, a message of its own."""
+    if "pairs" in str(where):
+        exc = OSError("[Errno 28] Error writing bytes to file. Detail: [errno 28] No space left on device")
+        exc.errno = 28
+        raise exc
+    return real_write_table(table, where, *args, **kwargs)
+
+
+real_write_table = __import__("pyarrow.parquet", fromlist=["write_table"]).write_table
+
+
+def test_a_full_disk_is_named_in_one_line_with_the_file_it_was_writing_and_recorded(tmp_path, capsys, monkeypatch):
+    import json
+
+    monkeypatch.setenv("PIPELINE_LEDGER", str(tmp_path / "ledger.jsonl"))
+    monkeypatch.setattr("pipeline.publish.pq.write_table", _disk_full)
+    code = main(["run", "--extracts", str(TINY), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and not (tmp_path / "out").exists()
+    assert err[-1].startswith("error: the disk is full at ") and err[-1].endswith(
+        "pairs.parquet (ENOSPC); no output folder was published")
+    assert str(tmp_path) in err[-1] and "Traceback" not in "".join(err)
+    last = json.loads((tmp_path / "ledger.jsonl").read_text().splitlines()[-1])
+    assert last["status"] == "failed" and last["reason"].startswith("the disk is full at ")
+
+
+def test_a_permission_refused_is_named_in_one_line_with_its_path(tmp_path, capsys, monkeypatch):
+    import os
+
+    real_open = os.open
+
+    def refusing(path, *args, **kwargs):
+        if str(path).endswith(".report.html.tmp"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setenv("PIPELINE_LEDGER", str(tmp_path / "ledger.jsonl"))
+    monkeypatch.setattr("pipeline.publish.os.open", refusing)
+    code = main(["run", "--extracts", str(TINY), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 1
+    assert err.startswith("error: permission denied at ") and ".report.html.tmp (EACCES)" in err
+
+
 def test_an_unknown_rule_set_is_the_users_mistake_not_a_broken_configuration(tmp_path, capsys):
     code, err = run(capsys, "--extracts", TINY, "--out", tmp_path / "out", "--rules", "phase3")
     assert code == 1 and err.startswith("error: unknown rule set 'phase3' (--rules): the shipped rule sets are phase1")
