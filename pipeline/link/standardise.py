@@ -160,13 +160,22 @@ def _cached_equivalents(path: str) -> dict[str, dict[str, str]]:
 
 
 # --------------------------------------------------------------------------- names
+def visible(text: str) -> str:
+    """`text` without its invisible format characters (Unicode category Cf): zero-width spaces and joiners,
+    soft hyphens, byte-order marks, direction marks. Copied from a web form or a document, they sit
+    inside a word unseen, and read as a separator they would split one name or street in two."""
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def clean_name(value: str) -> str:
     """Upper case, accents folded to ASCII, punctuation dropped, hyphens to spaces, spaces collapsed.
 
     Apostrophes and full stops join (O'Neil -> ONEIL, St. John -> ST JOHN); hyphens separate, so
-    Smith-Jones and "Smith Jones" give the same SMITH JONES.
+    Smith-Jones and "Smith Jones" give the same SMITH JONES. Compatibility forms (full-width
+    ＳＭＩＴＨ, ligatures) become their plain letters and invisible characters go (`visible`) before
+    anything is compared.
     """
-    text = unicodedata.normalize("NFKD", value.translate(_FOLD))
+    text = unicodedata.normalize("NFKD", visible(value).translate(_FOLD))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).upper()
     text = re.sub(r"['’`´.]", "", text)
     text = re.sub(r"[^A-Z ]+", " ", text)
@@ -284,7 +293,8 @@ def standardise_address(lines: pd.DataFrame, postcode: pd.Series | None) -> pd.D
         for col in cols[1:]:
             joined = joined + ("," + col).fillna("")
     codes, uniques = pd.factorize(joined.str.upper(), use_na_sentinel=True)
-    parsed = _parse_address_text(pd.Series(uniques, dtype=STRING))
+    plain = [unicodedata.normalize("NFKC", visible(v)) for v in uniques]  # full-width digits, zero-width spaces
+    parsed = _parse_address_text(pd.Series(plain, dtype=STRING))
     parsed = pd.DataFrame({c: parsed[c].astype(STRING).array.take(codes, allow_fill=True) for c in parsed.columns},
                           index=index)  # code -1 (no address) -> null
 

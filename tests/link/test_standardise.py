@@ -83,6 +83,21 @@ def test_accents_stripped(contracts):
     assert out["surname"].tolist() == ["DABROWSKA", "KROL", "NUNEZ"]
 
 
+def test_zero_width_characters_and_full_width_letters_do_not_split_a_name(contracts):
+    out = standardise_records(health(forename=["Jo\u200bhn", "\uff2a\uff4f\uff48\uff4e", "Jo\u00adhn", "John"],
+                                     surname=["Smi\u200dth", "\uff33\uff4d\uff49\uff54\uff48", "\ufeffSmith", "Smith"]),
+                              contracts["health"])
+    assert out["forename"].tolist() == ["JOHN"] * 4
+    assert out["surname"].tolist() == ["SMITH"] * 4
+    assert out["middle_names"].isna().all()
+
+
+def test_zero_width_characters_and_full_width_digits_do_not_change_an_address(contracts):
+    out = standardise_records(police(["12 Acorn Road", "\uff11\uff12 Acorn Road", "12 Ac\u200born Road"]),
+                              contracts["police"])
+    assert out["address_key"].nunique() == 1 and out["house_number"].tolist() == ["12"] * 3
+
+
 def test_extra_forename_words_become_middle_names_when_source_has_none(contracts):
     out = standardise_records(health(forename=["Mary Jane Ann"]), contracts["health"])
     assert out.loc[0, "forename"] == "MARY"
