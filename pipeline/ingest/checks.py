@@ -45,6 +45,16 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 FORMULA_PATTERN = r"^[=+\-@\t\r]"
+# A letter of the Latin script next to a Greek or Cyrillic one, inside one word: a look-alike letter
+# (Cyrillic О for Latin O) that would split one person in two if compared, and be a guess if mapped.
+# Written with the characters themselves, not \p{Script} or \u escapes, so that RE2 (pandas' Arrow
+# strings) and Python's re (Great Expectations) read the same pattern.
+_LATIN = f"A-Za-z{chr(0xC0)}-{chr(0xD6)}{chr(0xD8)}-{chr(0xF6)}{chr(0xF8)}-{chr(0x24F)}"
+_GREEK_CYRILLIC = f"{chr(0x370)}-{chr(0x3FF)}{chr(0x400)}-{chr(0x52F)}"
+_INVISIBLE = f"{chr(0xAD)}{chr(0x200B)}-{chr(0x200F)}{chr(0x2060)}-{chr(0x2064)}{chr(0xFEFF)}"  # zero-width, BOM
+MIXED_SCRIPTS_PATTERN = (f"[{_LATIN}][{_INVISIBLE}]*[{_GREEK_CYRILLIC}]"
+                         f"|[{_GREEK_CYRILLIC}][{_INVISIBLE}]*[{_LATIN}]")
+NAME_ROLES = ("forename", "preferred_forename", "middle_names", "surname")
 INTEGER_PATTERN = r"^[0-9]+$"
 _STRFTIME_SHAPES = {"%Y": "[0-9]{4}", "%m": "[0-9]{2}", "%d": "[0-9]{2}"}
 
@@ -296,6 +306,10 @@ def column_checks(name: str, col: Column, contract: SourceContract,
             check("no_formula", "value starts with a spreadsheet formula character (=, +, -, @)", "not_regex",
                   _raw(name), "does not start with a spreadsheet formula character (=, +, -, @)",
                   {"regex": FORMULA_PATTERN})
+        if col.role in NAME_ROLES:
+            check("one_script", "a word mixes Latin letters with Greek or Cyrillic look-alikes (a homoglyph?): "
+                  "not compared on a guess; the sender should correct the name", "not_regex", _raw(name),
+                  "has no word mixing Latin letters with Greek or Cyrillic ones", {"regex": MIXED_SCRIPTS_PATTERN})
         if col.allowed:
             check("allowed", f"value not allowed (expected one of {', '.join(col.allowed)})", "in_set", _raw(name),
                   f"is one of {', '.join(col.allowed)}", {"value_set": list(col.allowed)})
