@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 RESTRICTED = "restricted"  # identifying data, readable by its owner alone
 LINEAGE = "lineage.jsonl"  # every run folder has its lineage: what tells a run's folder from any other
+OPENLINEAGE = "openlineage.jsonl"  # the run's OpenLineage events; like the lineage, sealed by the ledger
 
 
 class OutputExists(Exception):

@@ -25,7 +25,7 @@ from pipeline.audit.trail import (
     output_status,
     read_trail,
 )
-from pipeline.publish import RESTRICTED
+from pipeline.publish import OPENLINEAGE, RESTRICTED
 
 
 @dataclass
@@ -150,7 +150,23 @@ def _ledger_problem(run_dir: Path, records: list[dict], found: tuple[int, dict] 
                 f"(the run was replaced or its lineage rewritten)"), ""
     if sha256_file(run_dir / LINEAGE) != entry.get("lineage_sha256"):
         return f"ledger line {line}: lineage.jsonl is not byte-identical to the file the ledger recorded", ""
+    changed = _events_problem(run_dir, entry)
+    if changed:
+        return f"ledger line {line}: {changed}", ""
     return None, f"matches ledger line {line}"
+
+
+def _events_problem(run_dir: Path, entry: dict) -> str | None:
+    """Whether openlineage.jsonl is the file the ledger sealed (entries from before the ledger sealed it: no check)."""
+    if "openlineage_sha256" not in entry:
+        return None
+    path = run_dir / OPENLINEAGE
+    recorded = entry["openlineage_sha256"]
+    if not path.is_file():
+        return f"{OPENLINEAGE} is missing" if recorded else None
+    if sha256_file(path) != recorded:
+        return f"{OPENLINEAGE} is not byte-identical to the file the ledger recorded"
+    return None
 
 
 def _ledger_of(ledger: Path | None) -> tuple[Path, list[dict]]:
@@ -220,7 +236,8 @@ def _run_problem(line: int, entry: dict) -> str | None:
                 f"the run was replaced or its lineage rewritten")
     if sha256_file(lineage) != entry.get("lineage_sha256"):
         return f"ledger line {line}: run folder {folder}: lineage.jsonl has changed since the ledger entry"
-    return None
+    changed = _events_problem(folder, entry)
+    return f"ledger line {line}: run folder {folder}: {changed}" if changed else None
 
 
 def verify_ledger(path: Path) -> Verdict:

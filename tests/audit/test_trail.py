@@ -246,6 +246,19 @@ def test_a_lineage_rewritten_with_a_recomputed_chain_is_caught_by_the_ledger(run
     assert code == 1 and "ledger line 1" in out, out
 
 
+def test_an_edited_openlineage_trail_is_caught_by_the_ledger_that_sealed_it(run_copy, own_ledger, capsys):
+    append_run(run_copy, own_ledger)
+    events = run_copy / "openlineage.jsonl"
+    write_lines(events, [line.replace('"COMPLETE"', '"FAIL"') for line in lines_of(events)])
+    code, out, _ = audit(capsys, "verify", run_copy)
+    assert code == 1 and "ledger line 1: openlineage.jsonl is not byte-identical" in out, out
+    code, out, _ = audit(capsys, "verify", own_ledger)
+    assert code == 1 and "openlineage.jsonl is not byte-identical" in out, out
+    events.unlink()
+    code, out, _ = audit(capsys, "verify", run_copy)
+    assert code == 1 and "openlineage.jsonl is missing" in out, out
+
+
 def test_a_path_that_is_neither_a_run_nor_a_ledger_exits_two(tmp_path, capsys):
     code, _, err = audit(capsys, "verify", tmp_path / "nowhere")
     assert code == 2 and "neither" in err

@@ -46,10 +46,11 @@ from pipeline.audit.openlineage.facets import (
 from pipeline.audit.openlineage.settings import OpenLineageSettings, http_api_key, load_openlineage_config
 from pipeline.config.files import ContractError
 from pipeline.config.schemas import Schemas
+from pipeline.publish import OPENLINEAGE
 
 log = logging.getLogger(__name__)
 
-EVENTS_FILE = "openlineage.jsonl"
+EVENTS_FILE = OPENLINEAGE
 RUN_ID_NAMESPACE = uuid.UUID("5f0c1d52-7a4e-5b8e-9c1a-3d2f6e8b4a17")  # for run_id_from(); never change it
 
 # Settings for the client itself, over any openlineage.yml or OPENLINEAGE__ variables it would
