@@ -80,6 +80,15 @@ def test_a_wrongly_named_extract_is_named_and_suggested_for_the_missing_one(tmp_
                           "Police_Extract_Oct2026.csv, README.md, notes.txt (to go on without them")
 
 
+def test_an_extract_named_in_capitals_is_named_not_ignored(tmp_path, capsys):
+    extracts = tiny_copy(tmp_path)
+    (extracts / "police.csv").rename(extracts / "police.CSV")
+    code, err = run(capsys, "--extracts", extracts, "--out", tmp_path / "out")
+    assert code == 1
+    assert err.startswith(f"error: required extract(s) missing from {extracts}: police.csv (is police.CSV it? "
+                          "rename it police.csv)")
+
+
 def test_files_that_are_not_extracts_are_listed_when_the_run_goes_on(tmp_path, capsys):
     extracts = tiny_copy(tmp_path)
     (extracts / "Schools_Census_Autumn.csv").write_text("x\n")
