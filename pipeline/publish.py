@@ -226,13 +226,21 @@ def remove_abandoned(out: Path, on_abandoned: Callable[[Path], None] | None = No
 
 
 def promote(staging: Path, out: Path) -> None:
-    """Move the completed staging folder to `out`, replacing an earlier folder only now."""
+    """Move the completed staging folder to `out`, replacing an earlier folder only now.
+
+    When the new folder cannot take the earlier one's place, the earlier one is put back before the
+    error goes on: a failed promotion leaves `out` as it was.
+    """
     out = Path(out)
     try:
         if out.exists():
             retired = out.parent / f".{out.name}.replaced-{os.getpid()}"
             out.rename(retired)
-            staging.rename(out)
+            try:
+                staging.rename(out)
+            except BaseException:
+                retired.rename(out)
+                raise
             shutil.rmtree(retired, ignore_errors=True)  # the run is published: a leftover must not fail it
         else:
             staging.rename(out)

@@ -17,9 +17,11 @@ and gateways. Its default place is `var/ledger/ledger.jsonl` in the project; set
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import io
 import os
 from pathlib import Path
 
@@ -48,15 +50,16 @@ def lineage_file(path: Path) -> Path:
     return path if path.suffix == ".jsonl" else path / LINEAGE
 
 
-def run_folder(lineage: Path) -> tuple[Path, bool]:
-    """The folder the run publishes to, and whether the lineage is already in it.
+def run_folder(lineage: Path) -> Path:
+    """The folder the run publishes to.
 
-    A failed run's lineage sits in a staging folder (`.<out>.partial-<pid>`) that is never
-    published, so the ledger names the folder the run was writing for instead.
+    A run's lineage is summarised while it is still in its staging folder (`.<out>.partial-<pid>`):
+    a completed run's entry is sealed before the folder is moved into place, so the ledger names
+    the folder the run is writing for.
     """
     folder = Path(lineage).resolve().parent
     staged = staged_for(folder)
-    return (staged[0], False) if staged else (folder, True)
+    return staged[0] if staged else folder
 
 
 def _sources(records: list[dict]) -> list[dict]:
@@ -86,7 +89,7 @@ def _outputs(records: list[dict]) -> dict[str, str]:
 def summarise(lineage: Path, status: str | None = None, reason: str | None = None) -> dict:
     """The ledger's summary of one run, from its lineage file (which may be missing or empty for a failed run)."""
     lineage = Path(lineage)
-    folder, published = run_folder(lineage)
+    folder = run_folder(lineage)
     data = lineage.read_bytes() if lineage.is_file() else None
     records, unreadable = parse_lines(data.decode("utf-8", errors="replace")) if data is not None else ([], None)
     start = next((r for r in records if r.get("event") == "run_start"), {})
@@ -97,7 +100,7 @@ def summarise(lineage: Path, status: str | None = None, reason: str | None = Non
     return {
         # A failed run's trail is kept under the ledger (failed/<run id>/): that is its "run" folder,
         # and `out` is the folder it was writing for, where nothing was published.
-        "run": str(folder), "published": published and status in PUBLISHED, "out": params.get("out"),
+        "run": str(folder), "published": status in PUBLISHED, "out": params.get("out"),
         "run_id": start.get("run_id") or start.get("hash"),
         "status": status, "reason": reason or end.get("reason"),
         "started": start.get("at"), "ended": end.get("at") or (records[-1].get("at") if records else None),
@@ -125,9 +128,34 @@ def append_run(run_dir: Path, ledger: Path | None = None, status: str | None = N
     """Append one chained summary of the run in `run_dir` (a run folder or its lineage file) to the ledger.
 
     Call it once per run, completed or failed (give status="failed" and the one-line reason;
-    a failed run's staging lineage is accepted).
+    a failed run's staging lineage is accepted). A run's completed entry is appended before its
+    folder is moved into place, so a published run is always in the ledger; a run that fails after
+    that (the move itself fails, or the process is killed in between) then gets its failed entry
+    as well, naming the completed one it withdraws (`withdraws`: that record's hash).
     """
-    return append_record({"event": "run", **summarise(lineage_file(run_dir), status, reason)}, ledger)
+    lineage = lineage_file(run_dir)
+    summary = summarise(lineage, status, reason)
+    if summary["status"] == FAILED:
+        withdrawn = _sealed_entry(lineage, summary["run_id"], ledger)
+        if withdrawn:
+            summary["withdraws"] = withdrawn
+    return append_record({"event": "run", **summary}, ledger)
+
+
+def _sealed_entry(lineage: Path, run_id: object, ledger: Path | None) -> str | None:
+    """The hash of the ledger's completed entry for this failed run's own trail, if it has one.
+
+    The entry is the same run's (its id) with a last hash that is a record of this trail: the
+    trail sealed as complete, which a killed run's kept copy continues with its failed run_end.
+    """
+    path = Path(ledger) if ledger is not None else ledger_path()
+    if not run_id or not lineage.is_file() or not path.is_file():
+        return None
+    trail = {r.get("hash") for r in parse_lines(lineage.read_text(encoding="utf-8"))[0]}
+    records, _ = read_ledger(path)
+    return next((str(r["hash"]) for r in reversed(records) if r.get("event") == "run"
+                 and r.get("status") in PUBLISHED and r.get("run_id") == run_id
+                 and r.get("lineage_last_hash") in trail), None)
 
 
 def append_record(fields: dict, ledger: Path | None = None) -> dict:
@@ -137,23 +165,41 @@ def append_record(fields: dict, ledger: Path | None = None) -> dict:
     hash is read and the record written, so two runs (or a run and a purge) finishing together
     still make one chain, and the record is synced to disk before this returns: a caller that
     deletes files after it (a purge) never deletes them unrecorded.
+
+    A record is appended whole or not at all: when the write or the sync fails (a full disk part way
+    through the line), the file is cut back to where it ended, so no torn line is left to stop every
+    later append and make the ledger unverifiable. The file is unbuffered, so nothing of a failed
+    write is still queued to be written when it closes.
     """
     path = Path(ledger) if ledger is not None else ledger_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as fh:
+    with open(path, "a+b", buffering=0) as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
         try:
             fh.seek(0)
-            prev = last_hash_in(fh.read(), path)
+            text = fh.read().decode("utf-8")
+            prev = last_hash_in(text, path)
             record = seal({"event": fields["event"], "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                            **fields}, prev)
-            fh.seek(0, os.SEEK_END)
-            fh.write(dumps(record) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+            _append_whole(fh, (dumps(record) + "\n").encode("utf-8"), os.fstat(fh.fileno()).st_size)
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     return record
+
+
+def _append_whole(fh: io.FileIO, line: bytes, end: int) -> None:
+    """Write `line` at the end of the locked, unbuffered file `fh` and sync it; on any failure cut the file
+    back to `end` (its size before) and raise."""
+    try:
+        written = 0
+        while written < len(line):  # a raw write may take part of the line
+            written += fh.write(line[written:])
+        os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):  # the append's own error is the one to report
+            fh.truncate(end)
+            os.fsync(fh.fileno())
+        raise
 
 
 def read_ledger(path: Path) -> tuple[list[dict], ChainProblem | None]:
@@ -183,10 +229,14 @@ def latest_entries(records: list[dict]) -> dict[str, tuple[int, dict]]:
     """Per run folder, the line and record of its latest completed run: the one its folder must still hold.
 
     A folder replaced by a later run with --force has a later entry; a failed run publishes
-    nothing, so it never supersedes the completed run before it.
+    nothing, so it never supersedes the completed run before it. A completed entry that a failed
+    one withdraws (the run was never moved into place, see `append_run`) is passed over: the folder
+    still holds the run before.
     """
+    withdrawn = {r["withdraws"] for r in records if r.get("event") == "run" and r.get("withdraws")}
     latest: dict[str, tuple[int, dict]] = {}
     for i, r in enumerate(records, 1):
-        if r.get("event") == "run" and r.get("status") in PUBLISHED and r.get("run"):
+        if r.get("event") == "run" and r.get("status") in PUBLISHED and r.get("run") \
+                and r.get("hash") not in withdrawn:
             latest[str(r["run"])] = (i, r)
     return latest

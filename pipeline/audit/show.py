@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.audit.ledger import PARTIAL
+from pipeline.audit.ledger import FAILED, PARTIAL
 from pipeline.audit.lineage import sha256_file
-from pipeline.audit.trail import first, listed_outputs, output_status, run_records
+from pipeline.audit.trail import first, ledger_entry, listed_outputs, output_status, run_records
 from pipeline.audit.verify import verify_run
 from pipeline.ingest.source import Reuse
 
@@ -100,10 +100,12 @@ def show(run_dir: Path, ledger: Path | None = None) -> str:
     start, end = first(records, "run_start"), first(records, "run_end")
     params = start.get("parameters") or {}
     verdict = verify_run(run_dir, ledger)
+    entry = ledger_entry(run_dir, ledger)
+    run_status = _status(end, entry[1] if entry else None)
     lines = [f"Run {run_dir.resolve()}",
              f"  audit trail: {verdict}",
              f"  started {start.get('at')}, ended {end.get('at')} ({end.get('seconds')}s)",
-             f"  status {_status(end)}",
+             f"  status {run_status}",
              f"  run by {start.get('user')} on {start.get('host')}; code version {start.get('code_version')}; "
              f"Python {start.get('python')}",
              *_orchestrator_line(start.get("orchestrator")),
@@ -128,7 +130,7 @@ def show(run_dir: Path, ledger: Path | None = None) -> str:
         lines.append(f"  {name}  SHA-256 {sha}  ({purge.brief() if purge else status}; lineage line {line})")
     lines += _previous_lines(run_dir, params.get("previous_run"))
     lines += ["End",
-              f"  status {_status(end)}",
+              f"  status {run_status}",
               f"  sources used: {', '.join(end.get('sources_used') or []) or 'none'}; "
               f"refused: {', '.join(end.get('sources_refused') or []) or 'none'}"]
     return "\n".join(lines)
@@ -150,9 +152,15 @@ def _previous_lines(run_dir: Path, previous: object) -> list[str]:
     return lines
 
 
-def _status(end: dict) -> str:
-    """'completed', 'partial: without the required source(s) health' or 'failed: <its reason>'."""
+def _status(end: dict, entry: dict | None = None) -> str:
+    """'completed', 'partial: without the required source(s) health' or 'failed: <its reason>'.
+
+    A trail sealed as complete whose publication then failed (the ledger append, or the move into
+    place) is the ledger entry's failure, not the completion its run_end claims.
+    """
     status = str(end.get("status", "no run_end: the run never finished"))
+    if entry is not None and entry.get("status") == FAILED and end.get("status") != FAILED:
+        return f"{FAILED}: {entry.get('reason')} (after its trail was sealed as {status}: nothing was published)"
     if end.get("status") == PARTIAL:
         missing = ", ".join(end.get("required_sources_not_used") or [])
         return f"{status}: completed WITHOUT the required source(s) {missing}; their criteria were not assessed"

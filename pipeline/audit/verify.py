@@ -200,7 +200,9 @@ def verify_run(run_dir: Path, ledger: Path | None = None) -> Verdict:
         return Verdict(f"{lineage}: {problem}", "")
     ledger, ledger_records = _ledger_of(ledger)
     found = entry_in(ledger_records, run_dir)
-    failed = records[-1].get("status") == FAILED  # published nothing: the outputs its stages named never were
+    # Published nothing, so the outputs its stages named never were: a failed run_end, or a trail sealed
+    # as complete whose publication then failed (its kept trail's ledger entry says failed).
+    failed = FAILED in (records[-1].get("status"), found[1].get("status") if found else None)
     purges = [] if failed or found is None else purges_of(ledger_records, *found)
     outputs_problem = _purge_records_problem(purges, ledger)
     outputs, purged = 0, 0

@@ -353,7 +353,10 @@ def publish(session: Session) -> RunResult:
                          settings=s.configuration.openlineage, published_dir=s.config.out,
                          required_not_used=missing)
     make_private(s.staging / RESTRICTED)
-    append_run(s.staging)  # names the folder the staging one becomes: a published run is always in the ledger
+    # The ledger entry first, naming the folder the staging one becomes: a published run is always in the
+    # ledger. When the move into place then fails, `promote` puts the earlier folder back and the failed
+    # entry `abort` appends withdraws this one (pipeline.audit.ledger.append_run).
+    append_run(s.staging)
     promote(s.staging, s.config.out)
     result.seconds = seconds
     return result
