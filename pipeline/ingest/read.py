@@ -249,7 +249,8 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
 
     fast = None
     if encoding != "cp1252" and not careful:
-        header = next(csv.reader(io.StringIO(text, newline="")), [])
+        # The first record that is not blank, as `_records` takes it: blank lines before the header are not it.
+        header = next((r for r in csv.reader(io.StringIO(text, newline="")) if r), [])
         names, extra, missing_optional = check_header(header, contract)
         wanted = [(i, n) for i, n in enumerate(names) if n in contract.columns and n in allowed]
         body = data[3:] if encoding == "utf-8-sig" else data

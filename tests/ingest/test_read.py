@@ -161,3 +161,17 @@ def test_a_repeated_contract_column_is_named():
     contract = load_schemas().contracts["police"]
     with pytest.raises(SourceRefused, match=r"column 3 of the header repeats column 1 \('source_record_id'\)"):
         check_header(["source_record_id", "event_date", "source_record_id"], contract)
+
+
+@pytest.mark.parametrize("blank", ["\n", "\r\n", "\n\n"])
+def test_blank_lines_before_the_header_are_skipped_and_the_rows_keep_their_file_lines(schemas, blank):
+    """Found by tests/ingest/test_damage_properties.py: the fast reader took the blank first line for the
+    header and refused the file for missing every column, where the careful reader (and a cp1252 file) read it."""
+    from pipeline.ingest.read import parse_extract
+
+    data = blank.encode() + (CORPUS / "valid" / "police.csv").read_bytes()
+    contract, gateway = schemas.contracts["police"], schemas.gateways["police"]
+    for careful in (False, True):
+        raw = parse_extract(data, CORPUS / "valid" / "police.csv", contract, gateway, careful=careful)
+        assert raw.frame.index.tolist() == [n + blank.count("\n") for n in (2, 3, 4)]
+        assert raw.frame["source_record_id"].tolist() == ["POL0001", "POL0002", "POL0003"]
