@@ -175,3 +175,4 @@ def test_blank_lines_before_the_header_are_skipped_and_the_rows_keep_their_file_
         raw = parse_extract(data, CORPUS / "valid" / "police.csv", contract, gateway, careful=careful)
         assert raw.frame.index.tolist() == [n + blank.count("\n") for n in (2, 3, 4)]
         assert raw.frame["source_record_id"].tolist() == ["POL0001", "POL0002", "POL0003"]
+
