@@ -205,7 +205,8 @@ def _fast_columns(body: bytes, width: int, wanted: list[tuple[int, str]]) -> dic
     """
     import pyarrow.csv as pacsv
 
-    if b"\n\n" in body or b"\n\r\n" in body or body[:1] in (b"\n", b"\r"):
+    # A blank line however it ends (LF, CRLF or a lone CR): one line ending met at once by another.
+    if b"\n\n" in body or b"\n\r" in body or b"\r\r" in body or body[:1] in (b"\n", b"\r"):
         return None
     invalid: list[int] = []
 
