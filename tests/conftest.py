@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
@@ -37,6 +38,17 @@ _KEY_FILE.write_text(secrets.token_hex(32), encoding="utf-8")
 _KEY_FILE.chmod(0o600)  # as `make run` makes it: a key readable by others is warned of
 os.environ.pop("PIPELINE_KEY", None)
 os.environ["PIPELINE_KEY_FILE"] = str(_KEY_FILE)
+# Hypothesis (the property tests) keeps what it stores in a temporary folder, never .hypothesis/ in the project.
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = tempfile.mkdtemp(prefix="hypothesis-")
+
+# The property tests' settings. "ci", the default: the same examples every run (derandomized, no example
+# database), so a test gives the same verdict each time; no deadline and no health check on speed, since
+# timing never decides a test on a shared machine. HYPOTHESIS_PROFILE=explore searches wider, at random, for a
+# developer hunting bugs: a failure it finds is made an explicit @example or a plain test.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, max_examples=75,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("explore", settings.get_profile("ci"), derandomize=False, max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

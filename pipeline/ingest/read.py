@@ -118,16 +118,18 @@ def _records(text: str) -> tuple[list[str], list[list[str]], list[int], list[int
 
 
 def _swallowing(rows: list[list[str]], starts: list[int], ends: list[int], max_lines: int,
-               one_line: dict[int, str]) -> tuple[list[int], pd.DataFrame]:
+               one_line: dict[int, str], width: int) -> tuple[list[int], pd.DataFrame]:
     """The records a stray quote made of several lines, and every line they cover.
 
     A stray or unterminated quote makes one "record" of everything up to the next quote, or to the
     end of the file: the lines it swallowed would otherwise vanish without a count. A record is
-    taken for one when it runs over more than `max_lines` lines, or when a line break sits in a
+    taken for one when it runs over more than `max_lines` lines, when a line break sits in a
     column that holds one line (`one_line`: field position to the column's label; only free-text
-    columns may hold line breaks). Each line it covers is returned (row_number, opened_at,
-    closed_at, column: the one-line column's label, blank for a long record) to be quarantined,
-    so the rows counted in are always the file's physical data lines.
+    columns may hold line breaks), or when its fields are not the header's `width` (a quote that
+    opens in one column and closes in another). Each line it covers is returned (row_number,
+    opened_at, closed_at, column: the one-line column's label, RAGGED for a record of the wrong
+    width, blank for a long record) to be quarantined, so the rows counted in are always the file's
+    physical data lines.
     """
     at: list[int] = []
     causes: list[str] = []
@@ -140,6 +142,8 @@ def _swallowing(rows: list[list[str]], starts: list[int], ends: list[int], max_l
             continue
         broken = next((label for j, label in one_line.items()
                        if j < len(rows[i]) and ("\n" in rows[i][j] or "\r" in rows[i][j])), None)
+        if broken is None and len(rows[i]) != width:
+            broken = RAGGED
         if broken is not None:
             at.append(i)
             causes.append(broken)
@@ -205,7 +209,8 @@ def _fast_columns(body: bytes, width: int, wanted: list[tuple[int, str]]) -> dic
     """
     import pyarrow.csv as pacsv
 
-    if b"\n\n" in body or b"\n\r\n" in body or body[:1] in (b"\n", b"\r"):
+    # A blank line however it ends (LF, CRLF or a lone CR): one line ending met at once by another.
+    if b"\n\n" in body or b"\n\r" in body or b"\r\r" in body or body[:1] in (b"\n", b"\r"):
         return None
     invalid: list[int] = []
 
@@ -256,7 +261,8 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
 
     fast = None
     if encoding != "cp1252" and not careful:
-        header = next(csv.reader(io.StringIO(text, newline="")), [])
+        # The first record that is not blank, as `_records` takes it: blank lines before the header are not it.
+        header = next((r for r in csv.reader(io.StringIO(text, newline="")) if r), [])
         names, extra, missing_optional = check_header(header, contract)
         wanted = [(i, n) for i, n in enumerate(names) if n in contract.columns and n in allowed]
         body = data[3:] if encoding == "utf-8-sig" else data
@@ -267,7 +273,7 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
             raise SourceRefused("file has a header but no data rows")
         starts = list(range(2, rows_found + 2))  # one line per record, header on line 1
         ragged = pd.DataFrame({"row_number": [], "fields": []}, dtype="int64")
-        swallowed = _swallowing([], [], [], max_record_lines, {})[1]
+        swallowed = _swallowing([], [], [], max_record_lines, {}, len(names))[1]
         cells = fast
     else:
         header, rows, starts, ends = _records(text)
@@ -276,7 +282,7 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
             raise SourceRefused("file has a header but no data rows")
         one_line = {i: (n if n in contract.columns else f"column {i + 1}") for i, n in enumerate(names)
                     if n not in contract.columns or contract.columns[n].type != "text"}
-        long_at, swallowed = _swallowing(rows, starts, ends, max_record_lines, one_line)
+        long_at, swallowed = _swallowing(rows, starts, ends, max_record_lines, one_line, len(names))
         if long_at:
             drop = set(long_at)
             rows = [r for i, r in enumerate(rows) if i not in drop]

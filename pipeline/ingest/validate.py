@@ -96,8 +96,9 @@ def _swallowed_entries(raw: RawExtract) -> list[pd.DataFrame]:
         for (opened, closed, column), group in raw.swallowed.groupby(["opened_at", "closed_at", "column"],
                                                                     sort=True):
             lines = closed - opened + 1
-            why = (f"{column} holds a line break, which only free-text columns may" if column
-                   else f"{lines} lines, more than a record may span")
+            why = (f"{lines} lines, more than a record may span" if not column
+                   else f"{lines} lines whose fields do not line up with the header's" if column == RAGGED
+                   else f"{column} holds a line break, which only free-text columns may")
             entries.append(_entries(
                 raw.source, pd.Index(group["row_number"]), pd.Series(dtype=object), RAGGED,
                 f"inside a quoted value that opens on line {opened} and runs to line {closed} ({why}): "

@@ -161,3 +161,31 @@ def test_a_repeated_contract_column_is_named():
     contract = load_schemas().contracts["police"]
     with pytest.raises(SourceRefused, match=r"column 3 of the header repeats column 1 \('source_record_id'\)"):
         check_header(["source_record_id", "event_date", "source_record_id"], contract)
+
+
+@pytest.mark.parametrize("blank", ["\n", "\r\n", "\n\n"])
+def test_blank_lines_before_the_header_are_skipped_and_the_rows_keep_their_file_lines(schemas, blank):
+    """Found by tests/ingest/test_damage_properties.py: the fast reader took the blank first line for the
+    header and refused the file for missing every column, where the careful reader (and a cp1252 file) read it."""
+    from pipeline.ingest.read import parse_extract
+
+    data = blank.encode() + (CORPUS / "valid" / "police.csv").read_bytes()
+    contract, gateway = schemas.contracts["police"], schemas.gateways["police"]
+    for careful in (False, True):
+        raw = parse_extract(data, CORPUS / "valid" / "police.csv", contract, gateway, careful=careful)
+        assert raw.frame.index.tolist() == [n + blank.count("\n") for n in (2, 3, 4)]
+        assert raw.frame["source_record_id"].tolist() == ["POL0001", "POL0002", "POL0003"]
+
+
+@pytest.mark.parametrize(("name", "line_end"), [("LF", "\n"), ("CR only", "\r"), ("CRLF", "\r\n")])
+def test_a_blank_line_ended_by_a_lone_carriage_return_is_a_line_to_both_readers(schemas, name, line_end):
+    """Found by tests/ingest/test_damage_properties.py: pyarrow skips a blank line however it ends, so the fast
+    reader, which took only a blank line ended by LF for one, numbered every record after it a line too early."""
+    from pipeline.ingest.read import parse_extract
+
+    lines = (CORPUS / "valid" / "police.csv").read_text(encoding="utf-8").splitlines()
+    data = (line_end.join(lines[:2]) + line_end + "\r" + line_end.join(lines[2:]) + line_end).encode()
+    contract, gateway = schemas.contracts["police"], schemas.gateways["police"]
+    for careful in (False, True):
+        raw = parse_extract(data, CORPUS / "valid" / "police.csv", contract, gateway, careful=careful)
+        assert raw.frame.index.tolist() == [2, 4, 5], (name, careful)
