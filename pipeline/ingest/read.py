@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from pipeline.config.contracts import SourceContract
 from pipeline.config.gateways import Gateway
+from pipeline.ingest.sniff import not_csv
 
 # A single cell may be large (a pasted document); the contract's max_length then quarantines
 # the row. Beyond this the file is refused rather than read into memory unbounded.
@@ -243,6 +244,9 @@ def parse_extract(data: bytes, path: Path, contract: SourceContract,
     sha = file_sha256(data)
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise SourceRefused("file is empty")
+    what = not_csv(data)
+    if what is not None:
+        raise SourceRefused(what)
     text, encoding, note = decode(data)
     allowed = set(contract.columns) if gateway is None or gateway.allowed_columns == "all" \
         else set(gateway.allowed_columns)
