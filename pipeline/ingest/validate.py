@@ -105,6 +105,22 @@ def _swallowed_entries(raw: RawExtract) -> list[pd.DataFrame]:
     return entries
 
 
+def _pointer_ids(checks: list[Check], views: pd.DataFrame, frame: pd.DataFrame, record_id: str) -> pd.Series:
+    """The record ids a quarantine entry may carry to point back at its row.
+
+    The quarantine is written outside restricted/, opened in spreadsheets and printed; an id longer than
+    the contract allows (a pasted document) or holding a control character (a terminal escape) would go
+    with it. Such an id is left out (the row number still points at the row).
+    """
+    if record_id not in frame:
+        return pd.Series(dtype=object)
+    unusable = pd.Series(False, index=frame.index)
+    for check in checks:
+        if check.column == record_id and check.kind in ("max_length", "not_regex"):
+            unusable |= failing(check, views[check.view_name])
+    return frame[record_id].where(~unusable)
+
+
 def _failing_rows(checks: list[Check], views: pd.DataFrame, frame: pd.DataFrame, ids: pd.Series,
                   source: str) -> tuple[pd.Series, dict[str, int], list[pd.DataFrame]]:
     """Rows failing any check, each check's failing count, and one entry per row and failing column
@@ -133,15 +149,15 @@ def validate(raw: RawExtract, contract: SourceContract, schemas: Schemas,
     """Run the contract's checks over `raw`; see the module docstring for the outcomes."""
     frame = raw.frame
     limit = schemas.settings.max_bad_share if max_bad_share is None else max_bad_share
+    entries = _ragged_entries(raw) + _swallowed_entries(raw)
     typed = parse_typed(frame, contract)
     checks = bind_constants(
         compile_checks(contract, schemas.formats, schemas.settings.text_max_length, set(frame.columns)),
         frame,
     )
     views = build_views(checks, frame, typed)
-    ids = frame[contract.record_id] if contract.record_id in frame else pd.Series(dtype=object)
+    ids = _pointer_ids(checks, views, frame, contract.record_id)
 
-    entries = _ragged_entries(raw) + _swallowed_entries(raw)
     bad, failures, found = _failing_rows(checks, views, frame, ids, raw.source)
     entries += found
 

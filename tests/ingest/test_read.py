@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pandas as pd
 import pytest
 import yaml
@@ -161,3 +163,23 @@ def test_a_repeated_contract_column_is_named():
     contract = load_schemas().contracts["police"]
     with pytest.raises(SourceRefused, match=r"column 3 of the header repeats column 1 \('source_record_id'\)"):
         check_header(["source_record_id", "event_date", "source_record_id"], contract)
+
+
+def test_a_quarantined_rows_record_id_is_left_out_when_it_could_carry_anything_but_an_id(schemas, tmp_path):
+    """The quarantine (outside restricted/, printed, opened in spreadsheets) points back at a row by its record id
+    only when the id is one: an id longer than the contract allows (a pasted document) or holding a control
+    character (a terminal escape) is left out, and the row number still points at the row."""
+    with open(CORPUS / "valid" / "police.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    rows[1][0], rows[2][0] = "POL" + "9" * 62, "POL\x1b[2J"
+    rows[3][rows[0].index("dob")] = "31/02/1980"  # a bad row whose id is a good one
+    path = tmp_path / "police.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    raw = read_extract(path, schemas.contracts["police"], schemas.gateways["police"])
+    result = validate(raw, schemas.contracts["police"], schemas, 1.0)
+    q = result.quarantine
+    assert q[["row_number", "column"]].values.tolist() == [[2, "source_record_id"], [3, "source_record_id"],
+                                                          [4, "dob"]]
+    assert q["source_record_id"].isna().tolist() == [True, True, False]
+    assert q["source_record_id"].iloc[2] == rows[3][0]
