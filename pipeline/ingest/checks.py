@@ -51,6 +51,8 @@ FORMULA_PATTERN = r"^[=+\-@\t\r]"
 # (RE2 in Arrow, Python's re in GX); the direction controls are the characters themselves.
 CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "\u202a-\u202e\u2066-\u2069" + "]"
 CONTROL_WORDS = "control character (such as NUL, a terminal escape or a text-direction override)"
+# Every Unicode space character (RE2's \s is ASCII only): a postcode copied from a web page has a no-break space.
+_SPACES = r"[\s" + "\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000" + "]+"
 INTEGER_PATTERN = r"^[0-9]+$"
 _STRFTIME_SHAPES = {"%Y": "[0-9]{4}", "%m": "[0-9]{2}", "%d": "[0-9]{2}"}
 
@@ -249,7 +251,7 @@ def _normalised(name: str, fmt: Format) -> Callable:
         if "upper" in fmt.normalise:
             s = s.str.upper()
         if "remove_spaces" in fmt.normalise:
-            s = s.str.replace(r"\s+", "", regex=True)
+            s = s.str.replace(_SPACES, "", regex=True)
         return s
 
     return view
