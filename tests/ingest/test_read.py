@@ -51,6 +51,13 @@ def test_each_bad_row_is_quarantined_with_its_row_column_and_reason(case, schema
     if "extra_columns" in spec:
         assert raw.extra_columns == spec["extra_columns"]
         assert not set(spec["extra_columns"]) & set(result.accepted.columns)
+    if "extra_column_count" in spec:
+        assert len(raw.extra_columns) == spec["extra_column_count"]
+        assert set(result.accepted.columns) <= {"row_number", *schemas.contracts[spec["source"]].columns}
+    if "missing_optional" in spec:
+        assert raw.missing_optional == spec["missing_optional"]
+    if "rows_in" in spec:  # the file's data lines, each counted once whatever became of it
+        assert result.rows_in == spec["rows_in"]
     for column, values in spec.get("values", {}).items():
         assert result.accepted[column].tolist() == values
     if "row_numbers" in spec:
