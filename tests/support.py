@@ -48,9 +48,15 @@ def word_finder(values: set[str]) -> re.Pattern:
     return re.compile("(?<![A-Za-z0-9])(?:" + _trie_pattern(sorted(values)) + ")(?![A-Za-z0-9])")
 
 
+LONGEST_WORD = 256  # a longer value (a pasted document, a record a stray quote swallowed) is no word to bound
+
+
 def leaked(values: set[str], text: str) -> list[str]:
-    """The values found in `text` as whole words, sorted."""
-    return sorted(set(word_finder(values).findall(text))) if values else []
+    """The values found in `text` as whole words, sorted; a value longer than LONGEST_WORD is looked for as it is
+    (the trie of `word_finder` would nest a group per character, past the regex compiler's recursion limit)."""
+    words = {v for v in values if len(v) <= LONGEST_WORD}
+    found = set(word_finder(words).findall(text)) if words else set()
+    return sorted(found | {v for v in values - words if v in text})
 
 
 def png_pixels(path: Path):

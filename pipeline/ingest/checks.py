@@ -55,6 +55,14 @@ _INVISIBLE = f"{chr(0xAD)}{chr(0x200B)}-{chr(0x200F)}{chr(0x2060)}-{chr(0x2064)}
 MIXED_SCRIPTS_PATTERN = (f"[{_LATIN}][{_INVISIBLE}]*[{_GREEK_CYRILLIC}]"
                          f"|[{_GREEK_CYRILLIC}][{_INVISIBLE}]*[{_LATIN}]")
 NAME_ROLES = ("forename", "preferred_forename", "middle_names", "surname")
+# Control characters no name, address or code holds: C0 and C1 controls but tab and line breaks (NUL, the
+# ESC that opens a terminal's escape sequences, the C1 CSI), and the text-direction embeddings, overrides
+# and isolates that make a value display as other text. Escapes are written for both regex engines
+# (RE2 in Arrow, Python's re in GX); the direction controls are the characters themselves.
+CONTROL_PATTERN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + "\u202a-\u202e\u2066-\u2069" + "]"
+CONTROL_WORDS = "control character (such as NUL, a terminal escape or a text-direction override)"
+# Every Unicode space character (RE2's \s is ASCII only): a postcode copied from a web page has a no-break space.
+_SPACES = r"[\s" + "\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000" + "]+"
 INTEGER_PATTERN = r"^[0-9]+$"
 _STRFTIME_SHAPES = {"%Y": "[0-9]{4}", "%m": "[0-9]{2}", "%d": "[0-9]{2}"}
 
@@ -253,7 +261,7 @@ def _normalised(name: str, fmt: Format) -> Callable:
         if "upper" in fmt.normalise:
             s = s.str.upper()
         if "remove_spaces" in fmt.normalise:
-            s = s.str.replace(r"\s+", "", regex=True)
+            s = s.str.replace(_SPACES, "", regex=True)
         return s
 
     return view
@@ -302,6 +310,9 @@ def column_checks(name: str, col: Column, contract: SourceContract,
         if max_length:
             check("max_length", f"value is longer than {max_length} characters", "max_length", _raw(name),
                   f"is at most {max_length} characters long", {"max_value": max_length})
+        if col.type == "text" or not (col.allowed or col.format):  # an allowed set or format holds none
+            check("no_control", f"value holds a {CONTROL_WORDS}", "not_regex", _raw(name),
+                  f"holds no {CONTROL_WORDS}", {"regex": CONTROL_PATTERN})
         if col.type == "text":
             check("no_formula", "value starts with a spreadsheet formula character (=, +, -, @)", "not_regex",
                   _raw(name), "does not start with a spreadsheet formula character (=, +, -, @)",

@@ -89,8 +89,9 @@ def decode(data: bytes) -> tuple[str, str, str | None]:
 def _records(text: str) -> tuple[list[str], list[list[str]], list[int], list[int]]:
     """Header, data records and each record's first and last line (header is line 1).
 
-    Blank lines are not records. csv's line_num counts physical lines consumed, so a record's
-    first line is one past the previous record's last line, quoted newlines included.
+    Blank lines are not records, nor are lines of spaces or tabs alone. csv's line_num counts physical
+    lines consumed, so a record's first line is one past the previous record's last line, quoted
+    newlines included.
     """
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -107,7 +108,7 @@ def _records(text: str) -> tuple[list[str], list[list[str]], list[int], list[int
     previous_end = reader.line_num
     try:
         for row in reader:
-            if row:
+            if row and (len(row) > 1 or row[0].strip()):
                 rows.append(row)
                 starts.append(previous_end + 1)
                 ends.append(reader.line_num)

@@ -3,11 +3,13 @@
 An agency that sends the wrong thing should be told what it sent, not that its file lacks every
 column: "UTF-16 text" (Excel's "Unicode text"), "semicolon-separated" (a continental Excel's CSV),
 a spreadsheet workbook renamed .csv, a compressed file, a PDF, a web page saved in place of an
-export. Only the file's first bytes and its header line are looked at, and a reason names the
-format alone, never a value from the file.
+export, JSON, a spreadsheet's "sep=," line above the header. Only the file's first bytes and its
+header line are looked at, and a reason names the format alone, never a value from the file.
 """
 
 from __future__ import annotations
+
+import re
 
 _BOMS = (  # longest first: UTF-32's little-endian mark begins with UTF-16's
     (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
@@ -24,7 +26,10 @@ _SIGNATURES = (
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"%PDF", "a PDF document"),
 )
-_MARKUP = (b"<!doctype html", b"<html", b"<?xml")
+_HTML = re.compile(rb"\s*<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
+_XML = re.compile(rb"\s*<\?xml\b", re.IGNORECASE)
+_JSON = re.compile(rb"\s*(?:\{\s*(?:\"|\})|\[\s*[\[{\"\]])")
+_SEPARATOR_LINE = re.compile(rb"sep=[^\r\n]?\r?(?:\n|$)", re.IGNORECASE)
 SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
 SAVE_AS = "save it as CSV UTF-8 (comma delimited), as the extract specification asks"
 
@@ -42,9 +47,17 @@ def not_text(data: bytes) -> str | None:
     for signature, name in _SIGNATURES:
         if head.startswith(signature):
             return f"the file is {name}, not a CSV file: {SAVE_AS}"
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").lower().startswith(_MARKUP):
-        return (f"the file is a web page or XML document (an error page saved in place of the export?), "
-                f"not CSV: {SAVE_AS}")
+    text = head.removeprefix(b"\xef\xbb\xbf")
+    if _HTML.match(text):
+        return (f"the file is a web page (HTML), as a failed download saves a portal's error or sign-in page, "
+                f"not CSV: export the extract again and {SAVE_AS}")
+    if _XML.match(text):
+        return f"the file is an XML document, not CSV: {SAVE_AS}"
+    if _JSON.match(text):
+        return f"the file is JSON, not CSV: {SAVE_AS}"
+    if _SEPARATOR_LINE.match(text):
+        return ('line 1 is a spreadsheet\'s "sep=" line (naming the delimiter), not the header: save the file '
+                "without it, so that the header is line 1")
     nuls = head.count(b"\x00")
     if nuls and nuls * 4 >= len(head):
         even, odd = head[0::2].count(b"\x00"), head[1::2].count(b"\x00")

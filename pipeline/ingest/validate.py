@@ -15,7 +15,7 @@ import pandas as pd
 
 from pipeline.config.contracts import SourceContract
 from pipeline.config.schemas import Schemas
-from pipeline.ingest.checks import Check, bind_constants, compile_checks, failing, parse_typed
+from pipeline.ingest.checks import TEXT, Check, bind_constants, compile_checks, failing, parse_typed
 from pipeline.ingest.read import RAGGED, RawExtract
 
 QUARANTINE_COLUMNS = ["source", "row_number", "source_record_id", "column", "reason"]
@@ -85,7 +85,7 @@ def _ragged_entries(raw: RawExtract) -> list[pd.DataFrame]:
     width = len(raw.frame.columns) + len(raw.extra_columns) + len(raw.dropped_by_gateway)
     for fields, group in raw.ragged.groupby("fields", sort=True) if len(raw.ragged) else ():
         entries.append(_entries(raw.source, pd.Index(group["row_number"]), pd.Series(dtype=object), RAGGED,
-                                f"record has {fields} fields but the header has {width}"))
+                                f"record has {fields} field{'s' if fields != 1 else ''} but the header has {width}"))
     return entries
 
 
@@ -104,6 +104,41 @@ def _swallowed_entries(raw: RawExtract) -> list[pd.DataFrame]:
                 f"inside a quoted value that opens on line {opened} and runs to line {closed} ({why}): "
                 "a stray or unclosed quote?"))
     return entries
+
+
+def _not_records(frame: pd.DataFrame) -> list[tuple[pd.Series, str]]:
+    """Rows that are no record at all, each kind with its one reason: a line of delimiters only, and the
+    header line again (two extracts joined into one file, the second's byte-order mark and all).
+
+    Checked column by column they would be quarantined under every column they fail, with reasons
+    about postcodes and dates that send whoever reads them looking for a bad value.
+    """
+    blank = frame.isna().all(axis=1)
+    header = pd.Series(len(frame.columns) > 0, index=frame.index)
+    for name in frame.columns:  # narrowed column by column: a real file's first column rules out every row
+        rows = frame.index[header.to_numpy()]
+        if not len(rows):
+            break
+        cells = frame.loc[rows, name].astype(TEXT).str.lstrip("\ufeff").str.strip().str.lower()
+        header.loc[rows] = cells.eq(name).fillna(False).to_numpy(bool)
+    return [(blank, "every column is blank (a line of delimiters only)"),
+            (header & ~blank, "repeats the header line: two extracts joined into one file?")]
+
+
+def _pointer_ids(checks: list[Check], views: pd.DataFrame, frame: pd.DataFrame, record_id: str) -> pd.Series:
+    """The record ids a quarantine entry may carry to point back at its row.
+
+    The quarantine is written outside restricted/, opened in spreadsheets and printed; an id longer than
+    the contract allows (a pasted document) or holding a control character (a terminal escape) would go
+    with it. Such an id is left out (the row number still points at the row).
+    """
+    if record_id not in frame:
+        return pd.Series(dtype=object)
+    unusable = pd.Series(False, index=frame.index)
+    for check in checks:
+        if check.column == record_id and check.kind in ("max_length", "not_regex"):
+            unusable |= failing(check, views[check.view_name])
+    return frame[record_id].where(~unusable)
 
 
 def _failing_rows(checks: list[Check], views: pd.DataFrame, frame: pd.DataFrame, ids: pd.Series,
@@ -134,20 +169,27 @@ def validate(raw: RawExtract, contract: SourceContract, schemas: Schemas,
     """Run the contract's checks over `raw`; see the module docstring for the outcomes."""
     frame = raw.frame
     limit = schemas.settings.max_bad_share if max_bad_share is None else max_bad_share
+    entries = _ragged_entries(raw) + _swallowed_entries(raw)
+    no_record = pd.Series(False, index=frame.index)
+    for mask, reason in _not_records(frame):
+        if mask.any():
+            entries.append(_entries(raw.source, frame.index[mask.to_numpy()], pd.Series(dtype=object), RAGGED,
+                                    reason))
+            no_record |= mask
+    frame = frame.loc[~no_record.to_numpy()]
     typed = parse_typed(frame, contract)
     checks = bind_constants(
         compile_checks(contract, schemas.formats, schemas.settings.text_max_length, set(frame.columns)),
         frame,
     )
     views = build_views(checks, frame, typed)
-    ids = frame[contract.record_id] if contract.record_id in frame else pd.Series(dtype=object)
+    ids = _pointer_ids(checks, views, frame, contract.record_id)
 
-    entries = _ragged_entries(raw) + _swallowed_entries(raw)
     bad, failures, found = _failing_rows(checks, views, frame, ids, raw.source)
     entries += found
 
     rows_in = raw.rows_in
-    n_bad = int(bad.sum()) + len(raw.ragged) + len(raw.swallowed)
+    n_bad = int(bad.sum()) + int(no_record.sum()) + len(raw.ragged) + len(raw.swallowed)
     refused = None
     if rows_in and n_bad / rows_in > limit:
         refused = (f"{n_bad} of {rows_in} rows ({n_bad / rows_in:.0%}) failed validation, more than "

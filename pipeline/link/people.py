@@ -327,6 +327,7 @@ def _joining_probability(n: int, label: np.ndarray, groups: np.ndarray, links: p
     parent = parent[:n]
     out = np.ones(n)
     has = (parent >= 0) & (parent != root)
-    sym = (tree + tree.T).tocsr()
-    out[has] = 2.0 - np.asarray(sym[parent[has], np.flatnonzero(has)]).ravel()
+    if has.any():  # with no index at all scipy gives back a sparse matrix, which 2.0 - cannot take
+        sym = (tree + tree.T).tocsr()
+        out[has] = 2.0 - np.asarray(sym[parent[has], np.flatnonzero(has)]).ravel()
     return np.clip(out, 0.0, 1.0)

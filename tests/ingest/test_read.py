@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pandas as pd
 import pytest
 import yaml
@@ -49,6 +51,13 @@ def test_each_bad_row_is_quarantined_with_its_row_column_and_reason(case, schema
     if "extra_columns" in spec:
         assert raw.extra_columns == spec["extra_columns"]
         assert not set(spec["extra_columns"]) & set(result.accepted.columns)
+    if "extra_column_count" in spec:
+        assert len(raw.extra_columns) == spec["extra_column_count"]
+        assert set(result.accepted.columns) <= {"row_number", *schemas.contracts[spec["source"]].columns}
+    if "missing_optional" in spec:
+        assert raw.missing_optional == spec["missing_optional"]
+    if "rows_in" in spec:  # the file's data lines, each counted once whatever became of it
+        assert result.rows_in == spec["rows_in"]
     for column, values in spec.get("values", {}).items():
         assert result.accepted[column].tolist() == values
     if "row_numbers" in spec:
@@ -189,3 +198,23 @@ def test_a_blank_line_ended_by_a_lone_carriage_return_is_a_line_to_both_readers(
     for careful in (False, True):
         raw = parse_extract(data, CORPUS / "valid" / "police.csv", contract, gateway, careful=careful)
         assert raw.frame.index.tolist() == [2, 4, 5], (name, careful)
+
+
+def test_a_quarantined_rows_record_id_is_left_out_when_it_could_carry_anything_but_an_id(schemas, tmp_path):
+    """The quarantine (outside restricted/, printed, opened in spreadsheets) points back at a row by its record id
+    only when the id is one: an id longer than the contract allows (a pasted document) or holding a control
+    character (a terminal escape) is left out, and the row number still points at the row."""
+    with open(CORPUS / "valid" / "police.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    rows[1][0], rows[2][0] = "POL" + "9" * 62, "POL\x1b[2J"
+    rows[3][rows[0].index("dob")] = "31/02/1980"  # a bad row whose id is a good one
+    path = tmp_path / "police.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(rows)
+    raw = read_extract(path, schemas.contracts["police"], schemas.gateways["police"])
+    result = validate(raw, schemas.contracts["police"], schemas, 1.0)
+    q = result.quarantine
+    assert q[["row_number", "column"]].values.tolist() == [[2, "source_record_id"], [3, "source_record_id"],
+                                                          [4, "dob"]]
+    assert q["source_record_id"].isna().tolist() == [True, True, False]
+    assert q["source_record_id"].iloc[2] == rows[3][0]
