@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 from pipeline.audit import openlineage
 from pipeline.audit.ledger import COMPLETED, PARTIAL, append_run
 from pipeline.audit.lineage import sha256_file
-from pipeline.audit.openlineage.events import EVENTS_FILE
 from pipeline.criteria.caseworker import to_csv
 from pipeline.criteria.changes import change_counts, household_changes, month_of
 from pipeline.criteria.engine import Membership
@@ -35,7 +34,7 @@ from pipeline.link.continuity import HISTORY_COLUMNS, Earlier, empty_history
 from pipeline.link.document import MODEL_FILE, model_document
 from pipeline.link.review import DECISIONS_FILE, decisions_csv, with_explain_commands
 from pipeline.link.stage import link_sources, prepare_source
-from pipeline.publish import LINEAGE, RESTRICTED, make_private, promote, write_bytes, write_parquet
+from pipeline.publish import LINEAGE, OPENLINEAGE, RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.report.html import REPORT_FILE, RunTables
 from pipeline.report.html import build as build_report
 from pipeline.run.config import RunConfig
@@ -275,7 +274,7 @@ def every_file(folder: Path) -> list[str]:
     names = []
     for path in sorted(folder.rglob("*")):
         name = path.relative_to(folder).as_posix()
-        if path.is_file() and not path.is_symlink() and name not in (LINEAGE, EVENTS_FILE) \
+        if path.is_file() and not path.is_symlink() and name not in (LINEAGE, OPENLINEAGE) \
                 and not name.startswith(f"{RESTRICTED}/.gx"):
             names.append(name)
     return names

@@ -2,7 +2,6 @@
 datasets and our gateway facet, from the lineage's records) and `events` (START, COMPLETE, FAIL)."""
 
 from pipeline.audit.openlineage.events import (
-    EVENTS_FILE,
     complete,
     emit,
     events_path,
@@ -38,7 +37,6 @@ from pipeline.audit.openlineage.settings import (
 
 __all__ = [
     "CONFIG_PATH",
-    "EVENTS_FILE",
     "GATEWAY_FACET",
     "GATEWAY_FACET_SCHEMA",
     "GATEWAY_FACET_SCHEMA_URL",

@@ -50,7 +50,6 @@ from pipeline.publish import OPENLINEAGE
 
 log = logging.getLogger(__name__)
 
-EVENTS_FILE = OPENLINEAGE
 RUN_ID_NAMESPACE = uuid.UUID("5f0c1d52-7a4e-5b8e-9c1a-3d2f6e8b4a17")  # for run_id_from(); never change it
 
 # Settings for the client itself, over any openlineage.yml or OPENLINEAGE__ variables it would
@@ -117,7 +116,7 @@ def _run_event(state: RunState, run_id: str, settings: OpenLineageSettings, when
 
 
 def events_path(run_dir: Path) -> Path:
-    return Path(run_dir) / EVENTS_FILE
+    return Path(run_dir) / OPENLINEAGE
 
 
 def _client(transport: Transport) -> OpenLineageClient:
