@@ -299,13 +299,13 @@ def test_a_crash_mid_run_publishes_nothing_and_leaves_earlier_outputs_intact(tin
     def land_then_crash(validated, path):
         calls["n"] += 1
         if calls["n"] == 3:
-            raise OSError("disk full")
+            raise OSError(28, "No space left on device")
         real_land(validated, path)
 
     monkeypatch.setattr(ingest_source_module, "land", land_then_crash)
     # --no-reuse: the files are unchanged, so the run would otherwise take them from an earlier run, unlanded.
     code, _, err = cli(capsys, "--extracts", TINY, "--out", out, "--force", "--no-reuse")
-    assert code == 1 and "internal error (OSError)" in err and "no output folder was published" in err
+    assert code == 1 and "error: the disk is full (ENOSPC); no output folder was published" in err
     after = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
