@@ -25,7 +25,7 @@ import io
 import os
 from pathlib import Path
 
-from pipeline.audit.lineage import ChainProblem, dumps, last_hash_in, parse_lines, seal, verify_chain
+from pipeline.audit.lineage import ChainProblem, dumps, last_hash_in, parse_lines, seal, sha256_file, verify_chain
 from pipeline.config.files import PROJECT
 from pipeline.publish import LINEAGE, OPENLINEAGE, staged_for
 
@@ -115,12 +115,9 @@ def summarise(lineage: Path, status: str | None = None, reason: str | None = Non
         "lineage_last_hash": records[-1].get("hash") if records else None,
         "lineage_intact": data is not None and problem is None,
         # The OpenLineage trail cannot list itself in the lineage (it is written after), so the ledger seals it.
-        "openlineage_sha256": _sha256_or_none(lineage.parent / OPENLINEAGE),
+        "openlineage_sha256": sha256_file(events) if (events := lineage.parent / OPENLINEAGE).is_file() else None,
     }
 
-
-def _sha256_or_none(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def append_run(run_dir: Path, ledger: Path | None = None, status: str | None = None,
