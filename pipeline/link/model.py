@@ -22,7 +22,9 @@ second for millions of pairs.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -93,6 +95,98 @@ def comparison_levels(features: pd.DataFrame) -> pd.DataFrame:
     out["family"] = joint(surname, place, len(_SURNAME), len(_PLACE))
     out["sex"] = cut(sex, [sex == 1], [1], 0)
     return out
+
+
+TRAINING_LABELS = (-1, 0, 1)  # a pair's training label: unknown, two people, one person
+
+
+@dataclass(frozen=True, eq=False)
+class LevelCounts:
+    """How many candidate pairs fall in each cell (label, identity level, family level, sex level).
+
+    This histogram is all `train` reads. `cells[label + 1, identity + 1, family + 1, sex + 1]` is
+    the number of pairs with that label and those levels: every value is shifted by one, so index
+    0 of a feature's axis is MISSING and index 0 of the label axis is "unknown" (-1).
+
+    Why counts: a distributed run compares its candidate pairs on workers, partition by
+    partition, and no machine ever holds every pair's levels. Each partition counts its own pairs
+    (`level_counts`) and the parts are added up (`combine`, `+`). Integer counts add exactly and
+    in any order, so however the pairs were split, the combined counts, and the model trained
+    from them, are those of all pairs taken at once; and the histogram is a few thousand
+    integers whether the run has a million pairs or a billion.
+    """
+
+    cells: np.ndarray
+
+    SHAPE: ClassVar[tuple[int, ...]] = (len(TRAINING_LABELS), *(len(LEVELS[f]) + 1 for f in FEATURES))
+
+    def __post_init__(self) -> None:
+        # A copy, read-only: frozen counts are not a view of an array someone may still change.
+        cells = np.array(self.cells, dtype=np.int64)
+        if cells.shape != self.SHAPE:
+            raise ValueError(f"level counts have shape {self.SHAPE} (label, {', '.join(FEATURES)}), "
+                             f"not {cells.shape}")
+        if (cells < 0).any():
+            raise ValueError("level counts are numbers of pairs: none can be negative")
+        cells.setflags(write=False)
+        object.__setattr__(self, "cells", cells)
+
+    def __reduce__(self):
+        # Counts sent between processes (Dask's workers) are checked and frozen again on arrival.
+        return (type(self), (np.asarray(self.cells),))
+
+    @classmethod
+    def empty(cls) -> LevelCounts:
+        """No pairs: the counts every combination starts from."""
+        return cls(np.zeros(cls.SHAPE, dtype=np.int64))
+
+    @classmethod
+    def combine(cls, parts: Iterable[LevelCounts]) -> LevelCounts:
+        """The counts of all the parts' pairs together (cell by cell sums; no parts: no pairs)."""
+        total = np.zeros(cls.SHAPE, dtype=np.int64)
+        for part in parts:
+            total += part.cells
+        return cls(total)
+
+    def __add__(self, other: object) -> LevelCounts:
+        if not isinstance(other, LevelCounts):
+            return NotImplemented
+        return LevelCounts(self.cells + other.cells)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LevelCounts):
+            return NotImplemented
+        return bool(np.array_equal(self.cells, other.cells))
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, like the array it holds
+
+    @property
+    def total(self) -> int:
+        """The number of pairs counted."""
+        return int(self.cells.sum())
+
+    def with_label(self, label: int) -> np.ndarray:
+        """The (identity, family, sex) histogram of the pairs with this label (index = level + 1)."""
+        return self.cells[TRAINING_LABELS.index(label)]
+
+
+def level_counts(levels: pd.DataFrame, label: np.ndarray) -> LevelCounts:
+    """The `LevelCounts` of one set of pairs: one np.bincount over each pair's flat cell index.
+
+    `levels` as `comparison_levels` returns them (-1 missing); `label` per pair 1, 0 or -1 (see
+    `train`). A value outside its range is an error here rather than a pair silently left out of
+    training.
+    """
+    label = np.asarray(label)
+    if len(label) != len(levels):
+        raise ValueError(f"{len(levels)} pairs' levels but {len(label)} labels")
+    index = [label.astype(np.int64) + 1, *(levels[f].to_numpy().astype(np.int64) + 1 for f in FEATURES)]
+    for name, values, size in zip(("label", *FEATURES), index, LevelCounts.SHAPE, strict=True):
+        if len(values) and (values.min() < 0 or values.max() >= size):
+            raise ValueError(f"{name}: a value outside -1..{size - 2}")
+    flat = np.ravel_multi_index(index, LevelCounts.SHAPE)
+    cells = np.bincount(flat, minlength=int(np.prod(LevelCounts.SHAPE)))
+    return LevelCounts(cells.reshape(LevelCounts.SHAPE))
 
 
 @dataclass
