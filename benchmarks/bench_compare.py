@@ -31,7 +31,7 @@ def main() -> None:
     from pipeline.link.candidates import candidate_pairs
     from pipeline.link.compare import compare_pairs, encode_records
     from pipeline.link.identity import token_agreement
-    from pipeline.link.model import comparison_levels, score, train
+    from pipeline.link.model import comparison_levels, level_counts, score, train
     from pipeline.link.people import effective_tokens, training_labels
     from pipeline.link.settings import load_linkage
     from pipeline.link.standardise import standardise_records
@@ -57,7 +57,7 @@ def main() -> None:
     both, same = token_agreement(pairs, tokens)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     distinct = np.isin(records["source"].astype(str).to_numpy()[i], settings.identity.distinct_tokens)
-    score(train(levels, training_labels(both, same, distinct, levels)), levels)
+    score(train(level_counts(levels, training_labels(both, same, distinct, levels))), levels)
     ours_model = time.perf_counter() - start
 
     baseline = rl.Compare()

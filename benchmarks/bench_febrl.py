@@ -21,10 +21,11 @@ Flow (the lower-level functions of pipeline/link; `link_people` itself needs UK-
    forms); the ablation row "forename_alt = none" shows what that mapping is worth.
 2. Candidates: `candidate_pairs` over the combined frame with the passes in `PASSES`; cross-file
    pairs are the pairs to decide, within-file pairs (same passes) are two different people.
-3. Model: `comparison_levels`, then `train` with label 0 for within-file pairs and -1 for
-   cross-file ones. There is no label-1 pair, so min_positive=1 makes the one-feature EMs run
-   unrestricted (there is no within-agency shape to hold m to). u therefore comes from within-file
-   candidates, m from cross-file candidates by EM, and the prior by EM over cross-file pairs.
+3. Model: `comparison_levels`, then `train` on their `level_counts` with label 0 for within-file
+   pairs and -1 for cross-file ones. There is no label-1 pair, so min_positive=1 makes the
+   one-feature EMs run unrestricted (there is no within-agency shape to hold m to). u therefore
+   comes from within-file candidates, m from cross-file candidates by EM, and the prior by EM over
+   cross-file pairs.
    The broad pass (state, birth year) is there mostly for u: it gives tens of thousands of
    within-file pairs of different people, where the narrow passes alone give under 2,000 and
    leave u of the strong levels to the pseudo count.
@@ -186,7 +187,7 @@ def project_flow(records: pd.DataFrame, passes: list[tuple[str, ...]]) -> dict:
     """Candidates, features, levels, trained model and scores; cross = cross-file pair mask."""
     from pipeline.link.candidates import BlockingPass, candidate_pairs
     from pipeline.link.compare import compare_pairs
-    from pipeline.link.model import comparison_levels, score, train
+    from pipeline.link.model import comparison_levels, level_counts, score, train
 
     start = time.perf_counter()
     pairs = candidate_pairs(records, [BlockingPass(p) for p in passes])
@@ -197,7 +198,7 @@ def project_flow(records: pd.DataFrame, passes: list[tuple[str, ...]]) -> dict:
     features = compare_pairs(records, pairs)
     levels = comparison_levels(features)
     label = np.where(cross, -1, 0).astype(np.int8)  # within a file: two people; across: unknown
-    model = train(levels, label, min_positive=1)  # no one-person labels: unrestricted EM
+    model = train(level_counts(levels, label), min_positive=1)  # no one-person labels: unrestricted EM
     scored = score(model, levels)
     seconds_model = time.perf_counter() - start
     return {"pairs": pairs, "cross": cross, "features": features, "levels": levels, "model": model,

@@ -16,8 +16,12 @@ for the levels one slip or one life event explains (see `train`): with u held, a
 drifts to calling every surplus a match (measured at 50k households: pairwise precision about
 0.97 against 0.998 with the restriction).
 
-Training works on level counts (np.bincount), not on pairs one by one, so it takes well under a
-second for millions of pairs.
+Training works on level counts, not on pairs one by one: `level_counts` is the histogram of pairs
+over every cell (identity level, family level, sex level, label), a few thousand integers whether
+there are a million pairs or a billion, and `train` reads nothing else. Counts are integers, so
+the histograms of a cluster's partitions, each counted where its pairs were compared, add up
+exactly (`LevelCounts.combine`) to the histogram of all pairs, whatever the split or the order:
+the model trained from them is the one trained on every pair gathered on one machine.
 """
 
 from __future__ import annotations
@@ -218,9 +222,14 @@ class FSModel:
         return pd.DataFrame(rows)
 
 
-def _counts(values: np.ndarray, n: int, pseudo_count: float) -> np.ndarray:
-    values = values[values >= 0]
-    return np.bincount(values, minlength=n).astype(np.float64) + pseudo_count
+def _counts(hist: np.ndarray, feature: str) -> np.ndarray:
+    """Per level of `feature` (missing left out): the pairs of an (identity, family, sex) histogram there."""
+    axis = FEATURES.index(feature)
+    return hist.sum(axis=tuple(a for a in range(len(FEATURES)) if a != axis))[1:]
+
+
+def _smoothed(counts: np.ndarray, pseudo_count: float) -> np.ndarray:
+    return counts.astype(np.float64) + pseudo_count
 
 
 def _em_one_feature(counts: np.ndarray, u: np.ndarray, *, max_iter: int = 1000, tol: float = 1e-10,
@@ -277,6 +286,10 @@ class _Joint:
         a, b = levels // (self.nb + 1), levels % (self.nb + 1)
         return np.where((a < self.na) & (b < self.nb) & (levels >= 0), a * self.nb + b, -1)
 
+    def known_counts(self, counts: np.ndarray) -> np.ndarray:
+        """Counts per level of the joint feature, cut to the both-known block in `known`'s order."""
+        return counts.reshape(self.na + 1, self.nb + 1)[:self.na, :self.nb].ravel()
+
     def normalise(self, counts: np.ndarray, min_count: float = 1000.0) -> np.ndarray:
         """Probabilities within each block; a block with too few pairs borrows the known part's margin."""
         out = np.ones(self.size)
@@ -330,12 +343,11 @@ for _f, _d in ((1, 3), (2, 3), (3, 1), (3, 2)):
     _ONE_SLIP[_f * len(_DOB) + _d] = True
 
 
-def train(levels: pd.DataFrame, label: np.ndarray, *, pseudo_count: float = 1.0,
-          min_positive: int = 1000) -> FSModel:
+def train(counts: LevelCounts, *, pseudo_count: float = 1.0, min_positive: int = 1000) -> FSModel:
     """Fit m, u and the prior without ever learning "same household" as "same person".
 
-    `label` per pair: 1 one person (same agency token), 0 two people (different tokens of an
-    agency trusted to hold no duplicates), -1 unknown.
+    A pair's label (the label axis of `counts`): 1 one person (same agency token), 0 two people
+    (different tokens of an agency trusted to hold no duplicates), -1 unknown.
     - u: level frequencies among the labelled two-people pairs. They come from the same
       blocking passes as every other pair and are full of the hard cases (twins, siblings,
       parents, neighbours, namesakes), so u knows that a shared surname and address are common
@@ -350,51 +362,70 @@ def train(levels: pd.DataFrame, label: np.ndarray, *, pseudo_count: float = 1.0,
     - prior: EM over the unlabelled pairs with m and u held.
     With fewer than `min_positive` one-person pairs (data without agency tokens, such as FEBRL)
     there is no within-agency shape to hold m to, and the one-feature EMs run unrestricted.
+
+    All of it is read from `counts` alone: each frequency above is a sum over cells of the
+    histogram (a selection of pairs by their levels is a mask over cells), and the prior's EM
+    takes the mean posterior over the unlabelled pairs as a count-weighted mean over their
+    distinct cells, each cell's levels scored once. So the model is the same whether the counts
+    were taken on one machine (`train_pairs`) or combined from a cluster's partitions
+    (`LevelCounts.combine`): m and u exactly, the prior but for rounding in its mean; and
+    training costs the same for a million pairs as for a billion.
     """
-    ide, fam, sex = (levels[c].to_numpy().astype(np.int64) for c in FEATURES)
-    pos, neg, unl = label == 1, label == 0, label == -1
+    # Each cell's level per feature (-1 missing), one axis each, to be compared as pairs' levels would.
+    ide, fam, sex = np.ix_(*(np.arange(-1, len(LEVELS[f])) for f in FEATURES))
+    pos, neg, unl = counts.with_label(1), counts.with_label(0), counts.with_label(-1)
     pc = pseudo_count
 
-    def u_joint(joint: _Joint, values: np.ndarray) -> np.ndarray:
-        return joint.normalise(_counts(values, joint.size, pc))
+    def u_joint(joint: _Joint, feature: str) -> np.ndarray:
+        return joint.normalise(_smoothed(_counts(neg, feature), pc))
 
-    u = {"identity": u_joint(IDENTITY, ide[neg]), "family": u_joint(FAMILY, fam[neg]),
-         "sex": _counts(sex[neg], 2, pc) / _counts(sex[neg], 2, pc).sum()}
-    m_sex = _counts(sex[pos], 2, pc)
+    u_sex = _smoothed(_counts(neg, "sex"), pc)
+    u = {"identity": u_joint(IDENTITY, "identity"), "family": u_joint(FAMILY, "family"), "sex": u_sex / u_sex.sum()}
+    m_sex = _smoothed(_counts(pos, "sex"), pc)
     m = {"sex": m_sex / m_sex.sum()}
 
-    nk_f = FAMILY.na * FAMILY.nb
-    chosen = unl & (ide == SAME_PERSON_DETAILS) & (sex != 0)
-    u_f = _counts(FAMILY.known(fam[neg & (ide == SAME_PERSON_DETAILS)]), nk_f, pc)
-    base = _counts(FAMILY.known(fam[pos]), nk_f, pc)
+    chosen = unl * ((ide == SAME_PERSON_DETAILS) & (sex != 0))
+    u_f = _smoothed(FAMILY.known_counts(_counts(neg * (ide == SAME_PERSON_DETAILS), "family")), pc)
+    base = _smoothed(FAMILY.known_counts(_counts(pos, "family")), pc)
     restrict = int(pos.sum()) >= min_positive
-    m_f, share_f = _em_one_feature(_counts(FAMILY.known(fam[chosen]), nk_f, 0.0), u_f / u_f.sum(),
-                                   pseudo_count=pc, base=base / base.sum() if restrict else None,
+    m_f, share_f = _em_one_feature(_smoothed(FAMILY.known_counts(_counts(chosen, "family")), 0.0),
+                                   u_f / u_f.sum(), pseudo_count=pc,
+                                   base=base / base.sum() if restrict else None,
                                    free=_ONE_CHANGE if restrict else None)
     m["family"] = FAMILY.m_from_known(m_f)
 
-    nk_i = IDENTITY.na * IDENTITY.nb
-    chosen = unl & (fam == SAME_SURNAME_ADDRESS) & (sex != 0)
-    u_i = _counts(IDENTITY.known(ide[neg & (fam == SAME_SURNAME_ADDRESS)]), nk_i, pc)
-    base = _counts(IDENTITY.known(ide[pos]), nk_i, pc)
-    m_i, share_i = _em_one_feature(_counts(IDENTITY.known(ide[chosen]), nk_i, 0.0), u_i / u_i.sum(),
-                                   pseudo_count=pc, base=base / base.sum() if restrict else None,
+    chosen = unl * ((fam == SAME_SURNAME_ADDRESS) & (sex != 0))
+    u_i = _smoothed(IDENTITY.known_counts(_counts(neg * (fam == SAME_SURNAME_ADDRESS), "identity")), pc)
+    base = _smoothed(IDENTITY.known_counts(_counts(pos, "identity")), pc)
+    m_i, share_i = _em_one_feature(_smoothed(IDENTITY.known_counts(_counts(chosen, "identity")), 0.0),
+                                   u_i / u_i.sum(), pseudo_count=pc,
+                                   base=base / base.sum() if restrict else None,
                                    free=_ONE_SLIP if restrict else None)
     m["identity"] = IDENTITY.m_from_known(m_i)
 
     model = FSModel(m=m, u=u, prior=0.5, labelled={
         "one_person": int(pos.sum()), "two_people": int(neg.sum()), "unlabelled": int(unl.sum())})
-    bf = score(model, levels[unl], with_prior=False)["match_weight"].to_numpy()
+    # The unlabelled pairs' distinct cells: their levels (index - 1), and how many pairs each holds.
+    cells = np.nonzero(unl)
+    weight = unl[cells].astype(np.float64)
+    distinct = pd.DataFrame({f: (index - 1).astype(np.int8) for f, index in zip(FEATURES, cells, strict=True)})
+    bf = score(model, distinct, with_prior=False)["match_weight"].to_numpy()
     prior, iterations = 0.1, 0
     while iterations < 200:
         iterations += 1
-        new = float(_probability(bf, prior).mean()) if len(bf) else prior
+        new = float(weight @ _probability(bf, prior) / weight.sum()) if len(bf) else prior
         if abs(new - prior) < 1e-9:
             break
         prior = new
     model.prior, model.iterations = prior, iterations
     model.shares = {"family_selection": share_f, "identity_selection": share_i}
     return model
+
+
+def train_pairs(levels: pd.DataFrame, label: np.ndarray, *, pseudo_count: float = 1.0,
+                min_positive: int = 1000) -> FSModel:
+    """`train` on the counts of these pairs (`level_counts`): for pairs that are all on one machine."""
+    return train(level_counts(levels, label), pseudo_count=pseudo_count, min_positive=min_positive)
 
 
 def _probability(log2_bf: np.ndarray, prior: float) -> np.ndarray:
