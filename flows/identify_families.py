@@ -21,12 +21,14 @@ the flow's docstring as the Google-style `Args:` section Prefect reads into the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import functools
 import inspect
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -34,16 +36,16 @@ from prefect import Task, flow, get_run_logger, runtime, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import FailedRun, MissingContextError
-from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 from prefect.utilities.annotations import quote
+from prefect_dask import DaskTaskRunner
 from pydantic import Field
 
 import flows  # noqa: F401  (PREFECT_HOME under var/ before Prefect is imported)
 from pipeline.audit.ledger import latest_run_under
 from pipeline.cli import PARTIAL_EXIT
 from pipeline.criteria.rules import DEFAULT_RULE_SET
-from pipeline.ingest.source import SourceOutcome
+from pipeline.ingest.source import Ingested
 from pipeline.publish import dated_output
 from pipeline.report.headlines import headline_figures
 from pipeline.report.markdown import output_links, sources_table, summary_markdown
@@ -141,16 +143,17 @@ def open_run(config: RunConfig, orchestrator: Orchestrator | None) -> Session:
     return open_session(config, report, orchestrator)
 
 
-@_task("ingest", task_run_name="ingest {source}", retries=READ_RETRIES, retry_delay_seconds=2,
+@_task("ingest", task_run_name="ingest {job.source}", retries=READ_RETRIES, retry_delay_seconds=2,
        retry_condition_fn=_retry_on_io_error)
-def ingest(session: Session, source: str) -> SourceOutcome | State:
-    """One source's ingest; a refused file ends the task Completed but named "Refused", with the reason, so the
-    run's task list does not show a refused extract as green as a used one."""
+def ingest(job: stages.IngestJob) -> Ingested | State:
+    """One source's ingest, in the task runner's threads or on a Dask worker (it carries no session); a refused
+    file ends the task Completed but named "Refused", with the reason, so the run's task list does not show a
+    refused extract as green as a used one."""
     last_try = runtime.task_run.run_count > READ_RETRIES
-    outcome = stages.ingest(session, source, io_errors="record" if last_try else "raise")
-    if outcome.status == "refused":
-        return Completed(name=REFUSED, message=f"{source} refused: {outcome.reason}", data=outcome)
-    return outcome
+    done = stages.run_ingest_job(replace(job, raise_io_errors=not last_try))
+    if done.outcome.status == "refused":
+        return Completed(name=REFUSED, message=f"{job.source} refused: {done.outcome.reason}", data=done)
+    return done
 
 
 @_task("finish ingest")
@@ -190,7 +193,9 @@ def identify_families(extracts: str, out_root: str, out: str | None = None, rule
                       purpose: str | None = None,
                       allow_missing: Sequence[str] = (),
                       force: bool = False, max_bad_share: Annotated[float | None, Field(ge=0, le=1)] = None,
-                      caseworker_export: bool = False, reuse_ingest: bool = True) -> str | State:
+                      caseworker_export: bool = False, reuse_ingest: bool = True,
+                      dask_scheduler: str | None = None, dask_local: int | None = None,
+                      dask_worker_memory: str | None = None) -> str | State:
     """Identify families from one folder of extracts; returns the output folder, or a Failed state with the reason.
 
     The parameters are `python -m pipeline run`'s options (`pipeline.run.config.RunConfig`), except that
@@ -226,17 +231,6 @@ def _result(step: Task, session: Any, *args: Any) -> Any:
     return step(quote(session), *args, return_state=True).result()
 
 
-def _submit(step: Task, session: Any, *args: Any) -> PrefectFuture:
-    """Start a task over the session in the task runner's threads.
-
-    The session is passed quoted, so Prefect hands it over as it is: left to itself Prefect walks every
-    argument's fields, dicts and sets looking for futures, and walking a session while another source's
-    ingest adds to it fails at random ("dictionary changed size during iteration", which Prefect turns
-    into a bare PrefectException and the run into "internal error").
-    """
-    return step.submit(quote(session), *args)
-
-
 def run_stages(config: RunConfig, orchestrator: Orchestrator) -> RunResult:
     """The stages as tasks over one session; on any failure the session is aborted (nothing published) and
     RunError gives the reason fit to show."""
@@ -245,8 +239,7 @@ def run_stages(config: RunConfig, orchestrator: Orchestrator) -> RunResult:
     except Exception as exc:
         raise RunError(public_reason(exc)) from None
     try:
-        for future in [_submit(ingest, session, source) for source in session.sources]:
-            future.result()
+        ingest_sources(session)
         _result(finish_ingest, session)
         _result(link, session)
         _result(score, session)
@@ -256,6 +249,21 @@ def run_stages(config: RunConfig, orchestrator: Orchestrator) -> RunResult:
         raise RunError(public_reason(exc)) from None
     leave_artifacts(result)
     return result
+
+
+def ingest_sources(session: Session) -> None:
+    """Every source's ingest at once: in this process's threads, or with a Dask engine on its workers through
+    prefect-dask's task runner, and each outcome taken into the run here."""
+    jobs = [stages.ingest_job(session, source) for source in session.sources]
+    client = getattr(session.engine, "client", None)
+    with contextlib.ExitStack() as stack:
+        if client is not None:
+            runner = stack.enter_context(DaskTaskRunner(address=client.scheduler.address))
+            futures = [runner.submit(ingest, parameters={"job": job}) for job in jobs]
+        else:
+            futures = [ingest.submit(job) for job in jobs]
+        for job, future in zip(jobs, futures, strict=True):
+            stages.record_ingest(session, job.source, future.result())
 
 
 def leave_artifacts(result: RunResult) -> None:

@@ -135,6 +135,8 @@ class Ingested:
     outcome: SourceOutcome
     quarantine: pd.DataFrame | None = None
     validation: ValidationJob | None = None
+    seconds: float = 0.0  # how long it took, where it ran (set by the run's step)
+    worker: str | None = None  # the Dask worker it ran on, if it ran on one
 
 
 @dataclass(frozen=True)

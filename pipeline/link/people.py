@@ -15,12 +15,12 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
+from pipeline.engine import LOCAL, Engine
 from pipeline.link.addresses import address_ids
-from pipeline.link.candidates import candidate_pairs
 from pipeline.link.cluster import cluster_records, encode_exclusive, group_first
 from pipeline.link.compare import compare_pairs
 from pipeline.link.decisions import LABELS, decide
-from pipeline.link.identity import token_agreement, token_groups
+from pipeline.link.identity import token_groups
 from pipeline.link.model import (
     LEVELS,
     OTHER_FLAT_LEVELS,
@@ -34,6 +34,7 @@ from pipeline.link.model import (
     score,
     train,
 )
+from pipeline.link.partitioned import compare_candidates
 from pipeline.link.review import Applied, Decisions, apply_to, reviewer_decision
 from pipeline.link.settings import LinkageSettings
 
@@ -129,18 +130,21 @@ class _Compared:
         return self.pairs["j"].to_numpy()
 
 
-def _compare(records: pd.DataFrame, settings: LinkageSettings) -> _Compared:
-    """Candidates, their comparison levels, the model trained on agency tokens, the tokens' verdicts."""
+def _compare(records: pd.DataFrame, settings: LinkageSettings, engine: Engine = LOCAL) -> _Compared:
+    """Candidates, their comparison levels, the model trained on agency tokens, the tokens' verdicts.
+
+    On a cluster (`engine`) the pairs are made and compared partition by partition
+    (`pipeline.link.partitioned`) and the model is trained from the partitions' level counts added up:
+    the same pairs, levels and model as in one process."""
     token = effective_tokens(records, settings.identity.one_row_per_person)
-    pairs = candidate_pairs(records, settings.blocking)
-    levels = pair_levels(records, pairs, settings)
+    compared = compare_candidates(engine, records, token, settings)
+    pairs, levels, both, same = compared.pairs, compared.levels, compared.both, compared.same
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
 
     source = records["source"].astype(str).to_numpy()
-    both, same = token_agreement(pairs, records.assign(person_token=token))
     distinct = np.isin(source[i], settings.identity.distinct_tokens)
     label = training_labels(both, same, distinct, levels)
-    model = train(levels, label)
+    model = train(compared.counts)
     groups = token_groups(records.assign(person_token=token))
     extra = {}
     if settings.model.name_frequency_cap > 0:
@@ -247,13 +251,13 @@ def _pairs_table(c: _Compared, done: _Clustered, settings: LinkageSettings) -> p
 
 
 def link_people(records: pd.DataFrame, settings: LinkageSettings, decisions: Decisions | None = None,
-                earlier_person: np.ndarray | None = None) -> People:
+                earlier_person: np.ndarray | None = None, engine: Engine = LOCAL) -> People:
     """Link standardised records (with an `extract_date` column) into people; a reviewer's decisions
     (`pipeline.link.review`) are must-link and cannot-link; `earlier_person` (per record, last month's
     person key or None) lets records split by an agency's late take-up of a move be compared across it."""
     records = records.reset_index(drop=True)
     ident = record_ident(records)
-    compared = _compare(records, settings)
+    compared = _compare(records, settings, engine)
     applied = apply_to(decisions, records) if decisions is not None else None
     done = _cluster(records, compared, settings, ident, applied, earlier_person)
     applied = applied.held(done.label) if applied is not None else None

@@ -97,6 +97,15 @@ class Households(Strict):
     follow_family_from: list[str] = Field(default_factory=list)
 
 
+class Partitions(Strict):
+    """How a run on a Dask cluster cuts the linkage work (`pipeline.link.partitioned`); a run in one process
+    ignores it. The outputs do not depend on these numbers, only the memory each worker needs does."""
+
+    records_per_partition: int = Field(default=200_000, ge=1)  # standardisation: rows of one source per task
+    blocks_per_worker: int = Field(default=2, ge=1)  # comparison: at least this many partitions a pass, per worker
+    records_per_block_partition: int = Field(default=250_000, ge=1)  # ... and no more records than this in one
+
+
 class LinkageSettings(Strict):
     """The whole of linkage.yaml."""
 
@@ -104,6 +113,7 @@ class LinkageSettings(Strict):
     identity: Identity
     model: Model
     households: Households
+    partitions: Partitions = Field(default_factory=Partitions)
     kind: Literal["linkage"] = "linkage"
 
     def sources_named(self) -> dict[str, list[str]]:

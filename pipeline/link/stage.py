@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config.contracts import SourceContract
+from pipeline.engine import LOCAL, Engine
 from pipeline.keys import keyed
 from pipeline.link.continuity import (
     RECORD_KEY,
@@ -204,16 +205,17 @@ class Keys:
 
 def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.date, key: bytes,
                  identities: bool = False, earlier: Earlier | None = None,
-                 decisions: Decisions | None = None) -> Linkage:
+                 decisions: Decisions | None = None, engine: Engine = LOCAL) -> Linkage:
     """People and households from prepared sources (in source-name order); with `identities`, each
     person's name and each household's address too (for the caseworker export only: each costs a
-    pass over every record, seconds at a million residents)."""
+    pass over every record, seconds at a million residents). `engine`: where candidate pairs are made
+    and compared (`pipeline.link.partitioned`)."""
     records = pd.concat([p.records for p in prepared], ignore_index=True)
     evidence_date = np.concatenate([p.evidence_date for p in prepared])
     current = np.concatenate([p.current for p in prepared])
     prepared.clear()
     earlier_person = earlier.person_of(records["source"], records["source_record_id"]) if earlier else None
-    people = link_people(records, settings, decisions, earlier_person)
+    people = link_people(records, settings, decisions, earlier_person, engine)
     person_number, anchors = pd.factorize(people.label, sort=True)
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
     tokens = token_keys(records, key)

@@ -123,6 +123,30 @@ class RunConfig:
         parameter="Take a source whose file and rules are unchanged since an earlier completed run from that run "
                   "instead of reading it again; off: read every file again."))
 
+    dask_scheduler: str | None = field(default=None, metadata=_option(
+        "run the heavy stages on the existing Dask cluster whose scheduler is at ADDRESS (tcp://host:8786); "
+        "its workers must reach the extracts and the output's parent folder", metavar="ADDRESS",
+        parameter="Run the heavy stages (ingest, standardisation, candidate pairs and comparison) on the existing "
+                  "Dask cluster whose scheduler is at this address (tcp://host:8786). Its workers must reach the "
+                  "extracts folder and the output folder's parent at the same paths. None (the default): this "
+                  "machine, unless dask_local is set."))
+    dask_local: int | None = field(default=None, metadata=_option(
+        "run the heavy stages on a Dask cluster of N worker processes started on this machine for the run",
+        parse=int, metavar="N",
+        parameter="Run the heavy stages on a Dask cluster of this many worker processes (one thread each) "
+                  "started on this machine for the run and stopped after it. None (the default): one process."))
+    dask_worker_memory: str | None = field(default=None, metadata=_option(
+        "with --dask-local, each worker's memory limit (e.g. 4GB; default: the machine's memory shared out)",
+        metavar="SIZE",
+        parameter="With dask_local, each worker's memory limit (e.g. 4GB): a worker spills to a private "
+                  "temporary folder, then pauses, past it. None (the default): the machine's memory shared out."))
+
+    @property
+    def engine_options(self) -> dict[str, Any]:
+        """What `pipeline.engine.open_engine` is asked for."""
+        return {"scheduler": self.dask_scheduler, "local_workers": self.dask_local,
+                "worker_memory": self.dask_worker_memory}
+
     @classmethod
     def options(cls) -> list[tuple[str, Option, Any]]:
         """(field name, option, default) of every field that is an option, in declaration order."""

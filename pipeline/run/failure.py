@@ -107,6 +107,8 @@ def abort(session: Session, exc: BaseException) -> Path | None:
     reason = public_reason(exc)
     with contextlib.suppress(Exception):
         s.gx.close()
+    with contextlib.suppress(Exception):
+        s.close()  # a cluster the run started, and its workers' spill folder
     kept = None
     try:
         if not s.lineage.closed:

@@ -8,6 +8,7 @@ the stages of `pipeline.run.stages` work over.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
@@ -27,6 +28,7 @@ from pipeline.config.names import closest, did_you_mean
 from pipeline.config.schemas import Schemas, load_schemas
 from pipeline.criteria.rules import RuleSet, RuleSetNotFound, load_rule_set
 from pipeline.criteria.stage import Scoring
+from pipeline.engine import LOCAL, Engine, EngineError, open_engine
 from pipeline.ingest.admission import (
     SUPPRESSIONS_DIR,
     SuppressionList,
@@ -129,6 +131,12 @@ class Session:
     decisions: Decisions | None = None  # a reviewer's filled-in form (--decisions), read and checked
     held_written: bool = False  # the held source and stage records are in the lineage (write_held_records)
     warnings: list[str] = field(default_factory=list)  # said before the run starts: lapsing agreements, ...
+    engine: Engine = LOCAL  # where the heavy stages run (pipeline.engine): this process or a Dask cluster
+    closing: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)  # the engine, stopped by close()
+
+    def close(self) -> None:
+        """Stop what the run started for itself (a local Dask cluster, its spill folder); safe to call twice."""
+        self.closing.close()
 
     @property
     def schemas(self) -> Schemas:
@@ -390,6 +398,7 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
         record_unstarted(config, run_id, exc, started, orchestrator)
         raise
     lineage = LineageWriter(staging / LINEAGE)
+    closing = contextlib.ExitStack()
     try:
         context = LineageWriter.run_context()
         parameters = run_parameters(config, configuration, checked.as_of, checked.purpose, checked.processing_date)
@@ -400,9 +409,16 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
                       warnings=list(checked.warnings), **context, **started_by)
         openlineage.start(staging, run_id, parameters, settings=configuration.openlineage,
                           orchestrator=started_by.get("orchestrator"))
+        engine = closing.enter_context(start_engine(config))
+        facts = engine.facts()
+        lineage.write("engine", **facts.record())
+        if facts.kind != "local":
+            report(f"engine: {facts.text()}")
         gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(checked.as_of, dt.time()),
                           staging / RESTRICTED / ".gx")
     except BaseException as exc:
+        with contextlib.suppress(Exception):
+            closing.close()
         lineage.close()
         discard(staging)
         record_unstarted(config, run_id, exc, started, orchestrator)
@@ -412,4 +428,21 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
                    as_of=checked.as_of, staging=staging,
                    lineage=lineage, gx=gx, report=report, started=started, run_id=run_id, previous=checked.previous,
                    decisions=checked.decisions, processing_date=checked.processing_date,
-                   warnings=list(checked.warnings), code_version=str(context["code_version"]))
+                   warnings=list(checked.warnings), code_version=str(context["code_version"]), engine=engine,
+                   closing=closing)
+
+
+def start_engine(config: RunConfig) -> contextlib.AbstractContextManager[Engine]:
+    """The run's engine (`pipeline.engine.open_engine`); a cluster that cannot be had is the run's RunError."""
+    @contextlib.contextmanager
+    def opened():
+        try:
+            manager = open_engine(**config.engine_options)
+            engine = manager.__enter__()
+        except EngineError as exc:
+            raise RunError(str(exc)) from None
+        try:
+            yield engine
+        finally:
+            manager.__exit__(None, None, None)
+    return opened()

@@ -13,8 +13,9 @@ folder that becomes the output folder only when the run completes.
 from __future__ import annotations
 
 import os
+import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -28,10 +29,11 @@ from pipeline.criteria.changes import change_counts, household_changes, month_of
 from pipeline.criteria.engine import Membership
 from pipeline.criteria.stage import score_stage
 from pipeline.ingest import data_docs
-from pipeline.ingest.source import Ingested, SourceOutcome, Validation, ingest_source, landed_path
+from pipeline.ingest.source import Ingested, IngestOptions, SourceOutcome, Validation, ingest_source, landed_path
 from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
 from pipeline.link.continuity import HISTORY_COLUMNS, Earlier, empty_history
 from pipeline.link.document import MODEL_FILE, model_document
+from pipeline.link.partitioned import prepare_sources
 from pipeline.link.review import DECISIONS_FILE, decisions_csv, with_explain_commands
 from pipeline.link.stage import link_sources, prepare_source
 from pipeline.publish import LINEAGE, OPENLINEAGE, RESTRICTED, make_private, promote, write_bytes, write_parquet
@@ -60,11 +62,17 @@ def execute(config: RunConfig, report: Reporter = silent, orchestrator: Orchestr
     """Carry out one run; raise RunError with a one-line reason when it cannot be done.
 
     `orchestrator`: the scheduler that started the run, if one did (recorded in both trails).
+    On a cluster (`--dask-local`, `--dask-scheduler`) the sources are ingested side by side on its workers.
     """
     session = open_run(config, report, orchestrator)
     try:
-        for source in session.sources:
-            ingest(session, source)
+        if session.engine.partitioned:
+            jobs = [ingest_job(session, source) for source in session.sources]
+            for job, done in zip(jobs, session.engine.map(run_ingest_job, jobs), strict=True):
+                record_ingest(session, job.source, done)
+        else:
+            for source in session.sources:
+                ingest(session, source)
         finish_ingest(session)
         link(session)
         score_households(session)
@@ -74,6 +82,45 @@ def execute(config: RunConfig, report: Reporter = silent, orchestrator: Orchestr
         raise
 
 
+@dataclass(frozen=True)
+class IngestJob:
+    """One source's ingest as a worker needs it: plain data, so it can be sent to a Dask worker."""
+
+    source: str
+    path: Path | None
+    refusal: str | None
+    options: IngestOptions
+    raise_io_errors: bool = False
+
+
+def ingest_job(session: Session, source: str, io_errors: str = "record") -> IngestJob:
+    """What `run_ingest_job` needs to ingest one source of this run, wherever it runs."""
+    s = session
+    return IngestJob(source, s.files[source], s.permitted[source], s.ingest_options,
+                     raise_io_errors=io_errors == "raise")
+
+
+def run_ingest_job(job: IngestJob) -> Ingested:
+    """One source read, checked and landed in the staging folder (`pipeline.ingest.source.ingest_source`);
+    it touches no session, so a worker process or another machine can carry it out."""
+    t0 = time.perf_counter()
+    done = ingest_source(job.source, job.path, job.refusal, job.options, raise_io_errors=job.raise_io_errors)
+    done.seconds = time.perf_counter() - t0
+    done.worker = dask_worker()
+    return done
+
+
+def dask_worker() -> str | None:
+    """The address of the Dask worker this is running on, or None outside one."""
+    distributed = sys.modules.get("distributed")  # never imported here: only a worker has it loaded already
+    if distributed is None:
+        return None
+    try:
+        return str(distributed.get_worker().address)
+    except ValueError:
+        return None
+
+
 def ingest(session: Session, source: str, io_errors: str = "record") -> SourceOutcome:
     """One source's ingest (`pipeline.ingest.source`), its validation handed to GX; a bad file stops only it.
 
@@ -81,11 +128,14 @@ def ingest(session: Session, source: str, io_errors: str = "record") -> SourceOu
     and its own entries of the session. With `io_errors="raise"` a file that cannot be read raises
     its OSError so an orchestrator can retry (a network share that is briefly away) before recording it.
     """
+    return record_ingest(session, source, run_ingest_job(ingest_job(session, source, io_errors)))
+
+
+def record_ingest(session: Session, source: str, done: Ingested) -> SourceOutcome:
+    """A source's ingest, wherever it ran, taken into the run: its validation handed to GX, its quarantined
+    rows and outcome kept, a progress line said."""
     s = session
-    t0 = time.perf_counter()
     path = s.files[source]
-    done: Ingested = ingest_source(source, path, s.permitted[source], s.ingest_options,
-                                   raise_io_errors=io_errors == "raise")
     if done.validation is not None:
         s.gx.submit_job(source, done.validation)
     if done.quarantine is not None and len(done.quarantine):
@@ -95,8 +145,9 @@ def ingest(session: Session, source: str, io_errors: str = "record") -> SourceOu
         reused = f"; ingest reused from {outcome.reused_from.text()}" if outcome.reused_from else ""
         kept_out = outcome.admission.text() if outcome.admission else ""
         reused += f"; not taken: {kept_out}" if kept_out else ""
+        where = f" on worker {done.worker}" if done.worker else ""
         s.report(f"{s.elapsed()} {source}: {outcome.rows_in:,} rows, {outcome.rows_accepted:,} accepted, "
-                 f"{outcome.rows_quarantined:,} quarantined ({time.perf_counter() - t0:.1f}s{reused})")
+                 f"{outcome.rows_quarantined:,} quarantined ({done.seconds:.1f}s{where}{reused})")
     elif path is not None:
         s.report(f"{source}: refused: {outcome.reason} [{path.name}]")
     return outcome
@@ -147,7 +198,10 @@ def link(session: Session) -> None:
     t0 = time.perf_counter()
     settings = s.configuration.linkage
     prepared = []
-    for source in used_sources(s):  # one landed frame in memory at a time
+    if s.engine.partitioned:  # slices of each source standardised on the workers
+        prepared = prepare_sources(s.engine, {src: s.staging / landed_path(src) for src in used_sources(s)},
+                                   s.schemas.contracts, settings, s.as_of)
+    for source in [] if s.engine.partitioned else used_sources(s):  # one landed frame in memory at a time
         frame = pd.read_parquet(s.staging / landed_path(source))
         prepared.append(prepare_source(source, frame, s.schemas.contracts[source], settings, s.as_of))
         del frame
@@ -159,7 +213,7 @@ def link(session: Session) -> None:
                           tokens=p.tokens, records=p.link_records)
     decisions = s.decisions
     linked = s.linked = link_sources(prepared, settings, s.as_of, s.key, identities=s.config.caseworker_export,
-                                     earlier=earlier, decisions=decisions)
+                                     earlier=earlier, decisions=decisions, engine=s.engine)
     write_parquet(linked.record_links, s.staging / "record_links.parquet")
     write_parquet(linked.pairs, s.staging / "pairs.parquet")
     write_parquet(with_explain_commands(linked.review, s.config.out), s.staging / REVIEW_FILE)
@@ -357,5 +411,6 @@ def publish(session: Session) -> RunResult:
     # entry `abort` appends withdraws this one (pipeline.audit.ledger.append_run).
     append_run(s.staging)
     promote(s.staging, s.config.out)
+    s.close()
     result.seconds = seconds
     return result

@@ -24,6 +24,7 @@ import pytest
 
 from flows.serve import stop
 from tests.conftest import REPO, TINY
+from tests.support import lineage
 
 COMPARED = ("record_links.parquet", "pairs.parquet", "households.parquet", "evidence.parquet", "quarantine.parquet",
             "quarantine.csv", "linkage_model.json", "report.html")
@@ -113,7 +114,7 @@ def test_every_parameter_in_the_run_form_has_a_description_and_a_type_and_only_t
     deployment = _wait_for(lambda: _with_api(server["url"], _deployment), 90, "the deployment", served["log"])
     schema = deployment.parameter_openapi_schema
     properties = schema["properties"]
-    assert len(properties) == 14
+    assert len(properties) == 17  # RunConfig's 16 options and out_root
     assert [name for name, p in properties.items() if not p.get("description")] == []
     assert [name for name, p in properties.items() if not _typed(p)] == []
     assert schema["required"] == ["extracts", "out_root"]  # out is an override, not an alternative to guess
@@ -147,6 +148,31 @@ def test_the_ui_of_a_server_on_another_port_is_told_where_its_api_is(tmp_path, m
     flows.serve.start_server(4321, tmp_path / "server.log")
     assert started["args"][-2:] == ["--port", "4321"]
     assert started["env"]["PREFECT_UI_API_URL"] == "http://127.0.0.1:4321/api"  # not the default port's
+
+
+def test_the_flow_on_an_existing_dask_cluster_ingests_on_its_workers_and_gives_the_same_outputs(
+        cli_run, server, tmp_path):
+    """A cluster started apart from the run (as `dask scheduler` / `dask worker` would be), named by address: the
+    ingest tasks run on its workers through prefect-dask's task runner, and the outputs are the command line's."""
+    import distributed
+
+    from pipeline.engine.dask import dask_engine
+
+    env = dict(server["env"], PREFECT_API_URL=server["url"])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        out = tmp_path / "flow"
+        done = subprocess.run([sys.executable, "-m", "flows.identify_families", "--extracts", str(TINY), "--out",
+                               str(out), "--dask-scheduler", cluster.scheduler_address], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        with dask_engine(cluster.scheduler_address, None, None) as engine:
+            workers = {w.address for w in engine.facts().workers}
+    assert _same_outputs(out, cli_run) == []
+    [engine_record] = [r for r in lineage(out) if r["event"] == "engine"]
+    assert engine_record["cluster"] == "existing" and engine_record["scheduler"] == cluster.scheduler_address
+    assert {w["address"] for w in engine_record["workers"]} == workers
+    ran_on = set(re.findall(r"quarantined \([0-9.]+s on worker (tcp://[0-9.:]+)", done.stderr))
+    assert ran_on and ran_on <= workers
 
 
 def test_serving_an_empty_inbox_says_what_to_put_in_it(tmp_path):
@@ -208,7 +234,7 @@ def test_the_session_is_handed_to_each_task_as_it_is_never_walked_by_prefect(ser
     from prefect import flow
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from flows.identify_families import _result, _submit, _task
+    from flows.identify_families import _result, _task
 
     @_task("hand back")
     def hand_back(session, source=None):
@@ -217,8 +243,7 @@ def test_the_session_is_handed_to_each_task_as_it_is_never_walked_by_prefect(ser
     @flow(persist_result=False)
     def over_one_session() -> bool:
         session = _SessionMidIngest(outcomes=_ChangingDict(police=1))
-        submitted = [_submit(hand_back, session, source) for source in ("police", "schools")]
-        return all(f.result() is session for f in submitted) and _result(hand_back, session) is session
+        return all(_result(hand_back, session, source) is session for source in ("police", "schools"))
 
     with temporary_settings(updates={PREFECT_API_URL: server["url"]}):
         assert over_one_session()

@@ -1,0 +1,91 @@
+"""The Dask engine: each partition of a stage's work on a worker of a Dask cluster.
+
+Partitions are scattered to the workers (sent straight to them, not through the scheduler's
+task graph), the function is mapped over them, and the results come back in the partitions'
+order; nothing is kept on the cluster after a map returns. A partition of records holds
+identifying data (names, birth dates, addresses) in a worker's memory while it is worked on,
+and on its disk only if the worker spills: a cluster this run starts (`--dask-local`) spills
+into a private temporary folder (mode 0700) that is removed when the run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import distributed
+
+from pipeline.engine import EngineError, EngineFacts, Worker
+
+T = TypeVar("T")
+R = TypeVar("R")
+CONNECT_TIMEOUT = "20s"
+
+
+class DaskEngine:
+    """An `Engine` over a `distributed.Client`."""
+
+    partitioned = True
+
+    def __init__(self, client: distributed.Client, started_here: bool):
+        self.client = client
+        self.started_here = started_here
+
+    @property
+    def workers(self) -> int:
+        return len(self.client.scheduler_info(n_workers=-1)["workers"])
+
+    def map(self, fn: Callable[[T], R], parts: Sequence[T]) -> list[R]:
+        if not parts:
+            return []
+        data = self.client.scatter(list(parts))
+        futures = self.client.map(fn, data, pure=False)
+        try:
+            return self.client.gather(futures)
+        finally:
+            self.client.cancel([*futures, *data])
+
+    def facts(self) -> EngineFacts:
+        info = self.client.scheduler_info(n_workers=-1)
+        workers = tuple(Worker(name=str(w.get("name", address)), address=address, threads=int(w.get("nthreads", 1)),
+                               memory_limit=int(w["memory_limit"]) if w.get("memory_limit") else None)
+                        for address, w in sorted(info["workers"].items()))
+        return EngineFacts(kind="dask", scheduler=str(info.get("address") or self.client.scheduler.address),
+                           cluster="started by the run" if self.started_here else "existing", workers=workers)
+
+
+@contextlib.contextmanager
+def dask_engine(scheduler: str | None, local_workers: int | None, worker_memory: str | None,
+                scratch: Path | None = None) -> Iterator[DaskEngine]:
+    """A client of the cluster at `scheduler`, or of a local cluster of `local_workers` worker processes
+    (one thread each, `worker_memory` each: Dask spills, then pauses, then restarts a worker past it)."""
+    if scheduler is not None and local_workers is not None:
+        raise EngineError("give one of --dask-scheduler (an existing cluster) and --dask-local (a cluster started "
+                          "for this run), not both")
+    for name in ("distributed", "distributed.scheduler", "distributed.worker", "distributed.nanny",
+                 "distributed.core", "distributed.http.proxy"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # counts and addresses only, and few of them
+    with contextlib.ExitStack() as stack:
+        if scheduler is not None:
+            try:
+                client = stack.enter_context(distributed.Client(scheduler, timeout=CONNECT_TIMEOUT,
+                                                                set_as_default=True))
+            except (OSError, TimeoutError) as exc:
+                raise EngineError(f"the Dask scheduler at {scheduler} could not be reached ({type(exc).__name__}): "
+                                  "is it running, and is this machine allowed to connect?") from None
+            yield DaskEngine(client, started_here=False)
+            return
+        if local_workers is None or local_workers < 1:
+            raise EngineError(f"--dask-local needs a number of workers of at least 1, not {local_workers}")
+        folder = Path(tempfile.mkdtemp(prefix="pipeline-dask-", dir=scratch))  # 0700: the workers' spill
+        stack.callback(shutil.rmtree, folder, ignore_errors=True)
+        cluster = stack.enter_context(distributed.LocalCluster(
+            n_workers=local_workers, threads_per_worker=1, processes=True, memory_limit=worker_memory or "auto",
+            local_directory=str(folder), dashboard_address=None, silence_logs=logging.ERROR))
+        client = stack.enter_context(distributed.Client(cluster, set_as_default=True))
+        yield DaskEngine(client, started_here=True)
