@@ -4,7 +4,9 @@
 
 `/usr/bin/time -v` reports the largest single process only; a run has a GX worker beside the main
 process, so the figure that matters is the sum over the process tree at its worst moment.
-Prints the peak of that sum, when it happened, and the main process's own peak.
+Prints the peak of that sum, when it happened, the main process's own peak, and each other process's
+own peak with what it is (a run on a local Dask cluster, `--dask-local N`, has N worker processes
+under a nanny each: their peaks are the per-worker figures).
 """
 
 from __future__ import annotations
@@ -40,6 +42,18 @@ def rss(pid: int) -> int:
     return 0
 
 
+def kind(pid: int) -> str:
+    """What a process is, from its command line: a Dask worker, the GX worker, ..."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "gone"
+    if "multiprocessing.spawn" in cmdline or "multiprocessing.forkserver" in cmdline:
+        return "spawned worker (Dask worker or nanny)"
+    return cmdline[:60]
+
+
 def main() -> None:
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
@@ -47,9 +61,16 @@ def main() -> None:
     process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
     peak = peak_main = 0
     at, processes = 0.0, 1
+    each: dict[int, int] = {}
+    kinds: dict[int, str] = {}
     while process.poll() is None:
         pids = tree(process.pid)
-        total = sum(rss(p) for p in pids)
+        sizes = {p: rss(p) for p in pids}
+        total = sum(sizes.values())
+        for p, size in sizes.items():
+            if size > each.get(p, 0):
+                each[p] = size
+                kinds.setdefault(p, kind(p))
         if total > peak:
             peak, at, processes = total, time.time() - started, len(pids)
         peak_main = max(peak_main, rss(process.pid))
@@ -57,6 +78,9 @@ def main() -> None:
     print(f"exit {process.returncode}; wall {time.time() - started:.1f}s; peak RSS of the process tree "
           f"{peak / 2**30:.2f} GiB at {at:.0f}s ({processes} processes); "
           f"main process alone {peak_main / 2**30:.2f} GiB")
+    for p, size in sorted(each.items(), key=lambda kv: -kv[1]):
+        if p != process.pid and size > 100 * 2**20:
+            print(f"  process {p} ({kinds[p]}): peak {size / 2**30:.2f} GiB")
 
 
 if __name__ == "__main__":

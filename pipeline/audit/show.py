@@ -8,6 +8,7 @@ from pipeline.audit.ledger import FAILED, PARTIAL
 from pipeline.audit.lineage import sha256_file
 from pipeline.audit.trail import first, ledger_entry, listed_outputs, output_status, run_records
 from pipeline.audit.verify import verify_run
+from pipeline.engine import EngineFacts
 from pipeline.ingest.source import Reuse
 
 
@@ -84,6 +85,16 @@ def _orchestrator_line(record: dict | None) -> list[str]:
             f"({record.get('flow_run_id')}){deployment}"]
 
 
+def _engine_lines(record: dict | None) -> list[str]:
+    """Where the heavy stages ran: this process, or a Dask cluster and each of its workers."""
+    if not record:
+        return []
+    facts = EngineFacts.from_record(record)
+    return [f"  ran in {facts.text()}", *(f"    worker {w.name} at {w.address}: {w.threads} thread(s), memory limit "
+                                          f"{'none' if w.memory_limit is None else f'{w.memory_limit / 2**30:.1f} GiB'}"
+                                          for w in facts.workers)]
+
+
 def _rules_lines(params: dict) -> list[str]:
     path = Path(str(params.get("rules_file")))
     now = "the file is gone"
@@ -109,8 +120,10 @@ def show(run_dir: Path, ledger: Path | None = None) -> str:
              f"  run by {start.get('user')} on {start.get('host')}; code version {start.get('code_version')}; "
              f"Python {start.get('python')}",
              *_orchestrator_line(start.get("orchestrator")),
+             *_engine_lines(params.get("engine")),
              "Parameters"]
-    lines += [f"  {k}: {v}" for k, v in sorted(params.items()) if k not in ("rules", "rules_file", "rules_sha256")]
+    lines += [f"  {k}: {v}" for k, v in sorted(params.items())
+              if k not in ("rules", "rules_file", "rules_sha256", "engine")]
     lines += ["Rule set", *_rules_lines(params), "Sources"]
     for r in records:
         if r.get("event") == "source":

@@ -49,6 +49,15 @@ class EngineFacts:
     def record(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> EngineFacts:
+        """The facts as a run's lineage recorded them (`record`), read back."""
+        return cls(kind=str(record.get("kind")), scheduler=record.get("scheduler"), cluster=record.get("cluster"),
+                   workers=tuple(Worker(name=str(w.get("name")), address=str(w.get("address")),
+                                        threads=int(w.get("threads") or 0),
+                                        memory_limit=int(w["memory_limit"]) if w.get("memory_limit") else None)
+                                 for w in record.get("workers") or () if isinstance(w, dict)))
+
     def text(self) -> str:
         if self.kind == "local":
             return "this process"

@@ -17,6 +17,8 @@ import recordlinkage as rl
 
 from pipeline.link.settings import BlockingPass
 
+_PASS_BITS = 64  # candidate_pairs packs a pass's number into the low 6 bits of each pair's key
+
 
 def _codes(column: pd.Series) -> np.ndarray:
     """Integer codes of a column's values, -1 for blank."""
@@ -77,7 +79,9 @@ def candidate_pairs(records: pd.DataFrame, passes: list[BlockingPass]) -> pd.Dat
     """
     records = records.reset_index(drop=True)
     n = np.int64(max(len(records), 1))
-    keys, bits = [], []
+    if len(passes) >= _PASS_BITS:  # the mask is an int64: 63 passes at most
+        raise ValueError(f"at most {_PASS_BITS - 1} blocking passes, not {len(passes)}")
+    keys = []
     cache: dict[str, np.ndarray] = {}
     for bit, block in enumerate(passes):
         pairs = _pass_pairs(records, block, cache)
@@ -85,21 +89,20 @@ def candidate_pairs(records: pd.DataFrame, passes: list[BlockingPass]) -> pd.Dat
             a = pairs.get_level_values(0).to_numpy(dtype=np.int64)
             b = pairs.get_level_values(1).to_numpy(dtype=np.int64)
             del pairs
-            key = np.minimum(a, b) * n + np.maximum(a, b)
-            key = np.unique(key[a != b])
-            keys.append(key)
-            bits.append(np.full(len(key), 1 << bit, dtype=np.int64))
+            keep = a != b
+            keys.append((np.minimum(a[keep], b[keep]) * n + np.maximum(a[keep], b[keep])) * _PASS_BITS + bit)
     if not keys:
         return pd.DataFrame({"i": pd.Series(dtype="int64"), "j": pd.Series(dtype="int64"),
                              "passes": pd.Series(dtype="int64")})
-    # The union as one int64 key per pair (i * n + j): a sort and a bitwise OR over runs of equal
-    # keys, far lighter than grouping a frame of every pass's pairs at millions of records.
-    key = np.concatenate(keys)
-    bit = np.concatenate(bits)
-    del keys, bits
-    order = np.argsort(key, kind="stable")
-    key, bit = key[order], bit[order]
-    del order
+    # The union as one int64 per proposal, (i * n + j) * 64 + pass: one sort brings a pair's proposals
+    # together (in pass order), then a bitwise OR over each run of one pair gives its mask. No sort per
+    # pass, no argsort and gather: far lighter than grouping a frame of every pass's pairs.
+    packed = np.concatenate(keys)
+    del keys
+    packed.sort()
+    key = packed // _PASS_BITS
+    bit = np.left_shift(np.int64(1), packed % _PASS_BITS)
+    del packed
     starts = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
     passes_mask = np.bitwise_or.reduceat(bit, starts)
     key = key[starts]

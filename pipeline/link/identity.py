@@ -31,12 +31,16 @@ def token_groups(records: pd.DataFrame) -> np.ndarray:
 
 
 def token_agreement(pairs: pd.DataFrame, records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per candidate pair, as booleans: (both records of one agency with a token, and that token is the same)."""
-    source = records["source"].astype(str).to_numpy()
-    token = records["person_token"].fillna("").astype(str).to_numpy()  # "" = no token
+    """Per candidate pair, as booleans: (both records of one agency with a token, and that token is the same).
+
+    Compared as integer codes (one factorisation per run), not as strings per pair: millions of pairs."""
+    source, _ = pd.factorize(records["source"].astype(str), use_na_sentinel=True)
+    token = records["person_token"].astype(object)
+    token, _ = pd.factorize(token.where(token.notna() & (token.astype(str) != ""), None), use_na_sentinel=True)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
-    both = (source[i] == source[j]) & (token[i] != "") & (token[j] != "")
-    return both, both & (token[i] == token[j])
+    ti, tj = token[i], token[j]
+    both = (source[i] == source[j]) & (ti >= 0) & (tj >= 0)  # -1: no token
+    return both, both & (ti == tj)
 
 
 def token_relation(pairs: pd.DataFrame, records: pd.DataFrame) -> pd.Series:

@@ -24,6 +24,7 @@ Choices that matter to matching quality:
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
@@ -164,7 +165,15 @@ def visible(text: str) -> str:
     """`text` without its invisible format characters (Unicode category Cf): zero-width spaces and joiners,
     soft hyphens, byte-order marks, direction marks. Copied from a web form or a document, they sit
     inside a word unseen, and read as a separator they would split one name or street in two."""
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    if text.isascii():  # no ASCII character is a format character: most text is done at C speed
+        return text
+    return text.translate(_format_characters())
+
+
+@lru_cache(maxsize=1)
+def _format_characters() -> dict[int, None]:
+    """Every code point of Unicode category Cf, as a `str.translate` table that deletes them (built once)."""
+    return {cp: None for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) == "Cf"}
 
 
 def clean_name(value: str) -> str:

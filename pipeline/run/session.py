@@ -405,15 +405,15 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
         started_by = lineage_fields(orchestrator)
         if checked.previous is not None:
             parameters["previous_run"] = checked.previous.record()
+        engine = closing.enter_context(start_engine(config))
+        facts = engine.facts()  # in run_start and the OpenLineage START event's parameters: where the run ran
+        parameters["engine"] = facts.record()
+        if facts.kind != "local":
+            report(f"engine: {facts.text()}")
         lineage.write("run_start", run_id=run_id, parameters=parameters, key_fingerprint=key_fingerprint(checked.key),
                       warnings=list(checked.warnings), **context, **started_by)
         openlineage.start(staging, run_id, parameters, settings=configuration.openlineage,
                           orchestrator=started_by.get("orchestrator"))
-        engine = closing.enter_context(start_engine(config))
-        facts = engine.facts()
-        lineage.write("engine", **facts.record())
-        if facts.kind != "local":
-            report(f"engine: {facts.text()}")
         gx = BackgroundGX(staging / DOCS_DIR, dt.datetime.combine(checked.as_of, dt.time()),
                           staging / RESTRICTED / ".gx")
     except BaseException as exc:

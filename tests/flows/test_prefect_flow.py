@@ -168,7 +168,7 @@ def test_the_flow_on_an_existing_dask_cluster_ingests_on_its_workers_and_gives_t
         with dask_engine(cluster.scheduler_address, None, None) as engine:
             workers = {w.address for w in engine.facts().workers}
     assert _same_outputs(out, cli_run) == []
-    [engine_record] = [r for r in lineage(out) if r["event"] == "engine"]
+    [engine_record] = [r["parameters"]["engine"] for r in lineage(out) if r["event"] == "run_start"]
     assert engine_record["cluster"] == "existing" and engine_record["scheduler"] == cluster.scheduler_address
     assert {w["address"] for w in engine_record["workers"]} == workers
     ran_on = set(re.findall(r"quarantined \([0-9.]+s on worker (tcp://[0-9.:]+)", done.stderr))

@@ -74,13 +74,21 @@ def test_the_model_the_report_and_the_exports_are_byte_for_byte_those_of_the_one
     assert (dask_run.out / name).read_bytes() == (sample_run.out / name).read_bytes()
 
 
+def _run_start(out: Path) -> dict:
+    return next(r for r in lineage(out) if r["event"] == "run_start")
+
+
 def test_the_lineage_records_the_engine_and_each_of_its_workers(sample_run, dask_run):
-    engine = [r for r in lineage(dask_run.out) if r["event"] == "engine"]
-    assert len(engine) == 1
-    assert engine[0]["kind"] == "dask" and engine[0]["cluster"] == "started by the run"
-    assert engine[0]["scheduler"].startswith("tcp://127.0.0.1:")
-    assert [(w["threads"], w["memory_limit"]) for w in engine[0]["workers"]] == [(1, 1_500_000_000)] * 2
-    assert [r["kind"] for r in lineage(sample_run.out) if r["event"] == "engine"] == ["local"]
+    engine = _run_start(dask_run.out)["parameters"]["engine"]
+    assert engine["kind"] == "dask" and engine["cluster"] == "started by the run"
+    assert engine["scheduler"].startswith("tcp://127.0.0.1:")
+    assert [(w["threads"], w["memory_limit"]) for w in engine["workers"]] == [(1, 1_500_000_000)] * 2
+    assert _run_start(sample_run.out)["parameters"]["engine"] == {"kind": "local", "scheduler": None, "cluster": None,
+                                                                  "workers": []}
+    [started] = [json.loads(line) for line in (dask_run.out / "openlineage.jsonl").read_text().splitlines()
+                 if json.loads(line)["eventType"] == "START"]
+    parameters = {p["key"]: p["value"] for p in started["run"]["facets"]["executionParameters"]["parameters"]}
+    assert json.loads(parameters["engine"]) == engine
     assert "engine: Dask at tcp://127.0.0.1:" in dask_run.stderr
 
 
@@ -154,3 +162,11 @@ def test_a_source_cut_into_slices_is_standardised_as_it_is_whole(sample_run):
     assert len(whole.records) > 1000
     pd.testing.assert_frame_equal(cut.records, whole.records)
     assert (cut.evidence_date == whole.evidence_date).all() and (cut.current == whole.current).all()
+
+
+def test_audit_show_says_where_the_run_ran_and_names_each_worker(dask_run):
+    from pipeline.audit.show import show
+
+    text = show(dask_run.out, dask_run.ledger)
+    assert "ran in Dask at tcp://127.0.0.1:" in text and "(started by the run): 2 workers, 1.4 GiB each" in text
+    assert len([line for line in text.splitlines() if line.strip().startswith("worker ")]) == 2
