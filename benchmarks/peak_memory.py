@@ -1,6 +1,7 @@
 """Peak memory of a command and all its child processes, sampled from /proc (Linux).
 
     python3 benchmarks/peak_memory.py .venv/bin/python -m pipeline run --extracts DIR --out OUT --force
+    PEAK_TIMELINE=mem.tsv python3 benchmarks/peak_memory.py ...   # also every sample: seconds, tree and main GiB
 
 `/usr/bin/time -v` reports the largest single process only; a run has a GX worker beside the main
 process, so the figure that matters is the sum over the process tree at its worst moment.
@@ -61,6 +62,7 @@ def main() -> None:
     process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
     peak = peak_main = 0
     at, processes = 0.0, 1
+    timeline = open(os.environ["PEAK_TIMELINE"], "w") if os.environ.get("PEAK_TIMELINE") else None  # noqa: SIM115
     each: dict[int, int] = {}
     kinds: dict[int, str] = {}
     while process.poll() is None:
@@ -74,7 +76,11 @@ def main() -> None:
         if total > peak:
             peak, at, processes = total, time.time() - started, len(pids)
         peak_main = max(peak_main, rss(process.pid))
+        if timeline is not None:
+            timeline.write(f"{time.time() - started:.1f}\t{total / 2**30:.2f}\t{rss(process.pid) / 2**30:.2f}\n")
         time.sleep(0.5)
+    if timeline is not None:
+        timeline.close()
     print(f"exit {process.returncode}; wall {time.time() - started:.1f}s; peak RSS of the process tree "
           f"{peak / 2**30:.2f} GiB at {at:.0f}s ({processes} processes); "
           f"main process alone {peak_main / 2**30:.2f} GiB")

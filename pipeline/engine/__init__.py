@@ -14,7 +14,7 @@ however the run ends.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -69,7 +69,9 @@ class EngineFacts:
 class Engine(Protocol):
     """Carries out a function over partitions; see the module's docstring."""
 
-    def map(self, fn: Callable[[T], R], parts: Sequence[T]) -> list[R]: ...
+    def map(self, fn: Callable[[T], R], parts: Iterable[T]) -> list[R]:
+        """`fn` over each part, the results in the parts' order; `parts` may be a generator, taken as it goes."""
+        ...
 
     @property
     def workers(self) -> int: ...
@@ -91,7 +93,7 @@ class LocalEngine:
         self.workers = workers
         self.partitioned = workers > 1
 
-    def map(self, fn: Callable[[T], R], parts: Sequence[T]) -> list[R]:
+    def map(self, fn: Callable[[T], R], parts: Iterable[T]) -> list[R]:
         return [fn(part) for part in parts]
 
     def facts(self) -> EngineFacts:

@@ -14,7 +14,8 @@ import contextlib
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -40,15 +41,34 @@ class DaskEngine:
     def workers(self) -> int:
         return len(self.client.scheduler_info(n_workers=-1)["workers"])
 
-    def map(self, fn: Callable[[T], R], parts: Sequence[T]) -> list[R]:
-        if not parts:
-            return []
-        data = self.client.scatter(list(parts))
-        futures = self.client.map(fn, data, pure=False)
+    def map(self, fn: Callable[[T], R], parts: Iterable[T]) -> list[R]:
+        """`fn` over each part on the workers, the results in the parts' order.
+
+        Parts are taken from `parts` as the workers free up, at most two a worker in flight, so a generator
+        of partitions is never held whole on this machine; each part is scattered straight to a worker
+        (not through the scheduler's task graph) and released with its result.
+        """
+        window = 2 * max(self.workers, 1)
+        pending: deque[tuple[distributed.Future, distributed.Future]] = deque()
+        results: list[R] = []
         try:
-            return self.client.gather(futures)
+            for part in parts:
+                [data] = self.client.scatter([part], hash=False)
+                pending.append((data, self.client.submit(fn, data, pure=False)))
+                if len(pending) >= window:
+                    results.append(self._take(*pending.popleft()))
+            while pending:
+                results.append(self._take(*pending.popleft()))
+        except BaseException:
+            self.client.cancel([f for pair in pending for f in pair])
+            raise
+        return results
+
+    def _take(self, data: distributed.Future, future: distributed.Future) -> R:
+        try:
+            return future.result()
         finally:
-            self.client.cancel([*futures, *data])
+            self.client.cancel([future, data])
 
     def facts(self) -> EngineFacts:
         info = self.client.scheduler_info(n_workers=-1)
@@ -86,6 +106,9 @@ def dask_engine(scheduler: str | None, local_workers: int | None, worker_memory:
         stack.callback(shutil.rmtree, folder, ignore_errors=True)
         cluster = stack.enter_context(distributed.LocalCluster(
             n_workers=local_workers, threads_per_worker=1, processes=True, memory_limit=worker_memory or "auto",
-            local_directory=str(folder), dashboard_address=None, silence_logs=logging.ERROR))
+            local_directory=str(folder), silence_logs=logging.ERROR,
+            # This machine only: the scheduler, its workers and its HTTP endpoints listen on the loopback
+            # interface, the latter on a free port (never a fixed one another program may hold).
+            host="127.0.0.1", dashboard_address="127.0.0.1:0"))
         client = stack.enter_context(distributed.Client(cluster, set_as_default=True))
         yield DaskEngine(client, started_here=True)

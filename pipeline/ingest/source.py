@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from pipeline.ingest.gateways import agreement_refusal
 from pipeline.ingest.gx import ValidationJob
 from pipeline.ingest.read import RawExtract, SourceRefused, file_sha256, parse_extract
 from pipeline.ingest.validate import Validated, validate
+from pipeline.laps import Laps
 from pipeline.publish import RESTRICTED, write_table
 
 LANDED_DIR = Path(RESTRICTED) / "landed"  # identifying data: kept apart from pseudonymous outputs
@@ -186,19 +186,6 @@ class IngestOptions:
     replaces: Path | None = None  # the resolved output folder this run will replace (--force), if any
 
 
-@dataclass
-class _Laps:
-    """Seconds per step of one source's ingest, for the lineage."""
-
-    clock: float = field(default_factory=time.perf_counter)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def lap(self, step: str) -> None:
-        now = time.perf_counter()
-        self.seconds[step] = round(now - self.clock, 3)
-        self.clock = now
-
-
 def land(validated: Validated, path: Path) -> None:
     """Accepted rows as typed Parquet: dates as date32, counts as int64, flags as bool."""
     table = pa.Table.from_pandas(validated.accepted, preserve_index=False)
@@ -237,7 +224,7 @@ def ingest_source(source: str, path: Path | None, refusal: str | None, options: 
     if refusal is not None:
         outcome.reason = refusal
         return Ingested(outcome)
-    laps = _Laps()
+    laps = Laps()
     suppression = options.suppressions.get(source)
     # The opt-out list shapes what lands, so a changed list never reuses an earlier run's ingest.
     key = cache.ingest_key(outcome.sha256 + (suppression.sha256 if suppression else ""), source, schemas.root,
@@ -257,7 +244,7 @@ def ingest_source(source: str, path: Path | None, refusal: str | None, options: 
     return _checked(raw, outcome, key, options, laps)
 
 
-def _checked(raw: RawExtract, outcome: SourceOutcome, key: str, options: IngestOptions, laps: _Laps) -> Ingested:
+def _checked(raw: RawExtract, outcome: SourceOutcome, key: str, options: IngestOptions, laps: Laps) -> Ingested:
     """Validate a parsed file, then land it and keep its cache entry, or refuse it whole."""
     source = outcome.source
     validated = validate(raw, options.schemas.contracts[source], options.schemas, options.max_bad_share)
@@ -282,7 +269,7 @@ def _checked(raw: RawExtract, outcome: SourceOutcome, key: str, options: IngestO
     return Ingested(outcome, validated.quarantine, job)
 
 
-def _reuse(cached: cache.Cached, outcome: SourceOutcome, key: str, options: IngestOptions, laps: _Laps) -> Ingested:
+def _reuse(cached: cache.Cached, outcome: SourceOutcome, key: str, options: IngestOptions, laps: Laps) -> Ingested:
     """This source as an earlier run ingested the same file: its landed rows, quarantine and check views."""
     source, staging = outcome.source, options.staging
     cache.link_or_copy(cached.landed, staging / landed_path(source))

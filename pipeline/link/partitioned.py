@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import recordlinkage as rl
 
 from pipeline.config.contracts import SourceContract
 from pipeline.engine import Engine
+from pipeline.laps import Laps
 from pipeline.link.candidates import _usable, block_key
 from pipeline.link.compare import compared_columns
 from pipeline.link.identity import token_agreement
@@ -136,14 +138,16 @@ def pass_keys(records: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
 
 
 def block_partitions(records: pd.DataFrame, token: pd.Series, settings: LinkageSettings,
-                     workers: int) -> list[BlockPartition]:
+                     workers: int) -> Iterator[BlockPartition]:
     """Each pass's records cut by block key into partitions: at least `blocks_per_worker` per worker, and
-    about `records_per_block_partition` records at most (a block, kept whole, may make one larger)."""
+    about `records_per_block_partition` records at most (a block, kept whole, may make one larger).
+
+    A generator: each partition's records are copied out only when the engine takes it, so this machine
+    never holds a copy of the records per pass."""
     keys = pass_keys(records, settings)
     columns = list(dict.fromkeys([*compared_columns(), *_PAIR_COLUMNS]))
     carried = records[columns].assign(person_token=token)
     p = settings.partitions
-    out = []
     for k in range(keys.shape[1]):
         rows = np.flatnonzero(keys[:, k] >= 0)
         if len(rows) < 2:
@@ -153,9 +157,7 @@ def block_partitions(records: pd.DataFrame, token: pd.Series, settings: LinkageS
         for part in range(parts):
             chosen = rows[which == part]
             if len(chosen) >= 2:
-                out.append(BlockPartition(k, chosen, keys[chosen], carried.iloc[chosen].reset_index(drop=True),
-                                          settings))
-    return out
+                yield BlockPartition(k, chosen, keys[chosen], carried.iloc[chosen].reset_index(drop=True), settings)
 
 
 def compare_block(part: BlockPartition) -> ComparedBlock:
@@ -204,22 +206,31 @@ def compare_partitioned(engine: Engine, records: pd.DataFrame, token: pd.Series,
                     same=gather([d.same for d in done], bool), counts=LevelCounts.combine(d.counts for d in done))
 
 
-def compare_in_one(records: pd.DataFrame, token: pd.Series, settings: LinkageSettings) -> Compared:
+def compare_in_one(records: pd.DataFrame, token: pd.Series, settings: LinkageSettings,
+                   laps: Laps | None = None) -> Compared:
     """Every candidate pair compared in this process at once: what `compare_partitioned` gives, made whole."""
     from pipeline.link.candidates import candidate_pairs
     from pipeline.link.people import pair_levels, training_labels
 
+    laps = laps or Laps()
     pairs = candidate_pairs(records, settings.blocking)
+    laps.lap("candidate_pairs")
     levels = pair_levels(records, pairs, settings)
     both, same = token_agreement(pairs, records.assign(person_token=token))
     distinct = np.isin(records["source"].astype(str).to_numpy()[pairs["i"].to_numpy()],
                        settings.identity.distinct_tokens)
-    return Compared(pairs=pairs, levels=levels, both=both, same=same,
-                    counts=level_counts(levels, training_labels(both, same, distinct, levels)))
+    compared = Compared(pairs=pairs, levels=levels, both=both, same=same,
+                        counts=level_counts(levels, training_labels(both, same, distinct, levels)))
+    laps.lap("comparison")
+    return compared
 
 
-def compare_candidates(engine: Engine, records: pd.DataFrame, token: pd.Series, settings: LinkageSettings) -> Compared:
+def compare_candidates(engine: Engine, records: pd.DataFrame, token: pd.Series, settings: LinkageSettings,
+                       laps: Laps | None = None) -> Compared:
     """Candidates compared in this process, or partition by partition on a cluster: the same pairs and levels."""
     if not engine.partitioned:
-        return compare_in_one(records, token, settings)
-    return compare_partitioned(engine, records, token, settings)
+        return compare_in_one(records, token, settings, laps)
+    compared = compare_partitioned(engine, records, token, settings)
+    if laps is not None:
+        laps.lap("candidate_pairs_and_comparison")
+    return compared

@@ -16,6 +16,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 from pipeline.engine import LOCAL, Engine
+from pipeline.laps import Laps
 from pipeline.link.addresses import address_ids
 from pipeline.link.cluster import cluster_records, encode_exclusive, group_first
 from pipeline.link.compare import compare_pairs
@@ -130,14 +131,16 @@ class _Compared:
         return self.pairs["j"].to_numpy()
 
 
-def _compare(records: pd.DataFrame, settings: LinkageSettings, engine: Engine = LOCAL) -> _Compared:
+def _compare(records: pd.DataFrame, settings: LinkageSettings, engine: Engine = LOCAL,
+             laps: Laps | None = None) -> _Compared:
     """Candidates, their comparison levels, the model trained on agency tokens, the tokens' verdicts.
 
     On a cluster (`engine`) the pairs are made and compared partition by partition
     (`pipeline.link.partitioned`) and the model is trained from the partitions' level counts added up:
     the same pairs, levels and model as in one process."""
     token = effective_tokens(records, settings.identity.one_row_per_person)
-    compared = compare_candidates(engine, records, token, settings)
+    laps = laps or Laps()
+    compared = compare_candidates(engine, records, token, settings, laps)
     pairs, levels, both, same = compared.pairs, compared.levels, compared.both, compared.same
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
 
@@ -157,6 +160,7 @@ def _compare(records: pd.DataFrame, settings: LinkageSettings, engine: Engine = 
         if settings.model.other_flat_is_another_person else np.zeros(len(pairs), dtype=bool)
     exclusive = encode_exclusive(source, token.fillna("").astype(str).to_numpy(),
                                  set(settings.identity.distinct_tokens))
+    laps.lap("model")
     return _Compared(pairs, levels, model, extra, both, same, both & ~same & distinct, other_flat, groups, exclusive)
 
 
@@ -251,18 +255,21 @@ def _pairs_table(c: _Compared, done: _Clustered, settings: LinkageSettings) -> p
 
 
 def link_people(records: pd.DataFrame, settings: LinkageSettings, decisions: Decisions | None = None,
-                earlier_person: np.ndarray | None = None, engine: Engine = LOCAL) -> People:
+                earlier_person: np.ndarray | None = None, engine: Engine = LOCAL, laps: Laps | None = None) -> People:
     """Link standardised records (with an `extract_date` column) into people; a reviewer's decisions
     (`pipeline.link.review`) are must-link and cannot-link; `earlier_person` (per record, last month's
     person key or None) lets records split by an agency's late take-up of a move be compared across it."""
     records = records.reset_index(drop=True)
     ident = record_ident(records)
-    compared = _compare(records, settings, engine)
+    laps = laps or Laps()
+    compared = _compare(records, settings, engine, laps)
     applied = apply_to(decisions, records) if decisions is not None else None
     done = _cluster(records, compared, settings, ident, applied, earlier_person)
     applied = applied.held(done.label) if applied is not None else None
     probability = _joining_probability(len(records), done.label, compared.groups, done.links)
+    laps.lap("clustering")
     pairs = _pairs_table(compared, done, settings)
+    laps.lap("pairs_table")
     if applied is not None:
         pairs["reviewer_decision"] = reviewer_decision(compared.i, compared.j, applied).to_numpy()
     return People(label=done.label, probability=probability, pairs=pairs, model=compared.model, ident=ident,

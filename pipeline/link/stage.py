@@ -17,6 +17,7 @@ import pandas as pd
 from pipeline.config.contracts import SourceContract
 from pipeline.engine import LOCAL, Engine
 from pipeline.keys import keyed
+from pipeline.laps import Laps
 from pipeline.link.continuity import (
     RECORD_KEY,
     Earlier,
@@ -80,6 +81,7 @@ class Linkage:
     # Identifying: each record's standardised identity and person key (continuity.link_record_columns),
     # restricted/link_records.parquet, what next month's model step compares with.
     link_records: pd.DataFrame | None = None
+    steps: dict[str, float] | None = None  # seconds per step of the stage, for its lineage record
 
 
 @dataclass
@@ -210,17 +212,21 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     person's name and each household's address too (for the caseworker export only: each costs a
     pass over every record, seconds at a million residents). `engine`: where candidate pairs are made
     and compared (`pipeline.link.partitioned`)."""
+    laps = Laps()
     records = pd.concat([p.records for p in prepared], ignore_index=True)
     evidence_date = np.concatenate([p.evidence_date for p in prepared])
     current = np.concatenate([p.current for p in prepared])
     prepared.clear()
     earlier_person = earlier.person_of(records["source"], records["source_record_id"]) if earlier else None
-    people = link_people(records, settings, decisions, earlier_person, engine)
+    laps.lap("gather")
+    people = link_people(records, settings, decisions, earlier_person, engine, laps)
     person_number, anchors = pd.factorize(people.label, sort=True)
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households)
+    laps.lap("households")
     tokens = token_keys(records, key)
     keys = _keys(people, records, person_number, anchors, homes, key, as_of.isoformat(), earlier, tokens, settings,
                  earlier_person)
+    laps.lap("keys")
     person_keys, household_key = keys.person, keys.household
 
     links = pd.DataFrame({
@@ -249,7 +255,13 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         record_links=links, pairs=pairs, review=review, model=people.model, counts=counts,
         people=person_details(records, person_number, person_keys, household_key, settings, names=identities),
         addresses=household_addresses(records, person_number, homes, household_key) if identities else None,
-        households=keys.households(), history=keys.history, link_records=_link_records(records, links, settings))
+        households=keys.households(), history=keys.history, link_records=_link_records(records, links, settings),
+        steps=_finished(laps))
+
+
+def _finished(laps: Laps) -> dict[str, float]:
+    laps.lap("tables")
+    return laps.seconds
 
 
 def _link_records(records: pd.DataFrame, links: pd.DataFrame, settings: LinkageSettings) -> pd.DataFrame:

@@ -31,6 +31,7 @@ from pipeline.criteria.stage import score_stage
 from pipeline.ingest import data_docs
 from pipeline.ingest.source import Ingested, IngestOptions, SourceOutcome, Validation, ingest_source, landed_path
 from pipeline.ingest.validate import QUARANTINE_COLUMNS, QuarantineCounts
+from pipeline.laps import Laps
 from pipeline.link.continuity import HISTORY_COLUMNS, Earlier, empty_history
 from pipeline.link.document import MODEL_FILE, model_document
 from pipeline.link.partitioned import prepare_sources
@@ -198,6 +199,7 @@ def link(session: Session) -> None:
     t0 = time.perf_counter()
     settings = s.configuration.linkage
     prepared = []
+    laps = Laps()
     if s.engine.partitioned:  # slices of each source standardised on the workers
         prepared = prepare_sources(s.engine, {src: s.staging / landed_path(src) for src in used_sources(s)},
                                    s.schemas.contracts, settings, s.as_of)
@@ -205,6 +207,7 @@ def link(session: Session) -> None:
         frame = pd.read_parquet(s.staging / landed_path(source))
         prepared.append(prepare_source(source, frame, s.schemas.contracts[source], settings, s.as_of))
         del frame
+    laps.lap("standardisation")
     s.report(f"{s.elapsed()} linking {sum(len(p.records) for p in prepared):,} records from {len(prepared)} sources")
     earlier = None
     if s.previous is not None:
@@ -214,6 +217,7 @@ def link(session: Session) -> None:
     decisions = s.decisions
     linked = s.linked = link_sources(prepared, settings, s.as_of, s.key, identities=s.config.caseworker_export,
                                      earlier=earlier, decisions=decisions, engine=s.engine)
+    writing = Laps()
     write_parquet(linked.record_links, s.staging / "record_links.parquet")
     write_parquet(linked.pairs, s.staging / "pairs.parquet")
     write_parquet(with_explain_commands(linked.review, s.config.out), s.staging / REVIEW_FILE)
@@ -229,7 +233,9 @@ def link(session: Session) -> None:
         "carried_from_previous_run": s.previous is not None and s.previous.decisions is not None,
         "decided_pairs": len(decisions.pairs), "undecided_rows": decisions.undecided, **(linked.decisions or {})}}
     counts = {k: v for k, v in asdict(linked.counts).items() if v is not None}  # people_carried: with --previous
-    s.stages.write("stage", stage="link", seconds=seconds, **counts, **reviewed,
+    writing.lap("writing")
+    steps = {**laps.seconds, **(linked.steps or {}), **writing.seconds}
+    s.stages.write("stage", stage="link", seconds=seconds, steps=steps, **counts, **reviewed,
                    inputs=[str(landed_path(src)) for src in used_sources(s)],
                    outputs=["record_links.parquet", "pairs.parquet", "linkage_model.json", str(REVIEW_FILE),
                             str(TOKENS_FILE), str(LINK_RECORDS_FILE)])
