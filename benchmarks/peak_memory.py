@@ -51,7 +51,7 @@ def kind(pid: int) -> str:
     except OSError:
         return "gone"
     if "multiprocessing.spawn" in cmdline or "multiprocessing.forkserver" in cmdline:
-        return "spawned worker (Dask worker or nanny)"
+        return "spawned worker: a Dask worker or nanny"
     return cmdline[:60]
 
 

@@ -262,18 +262,35 @@ def evaluate(node: RuleNode, met: pd.DataFrame, problems: list[str]) -> np.ndarr
 
 
 # --------------------------------------------------------------------------- the whole rule set
-def _keyed_rows(frames: dict[str, pd.DataFrame], links: pd.DataFrame, ctx: _Context) -> dict[str, pd.DataFrame]:
-    """Each source's rows with their person and household; the schools extract's terms noted in `ctx`."""
+def _keyed_rows(frames: dict[str, pd.DataFrame], links: pd.DataFrame, ctx: _Context,
+                terms: dict[int, list[int]] | None = None) -> dict[str, pd.DataFrame]:
+    """Each source's rows with their person and household; the schools extract's terms noted in `ctx`
+    (or `terms`, the whole extract's, when these rows are only some households' of it)."""
     keyed = {}
     for source, frame in frames.items():
         ids = links[links["source"] == source][["source_record_id", "person_key", "household_key"]]
         rows = frame.merge(ids, on="source_record_id", how="inner", validate="one_to_one")
         if "academic_year" in rows.columns and "term" in rows.columns:
             rows["_term"] = term_rank(rows)
-            present = sorted(rows["_term"].dropna().unique().tolist(), reverse=True)
-            ctx.terms = {n: present[:n] for n in range(1, 13)}
+            ctx.terms = terms if terms is not None else terms_present(rows["_term"])
         keyed[source] = rows
     return keyed
+
+
+def terms_present(ranks: pd.Series) -> dict[int, list[int]]:
+    """Per count n, the n most recent terms the schools extract holds (its rows' term ranks)."""
+    present = sorted(ranks.dropna().unique().tolist(), reverse=True)
+    return {n: present[:n] for n in range(1, 13)}
+
+
+def extract_terms(frames: dict[str, pd.DataFrame], links: pd.DataFrame) -> dict[int, list[int]] | None:
+    """The terms of the linked rows of the extract that has terms (schools), as `score` finds them over every
+    household: what each partition of households must judge "the last n terms" by."""
+    for source, frame in frames.items():
+        if "academic_year" in frame.columns and "term" in frame.columns:
+            linked = frame[frame["source_record_id"].isin(links.loc[links["source"] == source, "source_record_id"])]
+            return terms_present(term_rank(linked))
+    return None
 
 
 def _households(links: pd.DataFrame, ctx: _Context) -> pd.DataFrame:
@@ -307,15 +324,17 @@ def _criteria(rules: RuleSet, keyed: dict[str, pd.DataFrame], ctx: _Context,
     return met, evidence_parts
 
 
-def score(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Membership, as_of: dt.date) -> Scored:
+def score(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Membership, as_of: dt.date,
+          terms: dict[int, list[int]] | None = None) -> Scored:
     """Households and evidence under one rule set. `frames` holds the landed rows of the assessed
-    sources only: a source that is absent or was refused is simply not there."""
+    sources only: a source that is absent or was refused is simply not there. `terms`: the schools
+    extract's terms (`extract_terms`) when these are only some of the households."""
     links = membership.links
     people = membership.people.drop_duplicates("person_key").set_index("person_key")
     ctx = _Context(as_of=as_of, dob=pd.to_datetime(people["dob"]),
                    undated_adult=people.get("undated_adult", pd.Series(False, index=people.index)).astype(bool),
                    terms={})
-    keyed = _keyed_rows(frames, links, ctx)
+    keyed = _keyed_rows(frames, links, ctx, terms)
     households = _households(links, ctx)
     met, evidence_parts = _criteria(rules, keyed, ctx, households["household_key"])
 

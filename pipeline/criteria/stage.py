@@ -14,7 +14,9 @@ import pandas as pd
 
 from pipeline.criteria.caseworker import export_rows
 from pipeline.criteria.engine import Membership, score
+from pipeline.criteria.partitioned import score_partitioned
 from pipeline.criteria.rules import Approximation, RuleSet
+from pipeline.engine import LOCAL, Engine
 
 EXAMPLES = 3  # eligible families shown in a run's closing summary
 
@@ -102,10 +104,13 @@ def examples(households: pd.DataFrame, evidence: pd.DataFrame, rules: RuleSet, n
 
 
 def score_stage(rules: RuleSet, frames: dict[str, pd.DataFrame], membership: Membership, as_of: dt.date,
-                addresses: pd.DataFrame | None = None) -> Scoring:
+                addresses: pd.DataFrame | None = None, engine: Engine = LOCAL,
+                households_per_partition: int = 50_000) -> Scoring:
     """Households and evidence under `rules`; with `addresses` (and names in `membership.people`),
-    the caseworker export's rows too."""
-    scored = score(rules, frames, membership, as_of)
+    the caseworker export's rows too. On a cluster (`engine`) households are scored partition by
+    partition (`pipeline.criteria.partitioned`), with the same result."""
+    scored = score(rules, frames, membership, as_of) if not engine.partitioned else \
+        score_partitioned(engine, rules, frames, membership, as_of, households_per_partition)
     h = scored.households
     caseworker = export_rows(h, membership.people, addresses, rules, as_of) if addresses is not None else None
     counts = ScoreCounts(

@@ -264,7 +264,9 @@ def score_households(session: Session) -> None:
         present = set(pq.read_schema(path).names)
         frames[source] = pd.read_parquet(path, columns=[c for c in rules.columns_needed(source) if c in present])
     scoring = s.scoring = score_stage(rules, frames, Membership(links=s.linked.record_links, people=s.linked.people),
-                                      s.as_of, s.linked.addresses if s.config.caseworker_export else None)
+                                      s.as_of, s.linked.addresses if s.config.caseworker_export else None,
+                                      engine=s.engine,
+                                      households_per_partition=s.configuration.linkage.partitions.households_per_partition)
     scoring.households = scoring.households.merge(s.linked.households, on="household_key", how="left",
                                                   validate="one_to_one")
     write_parquet(scoring.households, s.staging / "households.parquet")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +32,11 @@ FILES = ("linkage_model.json", "quarantine.csv", "report.html", "restricted/case
 @pytest.fixture(scope="module")
 def dask_run(sample_run, tmp_path_factory):
     """The sample as `sample_run` runs it, on a local cluster of two workers of 1.5 GB each."""
-    run = run_cli(tmp_path_factory.mktemp("dask"), "--extracts", SAMPLE / "extracts", "--caseworker-export",
-                  "--no-reuse", "--dask-local", "2", "--dask-worker-memory", "1.5GB")
+    base = tmp_path_factory.mktemp("dask")
+    with pytest.MonkeyPatch.context() as mp:  # the run's temporary folders (its cluster's spill folder) in here
+        mp.setattr(tempfile, "tempdir", str(base))
+        run = run_cli(base, "--extracts", SAMPLE / "extracts", "--caseworker-export", "--no-reuse", "--dask-local",
+                      "2", "--dask-worker-memory", "1.5GB")
     assert run.code == 0, run.stderr
     return run
 
@@ -93,9 +97,8 @@ def test_the_lineage_records_the_engine_and_each_of_its_workers(sample_run, dask
 
 
 def test_the_clusters_spill_folder_is_gone_after_the_run(dask_run):
-    import tempfile
-
-    assert list(Path(tempfile.gettempdir()).glob("pipeline-dask-*")) == []
+    assert dask_run.out.parent.is_dir()
+    assert list(dask_run.out.parent.glob("pipeline-dask-*")) == []
 
 
 def test_a_scheduler_that_cannot_be_reached_stops_the_run_with_one_line_naming_it(tmp_path):
