@@ -70,18 +70,19 @@ def evidence_dates(frame: pd.DataFrame, contract: SourceContract, date: str | No
 
 
 def assign_households(records: pd.DataFrame, person: np.ndarray, evidence_date: np.ndarray, current: np.ndarray,
-                      as_of: dt.date, settings: Households) -> HouseholdAssignment:
+                      as_of: dt.date, settings: Households, ids: np.ndarray | None = None) -> HouseholdAssignment:
     """Each person's address at the as-of date, by weighted, recency-decayed votes of their records.
 
     `person`: per record, a person number 0..P-1; `evidence_date` and `current`: per record, from
     `evidence_dates`.
     Returns, per person, the household id: the winning address id, or 'P:<person number>' for a
-    person with no usable address.
+    person with no usable address. `ids`: the records' `address_ids`, when linking has them already.
     """
     n_people = int(person.max()) + 1 if len(person) else 0
-    ids = address_ids(records)
+    ids = address_ids(records) if ids is None else ids
     source = records["source"].astype(str).to_numpy()
-    weight = np.array([settings.evidence[s].weight if s in settings.evidence else 0.0 for s in source])
+    weight = pd.Series(source).map({s: e.weight for s, e in settings.evidence.items()}).fillna(0.0).to_numpy(
+        np.float64)
     age = (np.datetime64(as_of, "D") - evidence_date).astype("timedelta64[D]").astype(np.float64)
     decay = np.exp2(-np.clip(age, 0, None) / settings.half_life_days)
     vote = weight * decay

@@ -50,6 +50,7 @@ class People:
     model: FSModel
     ident: np.ndarray  # per record: record_ident (anchors and keys are made of it)
     applied: Applied | None = None  # a reviewer's decisions, as this run's record positions
+    address_ids: np.ndarray | None = None  # per record, its address id (`address_ids`), when linking made them
 
 
 def effective_tokens(records: pd.DataFrame, one_row_per_person: list[str]) -> pd.Series:
@@ -170,6 +171,7 @@ class _Clustered:
     scored: pd.DataFrame  # per pair: contributions, match weight and probability
     moved: np.ndarray  # per pair: compared as if at one address, across a known move
     links: pd.DataFrame  # the links (i, j, p) clustering was offered
+    address_ids: np.ndarray | None = None  # per record, `address_ids` where moves were followed
 
 
 def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ident: np.ndarray,
@@ -209,7 +211,7 @@ def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ide
         _as_one_address(c, found)
         scored = score(c.model, c.levels, extra=c.extra)
         label = cluster(scored["match_probability"].to_numpy())
-    return _Clustered(label, scored, moved, links_at(scored["match_probability"].to_numpy()))
+    return _Clustered(label, scored, moved, links_at(scored["match_probability"].to_numpy()), ids)
 
 
 def _as_one_address(c: _Compared, pairs: np.ndarray) -> None:
@@ -273,7 +275,7 @@ def link_people(records: pd.DataFrame, settings: LinkageSettings, decisions: Dec
     if applied is not None:
         pairs["reviewer_decision"] = reviewer_decision(compared.i, compared.j, applied).to_numpy()
     return People(label=done.label, probability=probability, pairs=pairs, model=compared.model, ident=ident,
-                  applied=applied)
+                  applied=applied, address_ids=done.address_ids)
 
 
 def moved_between(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarray, family: np.ndarray) -> np.ndarray:
