@@ -39,6 +39,7 @@ from pipeline.link.partitioned import compare_candidates
 from pipeline.link.review import Applied, Decisions, apply_to, reviewer_decision
 from pipeline.link.settings import LinkageSettings
 
+AGENCY_ID_RELATIONS = ("same", "different", "none")  # one agency's one id, two of its ids, no such verdict
 MOVER_MAX_ADDRESSES = 6  # a person with records at more addresses than this tells of no one move
 
 
@@ -250,7 +251,10 @@ def _pairs_table(c: _Compared, done: _Clustered, settings: LinkageSettings) -> p
     for f in LEVELS:
         out[f"{f}_level"] = pd.Categorical.from_codes(c.levels[f].to_numpy().clip(-1), categories=list(LEVELS[f]))
     out = pd.concat([out, done.scored], axis=1)
-    out["agency_id_relation"] = np.select([c.same, c.both], ["same", "different"], default="none")
+    # A categorical over millions of pairs (np.select of strings made a fixed-width text array of them all);
+    # pairs.parquet writes it as text, as before (tables.pairs_table).
+    relation = np.select([c.same, c.both], [0, 1], default=2).astype(np.int8)
+    out["agency_id_relation"] = pd.Categorical.from_codes(relation, categories=list(AGENCY_ID_RELATIONS))
     out["decision"] = pd.Categorical.from_codes(decision, categories=list(LABELS))
     out["compared_across_a_move"] = done.moved
     return out

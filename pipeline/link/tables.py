@@ -33,8 +33,9 @@ def pairs_table(pairs: pd.DataFrame, links: pd.DataFrame, review_threshold: floa
     per record in the same positions.
     """
     shown = (pairs["match_probability"].to_numpy() >= review_threshold) | \
-        (pairs["agency_id_relation"].to_numpy() == "same")
+        (pairs["agency_id_relation"] == "same").to_numpy()
     out = pairs[shown].copy()
+    out["agency_id_relation"] = out["agency_id_relation"].astype(object)  # text in pairs.parquet
     for side, column in (("a", "i"), ("b", "j")):
         at = out[column].to_numpy()
         for k, name in enumerate(SIDES):
