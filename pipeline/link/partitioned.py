@@ -145,8 +145,7 @@ def block_partitions(records: pd.DataFrame, token: pd.Series, settings: LinkageS
     A generator: each partition's records are copied out only when the engine takes it, so this machine
     never holds a copy of the records per pass."""
     keys = pass_keys(records, settings)
-    columns = list(dict.fromkeys([*compared_columns(), *_PAIR_COLUMNS]))
-    carried = records[columns].assign(person_token=token)
+    columns = [records.columns.get_loc(c) for c in dict.fromkeys([*compared_columns(), *_PAIR_COLUMNS])]
     p = settings.partitions
     for k in range(keys.shape[1]):
         rows = np.flatnonzero(keys[:, k] >= 0)
@@ -157,7 +156,9 @@ def block_partitions(records: pd.DataFrame, token: pd.Series, settings: LinkageS
         for part in range(parts):
             chosen = rows[which == part]
             if len(chosen) >= 2:
-                yield BlockPartition(k, chosen, keys[chosen], carried.iloc[chosen].reset_index(drop=True), settings)
+                mine = records.iloc[chosen, columns].reset_index(drop=True)  # a copy of these rows only
+                mine["person_token"] = token.to_numpy()[chosen]
+                yield BlockPartition(k, chosen, keys[chosen], mine, settings)
 
 
 def compare_block(part: BlockPartition) -> ComparedBlock:
