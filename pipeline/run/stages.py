@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from pipeline.link.continuity import HISTORY_COLUMNS, Earlier, empty_history
 from pipeline.link.document import MODEL_FILE, model_document
 from pipeline.link.partitioned import prepare_sources
 from pipeline.link.review import DECISIONS_FILE, decisions_csv, with_explain_commands
-from pipeline.link.stage import Prepared, link_sources, prepare_source
+from pipeline.link.stage import link_sources, prepare_source
 from pipeline.publish import LINEAGE, OPENLINEAGE, RESTRICTED, make_private, promote, write_bytes, write_parquet
 from pipeline.report.html import REPORT_FILE, RunTables
 from pipeline.report.html import build as build_report
@@ -49,7 +48,6 @@ from pipeline.run.result import QuarantineReason, RunResult
 from pipeline.run.session import DOCS_DIR, Reporter, Session, open_run, silent
 from pipeline.spreadsheet import frame_csv
 
-THREADS = 2  # sources ingested, then standardised, side by side in one process (the machine's two cores)
 QUARANTINE_CSV = "quarantine.csv"  # quarantine.parquet for a spreadsheet: research officers open it there
 PUBLISHED = ("quarantine.parquet", QUARANTINE_CSV, "record_links.parquet", "pairs.parquet", "linkage_model.json",
              "households.parquet", "evidence.parquet")
@@ -69,14 +67,13 @@ def execute(config: RunConfig, report: Reporter = silent, orchestrator: Orchestr
     """
     session = open_run(config, report, orchestrator)
     try:
-        jobs = [ingest_job(session, source) for source in session.sources]
-        with ThreadPoolExecutor(max_workers=THREADS) as pool:  # (on a cluster the workers read the files)
-            # Two sources at a time: reading, checking and landing release the GIL for much of their time. Each
-            # is taken into the run as soon as it and those before it are done, so progress is said as it goes.
-            done = session.engine.map(run_ingest_job, jobs) if session.engine.partitioned else \
-                pool.map(run_ingest_job, jobs)
-            for job, ingested in zip(jobs, done, strict=True):
-                record_ingest(session, job.source, ingested)
+        if session.engine.partitioned:
+            jobs = [ingest_job(session, source) for source in session.sources]
+            for job, done in zip(jobs, session.engine.map(run_ingest_job, jobs), strict=True):
+                record_ingest(session, job.source, done)
+        else:
+            for source in session.sources:
+                ingest(session, source)
         finish_ingest(session)
         link(session)
         score_households(session)
@@ -201,17 +198,15 @@ def link(session: Session) -> None:
     s = session
     t0 = time.perf_counter()
     settings = s.configuration.linkage
+    prepared = []
     laps = Laps()
     if s.engine.partitioned:  # slices of each source standardised on the workers
         prepared = prepare_sources(s.engine, {src: s.staging / landed_path(src) for src in used_sources(s)},
                                    s.schemas.contracts, settings, s.as_of)
-    else:  # two sources at a time (Arrow's string kernels release the GIL); each landed frame dropped when done
-        def prepare(source: str) -> Prepared:
-            frame = pd.read_parquet(s.staging / landed_path(source))
-            return prepare_source(source, frame, s.schemas.contracts[source], settings, s.as_of)
-
-        with ThreadPoolExecutor(max_workers=THREADS) as pool:
-            prepared = list(pool.map(prepare, used_sources(s)))
+    for source in [] if s.engine.partitioned else used_sources(s):  # one landed frame in memory at a time
+        frame = pd.read_parquet(s.staging / landed_path(source))
+        prepared.append(prepare_source(source, frame, s.schemas.contracts[source], settings, s.as_of))
+        del frame
     laps.lap("standardisation")
     s.report(f"{s.elapsed()} linking {sum(len(p.records) for p in prepared):,} records from {len(prepared)} sources")
     earlier = None
