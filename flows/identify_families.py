@@ -255,10 +255,9 @@ def ingest_sources(session: Session) -> None:
     """Every source's ingest at once: in this process's threads, or with a Dask engine on its workers through
     prefect-dask's task runner, and each outcome taken into the run here."""
     jobs = [stages.ingest_job(session, source) for source in session.sources]
-    client = getattr(session.engine, "client", None)
     with contextlib.ExitStack() as stack:
-        if client is not None:
-            runner = stack.enter_context(DaskTaskRunner(address=client.scheduler.address))
+        if session.engine.scheduler is not None:
+            runner = stack.enter_context(DaskTaskRunner(address=session.engine.scheduler))
             futures = [runner.submit(ingest, parameters={"job": job}) for job in jobs]
         else:
             futures = [ingest.submit(job) for job in jobs]

@@ -81,6 +81,11 @@ class Engine(Protocol):
         """Whether the stages cut their work into partitions for it (False: each stage whole, in this process)."""
         ...
 
+    @property
+    def scheduler(self) -> str | None:
+        """The Dask scheduler's address, for Prefect's DaskTaskRunner to join the same cluster; None in this process."""
+        ...
+
     def facts(self) -> EngineFacts: ...
 
 
@@ -88,6 +93,8 @@ class LocalEngine:
     """Everything in this process. With `workers` above 1 the stages still cut their work into that many
     workers' partitions and carry them out one after another: how the tests check, without a cluster, that
     partitions put back together give what the whole does."""
+
+    scheduler = None
 
     def __init__(self, workers: int = 1):
         self.workers = workers

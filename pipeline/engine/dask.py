@@ -38,6 +38,10 @@ class DaskEngine:
         self.started_here = started_here
 
     @property
+    def scheduler(self) -> str:
+        return str(self.client.scheduler.address)
+
+    @property
     def workers(self) -> int:
         return len(self.client.scheduler_info(n_workers=-1)["workers"])
 
@@ -75,7 +79,7 @@ class DaskEngine:
         workers = tuple(Worker(name=str(w.get("name", address)), address=address, threads=int(w.get("nthreads", 1)),
                                memory_limit=int(w["memory_limit"]) if w.get("memory_limit") else None)
                         for address, w in sorted(info["workers"].items()))
-        return EngineFacts(kind="dask", scheduler=str(info.get("address") or self.client.scheduler.address),
+        return EngineFacts(kind="dask", scheduler=str(info.get("address") or self.scheduler),
                            cluster="started by the run" if self.started_here else "existing", workers=workers)
 
 

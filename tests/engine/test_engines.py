@@ -93,3 +93,8 @@ def test_a_record_read_back_from_a_hostile_lineage_ignores_what_it_does_not_know
     facts = EngineFacts.from_record({"kind": "dask", "workers": [{"name": "w", "address": "tcp://x", "threads": 1,
                                                                   "memory_limit": None, "extra": "?"}, "not a worker"]})
     assert [w.name for w in facts.workers] == ["w"]
+
+
+def test_a_cluster_names_its_scheduler_for_prefects_task_runner_and_this_process_names_none(cluster):
+    assert LOCAL.scheduler is None and LocalEngine(workers=3).scheduler is None
+    assert cluster.scheduler.startswith("tcp://127.0.0.1:") and cluster.scheduler == cluster.facts().scheduler
