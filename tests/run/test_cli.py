@@ -53,8 +53,8 @@ def test_a_complete_run_exits_zero_and_writes_the_outputs(tiny_run):
 
 def test_the_link_stages_record_says_where_its_time_went_step_by_step(sample_run):
     [link] = [r for r in lineage(sample_run.out) if r["event"] == "stage" and r["stage"] == "link"]
-    assert list(link["steps"]) == ["standardisation", "gather", "candidate_pairs", "comparison", "model", "clustering",
-                                   "pairs_table", "households", "keys", "tables", "writing"]
+    assert set(link["steps"]) == {"standardisation", "gather", "candidate_pairs", "comparison", "model", "clustering",
+                                  "pairs_table", "households", "keys", "tables", "writing"}
     assert all(seconds >= 0 for seconds in link["steps"].values())
     assert abs(sum(link["steps"].values()) - link["seconds"]) < 0.05 * link["seconds"] + 0.05  # nothing left out
 
