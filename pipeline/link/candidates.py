@@ -50,7 +50,7 @@ def block_key(records: pd.DataFrame, columns: list[str], cache: dict[str, np.nda
     return key
 
 
-def _usable(key: np.ndarray, block: BlockingPass) -> np.ndarray:
+def usable_records(key: np.ndarray, block: BlockingPass) -> np.ndarray:
     """Records that one pass may pair: its columns all known, and its block no larger than `max_block`."""
     usable = key >= 0
     if block.max_block is not None and usable.any():
@@ -62,7 +62,7 @@ def _usable(key: np.ndarray, block: BlockingPass) -> np.ndarray:
 def _pass_pairs(records: pd.DataFrame, block: BlockingPass, cache: dict[str, np.ndarray]) -> pd.MultiIndex:
     """Pairs agreeing on every column of one pass; a blank in any of them blocks nothing."""
     key = block_key(records, list(block.columns), cache)
-    usable = _usable(key, block)
+    usable = usable_records(key, block)
     subset = pd.DataFrame({"block": key[usable]}, index=np.flatnonzero(usable))
     if len(subset) < 2:
         return pd.MultiIndex.from_arrays([[], []])
@@ -139,7 +139,7 @@ def cross_pairs(records: pd.DataFrame, n_left: int, passes: list[BlockingPass]) 
     cache: dict[str, np.ndarray] = {}
     for block in passes:
         key = block_key(records, list(block.columns), cache)
-        usable = _usable(key, block)
+        usable = usable_records(key, block)
         a = pd.DataFrame({"k": key[usable & left], "i": np.flatnonzero(usable & left)})
         b = pd.DataFrame({"k": key[usable & ~left], "j": np.flatnonzero(usable & ~left)})
         both = a.merge(b, on="k")
@@ -220,7 +220,7 @@ def pass_verdicts(records: pd.DataFrame, a: int, b: int, passes: list[BlockingPa
     out = []
     for block in passes:
         key = block_key(records, list(block.columns), cache)
-        usable = _usable(key, block)
+        usable = usable_records(key, block)
         agreements = []
         for column in block.columns:
             ca, cb = int(cache[column][a]), int(cache[column][b])
@@ -248,7 +248,7 @@ def proposed_between(records: pd.DataFrame, left: np.ndarray, right: np.ndarray,
     cache: dict[str, np.ndarray] = {}
     for bit, block in enumerate(passes):
         key = block_key(records, list(block.columns), cache)
-        usable = _usable(key, block)
+        usable = usable_records(key, block)
         mask |= np.where(usable[i] & usable[j] & (key[i] == key[j]), 1 << bit, 0)
     found = mask > 0
     return pd.DataFrame({"i": i[found], "j": j[found], "passes": mask[found]})

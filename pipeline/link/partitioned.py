@@ -32,7 +32,7 @@ import recordlinkage as rl
 from pipeline.config.contracts import SourceContract
 from pipeline.engine import Engine
 from pipeline.laps import Laps
-from pipeline.link.candidates import _usable, block_key
+from pipeline.link.candidates import block_key, usable_records
 from pipeline.link.compare import compared_columns
 from pipeline.link.identity import token_agreement
 from pipeline.link.model import FEATURES, LevelCounts, level_counts
@@ -133,7 +133,7 @@ def pass_keys(records: pd.DataFrame, settings: LinkageSettings) -> np.ndarray:
     columns = []
     for block in settings.blocking:
         key = block_key(records, list(block.columns), cache)
-        columns.append(np.where(_usable(key, block), key, -1))
+        columns.append(np.where(usable_records(key, block), key, -1))
     return np.column_stack(columns).astype(np.int64) if columns else np.zeros((len(records), 0), dtype=np.int64)
 
 
