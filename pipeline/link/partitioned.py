@@ -32,7 +32,7 @@ import recordlinkage as rl
 from pipeline.config.contracts import SourceContract
 from pipeline.engine import Engine
 from pipeline.laps import Laps
-from pipeline.link.candidates import block_key, usable_records
+from pipeline.link.candidates import block_key, candidate_pairs, usable_records
 from pipeline.link.compare import compared_columns
 from pipeline.link.identity import token_agreement
 from pipeline.link.model import FEATURES, LevelCounts, level_counts
@@ -210,8 +210,7 @@ def compare_partitioned(engine: Engine, records: pd.DataFrame, token: pd.Series,
 def compare_in_one(records: pd.DataFrame, token: pd.Series, settings: LinkageSettings,
                    laps: Laps | None = None) -> Compared:
     """Every candidate pair compared in this process at once: what `compare_partitioned` gives, made whole."""
-    from pipeline.link.candidates import candidate_pairs
-    from pipeline.link.people import pair_levels, training_labels
+    from pipeline.link.people import pair_levels, training_labels  # people imports this module
 
     laps = laps or Laps()
     pairs = candidate_pairs(records, settings.blocking)
