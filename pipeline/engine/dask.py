@@ -16,16 +16,22 @@ import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import CancelledError
 from pathlib import Path
 from typing import TypeVar
 
 import distributed
+from distributed.scheduler import KilledWorker
 
 from pipeline.engine import EngineError, EngineFacts, Worker
 
 T = TypeVar("T")
 R = TypeVar("R")
 CONNECT_TIMEOUT = "20s"
+ATTEMPTS = 3  # a part is sent this many times at most when its worker is lost
+LOST_WORKER = ("a Dask worker was lost each time it worked on one partition (killed, or past its memory limit): "
+               "give the workers more memory (--dask-worker-memory, or the cluster's own limit) or cut smaller "
+               "partitions (schemas/linkage.yaml: partitions)")
 
 
 class DaskEngine:
@@ -50,29 +56,45 @@ class DaskEngine:
 
         Parts are taken from `parts` as the workers free up, at most two a worker in flight, so a generator
         of partitions is never held whole on this machine; each part is scattered straight to a worker
-        (not through the scheduler's task graph) and released with its result.
+        (not through the scheduler's task graph) and released with its result. A part whose worker is lost
+        (killed, or past its memory limit: the part's scattered copy goes with it) is sent again, up to
+        `ATTEMPTS` times in all; then the run stops with `LOST_WORKER`.
         """
         window = 2 * max(self.workers, 1)
-        pending: deque[tuple[distributed.Future, distributed.Future]] = deque()
+        pending: deque[tuple[T, distributed.Future, distributed.Future]] = deque()
         results: list[R] = []
         try:
             for part in parts:
-                [data] = self.client.scatter([part], hash=False)
-                pending.append((data, self.client.submit(fn, data, pure=False)))
+                pending.append((part, *self._send(fn, part)))
                 if len(pending) >= window:
-                    results.append(self._take(*pending.popleft()))
+                    results.append(self._take(fn, *pending.popleft()))
             while pending:
-                results.append(self._take(*pending.popleft()))
+                results.append(self._take(fn, *pending.popleft()))
         except BaseException:
-            self.client.cancel([f for pair in pending for f in pair])
+            self.client.cancel([f for _, data, future in pending for f in (data, future)])
             raise
         return results
 
-    def _take(self, data: distributed.Future, future: distributed.Future) -> R:
-        try:
-            return future.result()
-        finally:
+    def _send(self, fn: Callable[[T], R], part: T) -> tuple[distributed.Future, distributed.Future]:
+        [data] = self.client.scatter([part], hash=False)
+        return data, self.client.submit(fn, data, pure=False)
+
+    def _take(self, fn: Callable[[T], R], part: T, data: distributed.Future, future: distributed.Future) -> R:
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                result = future.result()
+            except (KilledWorker, CancelledError):  # the worker went, and the part's data with it
+                self.client.cancel([future, data])
+                if attempt == ATTEMPTS:
+                    raise EngineError(LOST_WORKER) from None  # (its own message names the task and the worker)
+                data, future = self._send(fn, part)
+                continue
+            except BaseException:
+                self.client.cancel([future, data])
+                raise
             self.client.cancel([future, data])
+            return result
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def facts(self) -> EngineFacts:
         info = self.client.scheduler_info(n_workers=-1)

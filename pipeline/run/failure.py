@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from pipeline.audit import openlineage
 from pipeline.audit.ledger import FAILED, append_run, ledger_path
 from pipeline.audit.lineage import LineageWriter
+from pipeline.engine import EngineError
 from pipeline.publish import LINEAGE, discard
 from pipeline.run.orchestrator import Orchestrator, lineage_fields
 
@@ -83,7 +84,7 @@ def public_reason(exc: BaseException) -> str:
     An unexpected exception's message may quote a data value (a name, a date of birth), and a
     reason is printed, logged by Prefect and kept in the audit trail.
     """
-    if isinstance(exc, RunError):
+    if isinstance(exc, RunError | EngineError):  # an EngineError's message names the cluster, never data
         return str(exc)
     if isinstance(exc, OSError):
         return os_error_reason(exc)

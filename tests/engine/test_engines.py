@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,29 @@ def test_a_record_read_back_from_a_hostile_lineage_ignores_what_it_does_not_know
 def test_a_cluster_names_its_scheduler_for_prefects_task_runner_and_this_process_names_none(cluster):
     assert LOCAL.scheduler is None and LocalEngine(workers=3).scheduler is None
     assert cluster.scheduler.startswith("tcp://127.0.0.1:") and cluster.scheduler == cluster.facts().scheduler
+
+
+def _die(_: int) -> int:
+    os._exit(1)  # the worker process dies, as one killed for its memory does
+
+
+def _die_once(marker: str) -> str:
+    if not os.path.exists(marker):
+        Path(marker).touch()
+        os._exit(1)  # the first worker to take it dies, its scattered copy of the part with it
+    return "done"
+
+
+def test_a_part_whose_worker_is_lost_is_sent_again_and_its_result_comes_back(tmp_path):
+    with open_engine(local_workers=1, scratch=tmp_path) as engine:
+        assert engine.map(_die_once, [str(tmp_path / "died")]) == ["done"]
+    assert (tmp_path / "died").exists()
+
+
+def test_a_partition_that_kills_every_worker_it_meets_stops_the_run_with_what_to_do(tmp_path):
+    from pipeline.run.failure import public_reason
+
+    with open_engine(local_workers=1, scratch=tmp_path) as engine, pytest.raises(EngineError) as caught:
+        engine.map(_die, [1])
+    assert str(caught.value).startswith("a Dask worker was lost each time it worked on one partition")
+    assert "--dask-worker-memory" in public_reason(caught.value) and "tcp://" not in public_reason(caught.value)
