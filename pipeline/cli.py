@@ -378,9 +378,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {public_reason(exc)}; no output folder was published", file=sys.stderr)
         return 1
     except Exception as exc:
-        # An unexpected failure: name its type only. Its message may quote data values.
+        # An unexpected failure is named by its type only (its message may quote data values); one whose message
+        # is data-free by construction (a cluster that cannot be had or keeps losing workers) by that message.
         if os.environ.get("PIPELINE_DEBUG"):
             raise
-        print(f"error: internal error ({type(exc).__name__}); no output folder was published. "
-              f"Re-run with PIPELINE_DEBUG=1 for the traceback.", file=sys.stderr)
+        reason = public_reason(exc)
+        hint = " Re-run with PIPELINE_DEBUG=1 for the traceback." if reason.startswith("internal error") else ""
+        print(f"error: {reason}; no output folder was published.{hint}", file=sys.stderr)
         return 1

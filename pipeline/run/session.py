@@ -28,7 +28,7 @@ from pipeline.config.names import closest, did_you_mean
 from pipeline.config.schemas import Schemas, load_schemas
 from pipeline.criteria.rules import RuleSet, RuleSetNotFound, load_rule_set
 from pipeline.criteria.stage import Scoring
-from pipeline.engine import LOCAL, Engine, EngineError, open_engine
+from pipeline.engine import LOCAL, Engine, open_engine
 from pipeline.ingest.admission import (
     SUPPRESSIONS_DIR,
     SuppressionList,
@@ -405,7 +405,7 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
         started_by = lineage_fields(orchestrator)
         if checked.previous is not None:
             parameters["previous_run"] = checked.previous.record()
-        engine = closing.enter_context(start_engine(config))
+        engine = closing.enter_context(open_engine(**config.engine_options))  # an EngineError is the run's reason
         facts = engine.facts()  # in run_start and the OpenLineage START event's parameters: where the run ran
         parameters["engine"] = facts.record()
         if facts.kind != "local":
@@ -430,19 +430,3 @@ def open_run(config: RunConfig, report: Reporter = silent, orchestrator: Orchest
                    decisions=checked.decisions, processing_date=checked.processing_date,
                    warnings=list(checked.warnings), code_version=str(context["code_version"]), engine=engine,
                    closing=closing)
-
-
-def start_engine(config: RunConfig) -> contextlib.AbstractContextManager[Engine]:
-    """The run's engine (`pipeline.engine.open_engine`); a cluster that cannot be had is the run's RunError."""
-    @contextlib.contextmanager
-    def opened():
-        try:
-            manager = open_engine(**config.engine_options)
-            engine = manager.__enter__()
-        except EngineError as exc:
-            raise RunError(str(exc)) from None
-        try:
-            yield engine
-        finally:
-            manager.__exit__(None, None, None)
-    return opened()

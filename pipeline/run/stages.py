@@ -12,6 +12,7 @@ folder that becomes the output folder only when the run completes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -198,15 +199,16 @@ def link(session: Session) -> None:
     s = session
     t0 = time.perf_counter()
     settings = s.configuration.linkage
-    prepared = []
     laps = Laps()
     if s.engine.partitioned:  # slices of each source standardised on the workers
         prepared = prepare_sources(s.engine, {src: s.staging / landed_path(src) for src in used_sources(s)},
                                    s.schemas.contracts, settings, s.as_of)
-    for source in [] if s.engine.partitioned else used_sources(s):  # one landed frame in memory at a time
-        frame = pd.read_parquet(s.staging / landed_path(source))
-        prepared.append(prepare_source(source, frame, s.schemas.contracts[source], settings, s.as_of))
-        del frame
+    else:
+        prepared = []
+        for source in used_sources(s):  # one landed frame in memory at a time
+            frame = pd.read_parquet(s.staging / landed_path(source))
+            prepared.append(prepare_source(source, frame, s.schemas.contracts[source], settings, s.as_of))
+            del frame
     laps.lap("standardisation")
     s.report(f"{s.elapsed()} linking {sum(len(p.records) for p in prepared):,} records from {len(prepared)} sources")
     earlier = None
@@ -419,6 +421,7 @@ def publish(session: Session) -> RunResult:
     # entry `abort` appends withdraws this one (pipeline.audit.ledger.append_run).
     append_run(s.staging)
     promote(s.staging, s.config.out)
-    s.close()
+    with contextlib.suppress(Exception):  # the run is published: stopping its cluster must not turn it into a failure
+        s.close()
     result.seconds = seconds
     return result
