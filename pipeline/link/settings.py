@@ -101,7 +101,7 @@ class Partitions(Strict):
     """How a run on a Dask cluster cuts the linkage work (`pipeline.link.partitioned`); a run in one process
     ignores it. The outputs do not depend on these numbers, only the memory each worker needs does."""
 
-    records_per_partition: int = Field(default=200_000, ge=1)  # standardisation: rows of one source per task
+    records_per_partition: int = Field(default=200_000, ge=1)  # standardisation, household votes: rows per task
     blocks_per_worker: int = Field(default=2, ge=1)  # comparison: at least this many partitions a pass, per worker
     records_per_block_partition: int = Field(default=250_000, ge=1)  # ... and no more records than this in one
     households_per_partition: int = Field(default=50_000, ge=1)  # scoring: households per task

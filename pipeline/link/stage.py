@@ -222,7 +222,7 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     people = link_people(records, settings, decisions, earlier_person, engine, laps)
     person_number, anchors = pd.factorize(people.label, sort=True)
     homes = assign_households(records, person_number, evidence_date, current, as_of, settings.households,
-                              people.address_ids)
+                              people.address_ids, engine, settings.partitions.records_per_partition)
     laps.lap("households")
     tokens = token_keys(records, key)
     keys = _keys(people, records, person_number, anchors, homes, key, as_of.isoformat(), earlier, tokens, settings,

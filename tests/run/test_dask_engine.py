@@ -173,3 +173,34 @@ def test_audit_show_says_where_the_run_ran_and_names_each_worker(dask_run):
     text = show(dask_run.out, dask_run.ledger)
     assert "ran in Dask at tcp://127.0.0.1:" in text and "(started by the run): 2 workers, 1.4 GiB each" in text
     assert len([line for line in text.splitlines() if line.strip().startswith("worker ")]) == 2
+
+
+def test_households_assigned_partition_by_partition_are_the_households_assigned_whole(sample_run):
+    """Votes counted per partition of people and families followed per partition of addresses."""
+    from pipeline.config.schemas import load_schemas
+    from pipeline.link.households import assign_households
+    from pipeline.link.settings import load_linkage
+    from pipeline.link.stage import prepare_source
+
+    schemas, settings = load_schemas(), load_linkage()
+    as_of = dt.date(2026, 11, 30)
+    landed = {path.stem: pd.read_parquet(path) for path in sorted((sample_run.out / LANDED).glob("*.parquet"))}
+    prepared = [prepare_source(s, landed[s], schemas.contracts[s], settings, as_of) for s in landed]
+    records = pd.concat([p.records for p in prepared], ignore_index=True)
+    dates = np.concatenate([p.evidence_date for p in prepared])
+    current = np.concatenate([p.current for p in prepared])
+    links = pd.read_parquet(sample_run.out / "record_links.parquet")
+    person = records[["source", "source_record_id"]].astype(str).merge(
+        links[["source", "source_record_id", "person_key"]].astype(str), how="left", validate="one_to_one")
+    number, _ = pd.factorize(person["person_key"], sort=True)
+
+    def homes(engine, rows, households=settings.households):
+        return assign_households(records, number, dates, current, as_of, households, engine=engine,
+                                 rows_per_partition=rows)
+
+    whole = homes(LocalEngine(), 200_000)
+    for engine, rows in ((LocalEngine(workers=3), 200_000), (LocalEngine(workers=2), 500)):
+        cut = homes(engine, rows)
+        assert (cut.household == whole.household).all() and (cut.basis == whole.basis).all()
+    unfollowed = homes(LocalEngine(), 200_000, settings.households.model_copy(update={"follow_family_from": []}))
+    assert (unfollowed.household != whole.household).sum() > 0  # families are followed in the sample
