@@ -32,6 +32,8 @@ import jellyfish
 import numpy as np
 import pandas as pd
 
+from pipeline.link.birthdates import birth_date_level
+
 _ARROW_STRING = pd.StringDtype("pyarrow")
 
 
@@ -150,11 +152,7 @@ class BirthDate(Comparison):
 
     def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         (y_i, m_i, d_i), (y_j, m_j, d_j) = enc.dob[i].T, enc.dob[j].T
-        known = ~np.isnan(y_i) & ~np.isnan(y_j)
-        same = (y_i == y_j).astype(int) + (m_i == m_j).astype(int) + (d_i == d_j).astype(int)
-        swap = (y_i == y_j) & (m_i == d_j) & (d_i == m_j) & (m_i != d_i)
-        level = np.select([same == 3, swap, same == 2], [3.0, 2.0, 1.0], default=0.0)
-        return np.where(known, level, np.nan)
+        return birth_date_level(y_i, m_i, d_i, y_j, m_j, d_j)
 
 
 class Postcode(Comparison):

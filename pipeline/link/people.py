@@ -18,7 +18,8 @@ from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 from pipeline.engine import LOCAL, Engine
 from pipeline.laps import Laps
 from pipeline.link.addresses import address_ids
-from pipeline.link.cluster import cluster_records, encode_exclusive, group_first
+from pipeline.link.birthdates import birth_numbers
+from pipeline.link.cluster import cluster_records, encode_exclusive, group_first, two_people_pairs
 from pipeline.link.compare import compare_pairs
 from pipeline.link.decisions import LABELS, decide
 from pipeline.link.identity import token_groups
@@ -191,11 +192,13 @@ def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ide
             return strong
         return pd.concat([strong, applied.must.assign(p=1.0)], ignore_index=True)  # a reviewer's MATCH
 
+    start, birth = group_first(c.groups), birth_numbers(records)
+
     def cluster(p: np.ndarray) -> np.ndarray:
-        cannot = pd.DataFrame({"i": i, "j": j})[(p < m.cannot_link_below) | c.other_flat]
+        cannot = pd.DataFrame({"i": i, "j": j})[two_people_pairs(start, i, j, p, m.cannot_link_below) | c.other_flat]
         if applied is not None:
             cannot = pd.concat([cannot, applied.cannot], ignore_index=True)  # a reviewer's NOT_MATCH
-        return anchor_labels(ident, cluster_records(len(records), c.groups, c.exclusive, links_at(p), cannot))
+        return anchor_labels(ident, cluster_records(len(records), c.groups, c.exclusive, links_at(p), cannot, birth))
 
     moved = np.zeros(len(c.pairs), dtype=bool)
     ids = address_ids(records) if m.follow_moves or earlier_person is not None else None
