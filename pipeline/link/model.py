@@ -26,6 +26,7 @@ the model trained from them is the one trained on every pair gathered on one mac
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -343,6 +344,52 @@ for _f, _d in ((1, 3), (2, 3), (3, 1), (3, 2)):
     _ONE_SLIP[_f * len(_DOB) + _d] = True
 
 
+def _pooled_monotone(m: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """m re-weighted so that m/u never falls from one level to the next (pool adjacent violators).
+
+    Levels whose ratio falls are pooled: each gets the pool's ratio, sum(m) / sum(u), and its m is its
+    u times that, so the pool keeps its total m and the probabilities still add up."""
+    pools: list[list[int]] = []
+    for k in range(len(m)):
+        pools.append([k])
+        while len(pools) > 1 and m[pools[-2]].sum() / u[pools[-2]].sum() > m[pools[-1]].sum() / u[pools[-1]].sum():
+            last = pools.pop()
+            pools[-1].extend(last)
+    out = m.astype(np.float64).copy()
+    for pool in pools:
+        out[pool] = u[pool] * (m[pool].sum() / u[pool].sum())
+    return out
+
+
+def monotone_forename(m: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Identity m such that, at every birth-date level (unknown among them), a forename that agrees
+    weighs at least as much as one that nearly agrees, and that at least as much as one that differs.
+
+    Why: among two people at one address whose register record has no birth date, the same forename
+    is common (a father and son) and a close one rare (Paul and Paula), so the "close" level's u is
+    smaller and its weight can come out above "same": the wrong sibling would win the register
+    record. A likelihood ratio that falls as names agree more says nothing true about people; the
+    levels that break the order are pooled (`_pooled_monotone`)."""
+    out = m.copy()
+    for b in range(IDENTITY.nb + 1):
+        column = np.flatnonzero((IDENTITY.b == b) & (IDENTITY.a < IDENTITY.na))  # forename levels, in order
+        out[column] = _pooled_monotone(m[column], u[column])
+    return out
+
+
+def forename_order_violations(model: FSModel) -> list[str]:
+    """Where, at one birth-date level, a forename level weighs less than a lower one (none: an empty list)."""
+    w = model.weights()["identity"]
+    out = []
+    for b in range(IDENTITY.nb + 1):
+        column = np.flatnonzero((IDENTITY.b == b) & (IDENTITY.a < IDENTITY.na))
+        for lower, higher in itertools.pairwise(column):
+            if w[higher] < w[lower] - 1e-12:
+                out.append(f"{LEVELS['identity'][higher]} ({w[higher]:.3f}) weighs less than "
+                           f"{LEVELS['identity'][lower]} ({w[lower]:.3f})")
+    return out
+
+
 def train(counts: LevelCounts, *, pseudo_count: float = 1.0, min_positive: int = 1000) -> FSModel:
     """Fit m, u and the prior without ever learning "same household" as "same person".
 
@@ -359,6 +406,7 @@ def train(counts: LevelCounts, *, pseudo_count: float = 1.0, min_positive: int =
     - m of identity (forename x birth date): EM over unlabelled pairs with the same surname at
       the same address, with u from labelled two-people pairs of one household. Day-month swaps,
       nicknames and typos between agencies are learnt here.
+    - the forename levels of identity put in order (`monotone_forename`).
     - prior: EM over the unlabelled pairs with m and u held.
     With fewer than `min_positive` one-person pairs (data without agency tokens, such as FEBRL)
     there is no within-agency shape to hold m to, and the one-feature EMs run unrestricted.
@@ -401,7 +449,7 @@ def train(counts: LevelCounts, *, pseudo_count: float = 1.0, min_positive: int =
                                    u_i / u_i.sum(), pseudo_count=pc,
                                    base=base / base.sum() if restrict else None,
                                    free=_ONE_SLIP if restrict else None)
-    m["identity"] = IDENTITY.m_from_known(m_i)
+    m["identity"] = monotone_forename(IDENTITY.m_from_known(m_i), u["identity"])
 
     model = FSModel(m=m, u=u, prior=0.5, labelled={
         "one_person": int(pos.sum()), "two_people": int(neg.sum()), "unlabelled": int(unl.sum())})
