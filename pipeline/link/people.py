@@ -24,6 +24,7 @@ from pipeline.link.compare import compare_pairs
 from pipeline.link.decisions import LABELS, decide
 from pipeline.link.identity import token_groups
 from pipeline.link.model import (
+    IDENTITY,
     LEVELS,
     OTHER_FLAT_LEVELS,
     PLACE_OTHER_FLAT,
@@ -186,11 +187,19 @@ def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ide
     m = settings.model
     i, j = c.i, c.j
 
+    # Between links of equal probability, the one whose forenames agree better is taken first: an undated
+    # register record that matches a brother and sister equally (Paul, Paula) goes to the one it names.
+    identity = c.levels["identity"].to_numpy()
+    forename = identity // (IDENTITY.nb + 1)
+    alike = np.where((identity >= 0) & (forename < IDENTITY.na), forename, -1).astype(np.int8)  # -1 unknown
+
     def links_at(p: np.ndarray) -> pd.DataFrame:
-        strong = pd.DataFrame({"i": i, "j": j, "p": p})[(p >= m.match_threshold) & ~c.exclusive_pair & ~c.other_flat]
+        keep = (p >= m.match_threshold) & ~c.exclusive_pair & ~c.other_flat
+        strong = pd.DataFrame({"i": i[keep], "j": j[keep], "p": p[keep], "alike": alike[keep]})
         if applied is None:
             return strong
-        return pd.concat([strong, applied.must.assign(p=1.0)], ignore_index=True)  # a reviewer's MATCH
+        must = applied.must.assign(p=1.0, alike=np.int8(IDENTITY.na))  # a reviewer's MATCH comes first
+        return pd.concat([strong, must], ignore_index=True)
 
     start, birth = group_first(c.groups), birth_numbers(records)
 

@@ -95,3 +95,12 @@ def test_one_noisy_record_of_a_token_group_does_not_make_the_group_two_people_wi
     i, j = np.array([0, 1, 2, 3, 0]), np.array([3, 3, 3, 5, 1])
     p = np.array([0.999, 0.999, 0.001, 0.001, 0.002])
     assert two_people_pairs(start, i, j, p, 0.01).tolist() == [False, False, False, True, False]
+
+
+def test_of_two_equally_probable_links_the_one_whose_forenames_agree_better_is_taken():
+    # 0: Paul's record, 1: Paula's, 2: an undated register record naming Paula; both links at p 0.8,
+    # Paul's (forename close, level 2) listed first, Paula's (forename same, level 3) second.
+    links = pd.DataFrame({"i": [0, 1], "j": [2, 2], "p": [0.8, 0.8], "alike": [2, 3]})
+    label = cluster_records(3, np.arange(3), np.full(3, -1), links, pd.DataFrame({"i": [0], "j": [1]}),
+                            birth=np.array([19900314, 19930827, UNDATED]))
+    assert label[1] == label[2] != label[0]

@@ -57,6 +57,31 @@ CASES: dict[str, list[tuple[str, dict]]] = {
                     "surname": "VENNINGTON", "dob": d("1999-09-23"), "sex": "M",
                     "address": "3 PIPISTRELLE WAY", "postcode": "LS97 2BB"}),
     ],
+    "father and son on the register": [  # both adults on the register, neither entry with a birth date
+        ("health", {"source_record_id": "T-FR-H1", "nhs_number_token": token("nhs register father"),
+                    "forename": "BARNABY", "surname": "QUILLFEATHER", "dob": d("1968-04-30"), "sex": "M",
+                    "address_line_1": "8 Larkspur Rise", "postcode": "LS97 4DD"}),
+        ("health", {"source_record_id": "T-FR-H2", "nhs_number_token": token("nhs register son"),
+                    "forename": "BARNABY", "surname": "QUILLFEATHER", "dob": d("1998-12-02"), "sex": "M",
+                    "address_line_1": "8 Larkspur Rise", "postcode": "LS97 4DD"}),
+        ("police", {"source_record_id": "T-FR-P1", "nominal_token": token("nominal register son"),
+                    "forename": "BARNABY", "surname": "QUILLFEATHER", "dob": d("1998-12-02"), "sex": "M",
+                    "address": "8 LARKSPUR RISE", "postcode": "LS97 4DD"}),
+        ("electoral_register", {"source_record_id": "T-FR-E1", "forename": "Barnaby", "surname": "Quillfeather",
+                                "address_line_1": "8 Larkspur Rise", "postcode": "LS97 4DD"}),
+    ],
+    "brother and sister on the register": [  # similar forenames, one address; the register gives no birth date
+        ("health", {"source_record_id": "T-BS-H1", "nhs_number_token": token("nhs brother"), "forename": "FABIAN",
+                    "surname": "MERRIWEATHER", "dob": d("1990-03-14"), "sex": "M",
+                    "address_line_1": "21 Campion Walk", "postcode": "LS97 5EE"}),
+        ("health", {"source_record_id": "T-BS-H2", "nhs_number_token": token("nhs sister"), "forename": "FABIANA",
+                    "surname": "MERRIWEATHER", "dob": d("1993-08-27"), "sex": "F",
+                    "address_line_1": "21 Campion Walk", "postcode": "LS97 5EE"}),
+        ("electoral_register", {"source_record_id": "T-BS-E1", "forename": "Fabiana", "surname": "Merriweather",
+                                "address_line_1": "21 Campion Walk", "postcode": "LS97 5EE"}),
+        ("electoral_register", {"source_record_id": "T-BS-E2", "forename": "Fabian", "surname": "Merriweather",
+                                "address_line_1": "21 Campion Walk", "postcode": "LS97 5EE"}),
+    ],
     "flats": [
         ("health", {"source_record_id": "T-FL-H1", "nhs_number_token": token("nhs flat 1"), "forename": "PERPETUA",
                     "surname": "DRAYCOTT", "dob": d("1980-01-15"), "sex": "F",
@@ -164,6 +189,20 @@ def test_a_father_and_son_of_one_name_at_one_address_stay_apart(linked):
     assert person(linked, "T-FS-H1") != person(linked, "T-FS-H2")
     assert person(linked, "T-FS-P1") == person(linked, "T-FS-H2")
     assert household(linked, "T-FS-H1") == household(linked, "T-FS-H2")
+
+
+def test_a_father_and_son_both_matched_by_one_undated_register_record_are_not_joined_through_it(linked):
+    # The register record (no birth date) matches both men; it may join one of them, never both.
+    assert person(linked, "T-FR-H1") != person(linked, "T-FR-H2")
+    assert person(linked, "T-FR-H2") == person(linked, "T-FR-P1")
+    assert person(linked, "T-FR-E1") in (person(linked, "T-FR-H1"), person(linked, "T-FR-H2"))
+    assert household(linked, "T-FR-H1") == household(linked, "T-FR-H2") == household(linked, "T-FR-E1")
+
+
+def test_an_undated_register_record_joins_the_sibling_it_names_not_the_one_with_a_similar_name(linked):
+    assert person(linked, "T-BS-E1") == person(linked, "T-BS-H2")  # Fabiana
+    assert person(linked, "T-BS-E2") == person(linked, "T-BS-H1")  # Fabian
+    assert person(linked, "T-BS-H1") != person(linked, "T-BS-H2")
 
 
 def test_neighbours_in_two_flats_of_one_building_stay_apart(linked):
