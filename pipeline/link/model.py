@@ -339,9 +339,13 @@ OTHER_FLAT_LEVELS = [s * PLACE_WIDTH + PLACE_OTHER_FLAT for s in range(len(_SURN
 _ONE_CHANGE = np.zeros(len(_SURNAME) * len(_PLACE), dtype=bool)
 for _s, _p in ((3, 0), (3, 1), (3, 2), (0, 4), (1, 4), (2, 4)):
     _ONE_CHANGE[_s * len(_PLACE) + _p] = True
+_SLIPS = ((1, 3), (2, 3), (3, 1), (3, 2))  # (forename level, birth-date level)
 _ONE_SLIP = np.zeros(len(_FORENAME) * len(_DOB), dtype=bool)
-for _f, _d in ((1, 3), (2, 3), (3, 1), (3, 2)):
+for _f, _d in _SLIPS:
     _ONE_SLIP[_f * len(_DOB) + _d] = True
+# Identity levels (of pairs' levels) of one person's two records as a duplicate registration leaves them:
+# the same forename and birth date, or one slip apart.
+ONE_SLIP_APART = np.array([SAME_PERSON_DETAILS, *(_f * (len(_DOB) + 1) + _d for _f, _d in _SLIPS)], dtype=np.int8)
 
 
 def _pooled_monotone(m: np.ndarray, u: np.ndarray) -> np.ndarray:

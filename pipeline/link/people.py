@@ -26,11 +26,11 @@ from pipeline.link.identity import token_groups
 from pipeline.link.model import (
     IDENTITY,
     LEVELS,
+    ONE_SLIP_APART,
     OTHER_FLAT_LEVELS,
     PLACE_OTHER_FLAT,
     PLACE_SAME_ADDRESS,
     PLACE_WIDTH,
-    SAME_PERSON_DETAILS,
     FSModel,
     comparison_levels,
     name_frequency_weight,
@@ -97,12 +97,14 @@ def training_labels(both: np.ndarray, same: np.ndarray, distinct: np.ndarray, le
     """Per pair: 1 one person (one agency token), 0 two people (two tokens of one agency), -1 unknown.
 
     Different tokens of an agency that holds duplicates are two people too, except where forename
-    and birth date agree: those are most likely its duplicates. `distinct`: the pair's agency is
-    one that holds no duplicates.
+    and birth date agree or are one slip apart (a forename spelt a little differently, a birth date
+    swapped or one part off): those are most likely its duplicates, a patient registered twice with
+    a typo the second time. Counted as two people, they would teach the model that a mistyped date
+    with the same name is two people. `distinct`: the pair's agency is one that holds no duplicates.
     """
     label = np.full(len(both), -1, dtype=np.int8)
     label[same] = 1
-    label[both & ~same & (distinct | (levels["identity"].to_numpy() != SAME_PERSON_DETAILS))] = 0
+    label[both & ~same & (distinct | ~np.isin(levels["identity"].to_numpy(), ONE_SLIP_APART))] = 0
     return label
 
 
