@@ -204,9 +204,14 @@ def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ide
         return pd.concat([strong, must], ignore_index=True)
 
     start, birth = group_first(c.groups), birth_numbers(records)
+    # A low probability says "two people" only where the comparison could tell them apart: both records
+    # give a forename and a birth date. An undated register record scores low against its own person's
+    # records at an old address (a move, a misspelt surname) for want of evidence, not against it.
+    told = IDENTITY.known(identity) >= 0
 
     def cluster(p: np.ndarray) -> np.ndarray:
-        cannot = pd.DataFrame({"i": i, "j": j})[two_people_pairs(start, i, j, p, m.cannot_link_below) | c.other_flat]
+        two = two_people_pairs(start, i, j, p, m.cannot_link_below) & told
+        cannot = pd.DataFrame({"i": i, "j": j})[two | c.other_flat]
         if applied is not None:
             cannot = pd.concat([cannot, applied.cannot], ignore_index=True)  # a reviewer's NOT_MATCH
         return anchor_labels(ident, cluster_records(len(records), c.groups, c.exclusive, links_at(p), cannot, birth))
