@@ -19,6 +19,8 @@ Choices that matter to matching quality:
   phonetic key is a blocking/comparison feature for recall; precision comes from date of birth,
   address and the other fields.
 - `address_key` is null without a postcode: "12 HIGH STREET" alone names a house in many towns.
+  When linking, a record without one may borrow it from records at the same flat, number and street
+  (`pipeline.link.postcodes`).
 """
 
 from __future__ import annotations
