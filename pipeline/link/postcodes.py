@@ -20,6 +20,7 @@ their order; lenders are records with their own postcode, so nothing is borrowed
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from pipeline.link.standardise import STRING, address_key, standardise_postcode
@@ -29,28 +30,43 @@ PLACE = ["flat", "house_number", "street"]
 
 
 def borrow_postcodes(records: pd.DataFrame) -> pd.DataFrame:
-    """`records` (any unique index) with, on each record that borrows a postcode, the postcode,
-    district, sector and address key it gives, and a boolean column `postcode_borrowed` (True exactly
-    there)."""
-    place = pd.DataFrame({c: records[c].astype(STRING) for c in PLACE}, index=records.index)
-    place["flat"] = place["flat"].fillna("")  # a missing flat is a flat of its own: it meets only a missing flat
-    own = records["postcode"].astype(STRING)
-    placed = (place["house_number"].notna() & place["street"].notna()).to_numpy(dtype=bool)
-    given = own.notna().to_numpy(dtype=bool)
-    lenders = place[placed & given].assign(postcode=own[placed & given]).drop_duplicates()
-    lenders = lenders[~lenders.duplicated(PLACE, keep=False)]  # exactly one postcode at the address
-    asking = place[placed & ~given]
-    lent = asking.merge(lenders, on=PLACE, how="left")["postcode"].set_axis(asking.index).dropna()
+    """`records` with, on each record that borrows a postcode, the postcode, district, sector and
+    address key it gives, and a boolean column `postcode_borrowed` (True exactly there)."""
+    place = _place_codes(records)  # -1: no house number or no street
+    postcode, postcodes = pd.factorize(records["postcode"].astype(STRING), use_na_sentinel=True)
+    given = (place >= 0) & (postcode >= 0)
+    lenders = pd.DataFrame({"place": place[given], "postcode": postcode[given]}).drop_duplicates()
+    lenders = lenders.drop_duplicates("place", keep=False)  # exactly one postcode at the address
+    asking = np.flatnonzero((place >= 0) & (postcode < 0))
+    lent = pd.Series(lenders["postcode"].to_numpy(), index=lenders["place"].to_numpy()).reindex(place[asking])
+    rows = asking[lent.notna().to_numpy()]
 
     out = records.copy(deep=False)  # whole columns are replaced below, never written into
-    borrowed = records.index.isin(lent.index)
+    borrowed = np.zeros(len(records), dtype=bool)
+    borrowed[rows] = True
     out[BORROWED] = borrowed
-    if not len(lent):
+    if not len(rows):
         return out
-    postcodes = standardise_postcode(lent)
-    rows = records.loc[borrowed]
-    postcodes["address_key"] = address_key(rows["flat"], rows["house_number"], rows["street"],
-                                           postcodes["postcode"])
-    for column in postcodes.columns:
-        out[column] = records[column].astype(STRING).mask(borrowed, postcodes[column])
+    taken = records.iloc[rows]
+    found = standardise_postcode(pd.Series(postcodes.take(lent.dropna().to_numpy(dtype=np.int64)),
+                                           index=taken.index, dtype=STRING))
+    found["address_key"] = address_key(taken["flat"], taken["house_number"], taken["street"], found["postcode"])
+    which = np.full(len(records), -1)  # per record, its row of `found` (-1: none)
+    which[rows] = np.arange(len(rows))
+    for column in found.columns:
+        lent_here = found[column].astype(STRING).array.take(which, allow_fill=True)
+        out[column] = records[column].astype(STRING).mask(borrowed, lent_here)
     return out
+
+
+def _place_codes(records: pd.DataFrame) -> np.ndarray:
+    """Per record, a number for its (flat, house number, street), equal exactly when all three are
+    (a missing flat equal only to a missing flat); -1 without a house number or a street."""
+    code = np.zeros(len(records), dtype=np.int64)
+    unplaced = np.zeros(len(records), dtype=bool)
+    for column in PLACE:
+        values, uniques = pd.factorize(records[column].astype(STRING), use_na_sentinel=True)
+        code, _ = pd.factorize(code * (len(uniques) + 1) + values + 1)  # stays below rows x distinct values
+        if column != "flat":
+            unplaced |= values < 0
+    return np.where(unplaced, -1, code)
