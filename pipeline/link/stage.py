@@ -31,6 +31,7 @@ from pipeline.link.decisions import Decision
 from pipeline.link.households import HouseholdAssignment, assign_households, evidence_dates, place_names
 from pipeline.link.model import FSModel
 from pipeline.link.people import People, link_people
+from pipeline.link.postcodes import BORROWED, borrow_postcodes
 from pipeline.link.review import Decisions
 from pipeline.link.settings import LinkageSettings
 from pipeline.link.standardise import records_from_landed
@@ -49,6 +50,7 @@ class LinkCounts:
     linked_pairs: int
     review_pairs: int
     people_without_address: int
+    postcodes_borrowed: int  # records without a postcode that took the one records at their address give
     # With a previous run: people who took an earlier key by each step (record_id, agency_token,
     # linkage_model), and people given a new key (new_key). Counts only.
     people_carried: dict[str, int] | None = None
@@ -79,7 +81,7 @@ class Linkage:
     decisions: dict[str, int] | None = None  # a reviewer's decisions applied, and stale (review.Applied.counts)
     tokens: pd.DataFrame | None = None  # source, source_record_id, token_key: restricted/record_tokens.parquet
     # Identifying: each record's standardised identity and person key (continuity.link_record_columns),
-    # restricted/link_records.parquet, what next month's model step compares with.
+    # restricted/link_records.parquet, what next month's model step compares with; and postcode_borrowed.
     link_records: pd.DataFrame | None = None
     steps: dict[str, float] | None = None  # seconds per step of the stage, for its lineage record
 
@@ -213,7 +215,7 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
     pass over every record, seconds at a million residents). `engine`: where candidate pairs are made
     and compared (`pipeline.link.partitioned`)."""
     laps = Laps()
-    records = pd.concat([p.records for p in prepared], ignore_index=True)
+    records = borrow_postcodes(pd.concat([p.records for p in prepared], ignore_index=True))  # across sources
     evidence_date = np.concatenate([p.evidence_date for p in prepared])
     current = np.concatenate([p.current for p in prepared])
     prepared.clear()
@@ -248,7 +250,8 @@ def link_sources(prepared: list[Prepared], settings: LinkageSettings, as_of: dt.
         records=len(records), people=int(person_number.max()) + 1 if len(records) else 0,
         households=int(pd.Series(household_key).nunique()), candidate_pairs=len(people.pairs), shown_pairs=len(pairs),
         linked_pairs=int((decisions == Decision.LINKED.label).sum()), review_pairs=len(review),
-        people_without_address=int((homes.basis == "no_address").sum()), people_carried=keys.people_carried)
+        people_without_address=int((homes.basis == "no_address").sum()),
+        postcodes_borrowed=int(records[BORROWED].sum()), people_carried=keys.people_carried)
     return Linkage(
         tokens=pd.DataFrame({"source": links["source"], "source_record_id": links["source_record_id"],
                              "token_key": pd.array(tokens, dtype="string")}),
@@ -266,7 +269,8 @@ def _finished(laps: Laps) -> dict[str, float]:
 
 
 def _link_records(records: pd.DataFrame, links: pd.DataFrame, settings: LinkageSettings) -> pd.DataFrame:
-    """restricted/link_records.parquet: per record (record_links' order), what the model step compares."""
+    """restricted/link_records.parquet: per record (record_links' order), what the model step compares,
+    and whether its postcode was borrowed (`pipeline.link.postcodes`)."""
     columns = link_record_columns(settings)
-    return pd.concat([links[RECORD_KEY], records[columns[len(RECORD_KEY):]]], axis=1)
+    return pd.concat([links[RECORD_KEY], records[[*columns[len(RECORD_KEY):], BORROWED]]], axis=1)
 

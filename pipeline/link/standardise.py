@@ -19,6 +19,8 @@ Choices that matter to matching quality:
   phonetic key is a blocking/comparison feature for recall; precision comes from date of birth,
   address and the other fields.
 - `address_key` is null without a postcode: "12 HIGH STREET" alone names a house in many towns.
+  When linking, a record without one may borrow it from records at the same flat, number and street
+  (`pipeline.link.postcodes`).
 """
 
 from __future__ import annotations
@@ -309,10 +311,15 @@ def standardise_address(lines: pd.DataFrame, postcode: pd.Series | None) -> pd.D
 
     pc_col = postcode if postcode is not None else pd.Series(pd.NA, index=index)
     pcode = standardise_postcode(pc_col.set_axis(index))["postcode"]
-    flat, number, street = parsed["flat"], parsed["house_number"], parsed["street"]
-    key = flat.fillna("") + "|" + number.fillna("") + "|" + street.fillna("") + "|" + pcode
-    parsed["address_key"] = key.where(street.notna() & pcode.notna()).astype(STRING)
+    parsed["address_key"] = address_key(parsed["flat"], parsed["house_number"], parsed["street"], pcode)
     return parsed
+
+
+def address_key(flat: pd.Series, house_number: pd.Series, street: pd.Series, postcode: pd.Series) -> pd.Series:
+    """flat|number|street|postcode from parsed parts and a standardised postcode; null without a street
+    or a postcode ("12 HIGH STREET" alone names a house in many towns)."""
+    key = flat.fillna("") + "|" + house_number.fillna("") + "|" + street.fillna("") + "|" + postcode
+    return key.where(street.notna() & postcode.notna()).astype(STRING)
 
 
 # --------------------------------------------------------------------------- dates
