@@ -18,9 +18,18 @@ Features (numbers, higher = more alike unless said):
 - uprn: 1 same, 0 different;
 - surname_tf: how common the surname is (share of records), for term-frequency weighting.
 
+Forename and surname swapped: agencies' data entry sometimes puts the family name first (WILLIAMS
+SARAH for SARAH WILLIAMS: a name order of another convention, fields swapped). Where a pair's names
+agree better with the second record's forename and surname exchanged (i's forename against j's
+surname, i's surname against j's forename) than as written, the five name features (forename_jw,
+forename_equiv, surname_jw, surname_equiv, surname_part) are those of the exchanged orientation,
+so the pair's names count as the same; its date of birth and address still decide (`orient_names`).
+
 Each feature is one `Comparison`: a class with a name, the standardised columns it needs encoded,
 and one method computing it over pairs (as recordlinkage's BaseCompareFeature is). `COMPARISONS`
-lists them in the order of the features frame; adding one is a class and a line there.
+lists them in the order of the features frame; adding one is a class and a line there. A
+`NameComparison` reads the pair's names in their orientation (`NamePairs`), worked out once for
+all of them.
 """
 
 from __future__ import annotations
@@ -75,14 +84,20 @@ def distinct_apply(ci: np.ndarray, cj: np.ndarray, uniques: np.ndarray, fn, symm
 
 @dataclass(frozen=True)
 class EncodedRecords:
-    """Per-record integer codes, built once per run; comparing pairs then only indexes them."""
+    """Per-record integer codes, built once per run; comparing pairs then only indexes them.
+
+    Forenames and surnames share one vocabulary (`names`), and canonical forenames and surnames one
+    code space, so a forename can be compared with a surname (names entered in each other's fields).
+    """
 
     codes: dict[str, np.ndarray]  # the columns comparisons compare for equality, -1 = missing
     forename: np.ndarray
     forename_alt: np.ndarray
-    names: np.ndarray  # vocabulary of forename and forename_alt
     surname: np.ndarray
-    surnames: np.ndarray
+    names: np.ndarray  # one vocabulary of forename, forename_alt and surname
+    forename_canonical: np.ndarray  # canonical forename and surname: codes of one vocabulary
+    surname_canonical: np.ndarray
+    initials: np.ndarray  # per code of `names`, the code of its first letter
     dob: np.ndarray  # (n, 3) float: year, month, day (NaN = missing)
     surname_tf: np.ndarray
 
@@ -113,33 +128,156 @@ class Equal(Comparison):
         return enc.equal(self.column, i, j)
 
 
-class ForenameSimilarity(Comparison):
+_NONE = np.int64(-1)
+
+
+@dataclass(frozen=True)
+class NameSide:
+    """One side's names for each pair, as codes of `EncodedRecords.names` (canonical forms: of their own
+    vocabulary), -1 = missing. `surname_alt` is a form of the surname slot's name: none as written; the
+    forename field's preferred or canonical form when the forename and surname fields are exchanged."""
+
+    forename: np.ndarray
+    forename_alt: np.ndarray
+    surname: np.ndarray
+    surname_alt: np.ndarray
+    forename_canonical: np.ndarray
+    surname_canonical: np.ndarray
+
+    @classmethod
+    def of(cls, enc: EncodedRecords, rows: np.ndarray) -> NameSide:
+        """The names of records `rows` as written."""
+        return cls(enc.forename[rows], enc.forename_alt[rows], enc.surname[rows], np.full(len(rows), _NONE),
+                   enc.forename_canonical[rows], enc.surname_canonical[rows])
+
+    def exchanged(self, where: np.ndarray) -> NameSide:
+        """These names with forename and surname exchanged where `where` is true."""
+        def pick(swapped: np.ndarray, straight: np.ndarray) -> np.ndarray:
+            return np.where(where, swapped, straight)
+        return NameSide(pick(self.surname, self.forename), pick(_NONE, self.forename_alt),
+                        pick(self.forename, self.surname), pick(self.forename_alt, self.surname_alt),
+                        pick(self.surname_canonical, self.forename_canonical),
+                        pick(self.forename_canonical, self.surname_canonical))
+
+    def take(self, keep: np.ndarray) -> NameSide:
+        return NameSide(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
+
+
+@dataclass(frozen=True)
+class NamePairs:
+    """The names of pairs (i, j) in the orientation they are compared in: `b` (record j) as written, or with its
+    forename and surname exchanged where `swapped`."""
+
+    a: NameSide
+    b: NameSide
+    names: np.ndarray  # the vocabulary of every code but the canonical ones
+    swapped: np.ndarray  # bool per pair
+
+    def take(self, keep: np.ndarray) -> NamePairs:
+        return NamePairs(self.a.take(keep), self.b.take(keep), self.names, self.swapped[keep])
+
+
+def _forename_jw(n: NamePairs) -> np.ndarray:
+    a, b, names, jw = n.a, n.b, n.names, jellyfish.jaro_winkler_similarity
+    return np.fmax(distinct_apply(a.forename, b.forename, names, jw),
+                   np.fmax(distinct_apply(a.forename_alt, b.forename, names, jw),
+                           distinct_apply(a.forename, b.forename_alt, names, jw)))
+
+
+def _surname_jw(n: NamePairs) -> np.ndarray:
+    a, b, names, jw = n.a, n.b, n.names, jellyfish.jaro_winkler_similarity
+    return np.fmax(distinct_apply(a.surname, b.surname, names, jw),
+                   np.fmax(distinct_apply(a.surname_alt, b.surname, names, jw),
+                           distinct_apply(a.surname, b.surname_alt, names, jw)))
+
+
+def orient_names(enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> NamePairs:
+    """The names of pairs (i, j), record j's forename and surname exchanged where that agrees better.
+
+    Exchanged where all four names are known and the forename and surname Jaro-Winkler similarities
+    (`forename_jw` + `surname_jw`) add up to more exchanged than as written. A name entered in the wrong
+    field keeps its letters, so only pairs whose names are not the same as written and whose first letters
+    agree crosswise (i's forename, or its preferred form, with j's surname; i's surname with j's forename or
+    its preferred form) are scored both ways: a few pairs of all, so comparing stays cheap.
+    Record i is read as written: a form of i's forename counts towards the forename, of j's towards the
+    surname it is compared with.
+    """
+    a, b = NameSide.of(enc, i), NameSide.of(enc, j)
+    straight = NamePairs(a, b, enc.names, np.zeros(len(i), dtype=bool))
+    known = (a.forename >= 0) & (a.surname >= 0) & (b.forename >= 0) & (b.surname >= 0)
+    initial = enc.initials
+
+    def same_initial(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return (x >= 0) & (y >= 0) & (initial[np.maximum(x, 0)] == initial[np.maximum(y, 0)])
+
+    crosswise = (same_initial(a.forename, b.surname) | same_initial(a.forename_alt, b.surname)) & \
+        (same_initial(a.surname, b.forename) | same_initial(a.surname, b.forename_alt))
+    maybe = np.flatnonzero(known & crosswise & ((a.forename != b.forename) | (a.surname != b.surname)))
+    if not len(maybe):
+        return straight
+    written = straight.take(maybe)
+    exchanged = NamePairs(written.a, written.b.exchanged(np.ones(len(maybe), dtype=bool)), enc.names,
+                          np.ones(len(maybe), dtype=bool))
+    better = _forename_jw(exchanged) + _surname_jw(exchanged) > _forename_jw(written) + _surname_jw(written)
+    swapped = np.zeros(len(i), dtype=bool)
+    swapped[maybe[better]] = True
+    return NamePairs(a, b.exchanged(swapped), enc.names, swapped)
+
+
+class NameComparison(Comparison):
+    """A comparison of the pair's names, in the orientation `orient_names` gives them (once for all such)."""
+
+    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return self.compare_names(orient_names(enc, i, j))
+
+    @abstractmethod
+    def compare_names(self, names: NamePairs) -> np.ndarray:
+        """The feature for the pairs of `names`."""
+
+
+class ForenameSimilarity(NameComparison):
     """Jaro-Winkler of forenames, the best of legal, preferred and nickname-canonical forms."""
 
     name = "forename_jw"
 
-    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        fore, alt, names, jw = enc.forename, enc.forename_alt, enc.names, jellyfish.jaro_winkler_similarity
-        return np.fmax(distinct_apply(fore[i], fore[j], names, jw),
-                       np.fmax(distinct_apply(alt[i], fore[j], names, jw), distinct_apply(fore[i], alt[j], names, jw)))
+    def compare_names(self, names: NamePairs) -> np.ndarray:
+        return _forename_jw(names)
 
 
-class SurnameSimilarity(Comparison):
+class SurnameSimilarity(NameComparison):
     """Jaro-Winkler of surnames."""
 
     name = "surname_jw"
 
-    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        return distinct_apply(enc.surname[i], enc.surname[j], enc.surnames, jellyfish.jaro_winkler_similarity)
+    def compare_names(self, names: NamePairs) -> np.ndarray:
+        return _surname_jw(names)
 
 
-class SurnameSharesPart(Comparison):
+class ForenameEquivalent(NameComparison):
+    """1 when the canonical forenames are equal (Bob and Robert), 0 when not."""
+
+    name = "forename_equiv"
+
+    def compare_names(self, names: NamePairs) -> np.ndarray:
+        return _equal(names.a.forename_canonical, names.b.forename_canonical)
+
+
+class SurnameEquivalent(NameComparison):
+    """1 when the canonical surnames are equal (Choudhury and Chaudhry), 0 when not."""
+
+    name = "surname_equiv"
+
+    def compare_names(self, names: NamePairs) -> np.ndarray:
+        return _equal(names.a.surname_canonical, names.b.surname_canonical)
+
+
+class SurnameSharesPart(NameComparison):
     """1 when the surnames share a part (Smith and Smith-Jones: birth and married names)."""
 
     name = "surname_part"
 
-    def compute(self, enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        return distinct_apply(enc.surname[i], enc.surname[j], enc.surnames,
+    def compare_names(self, names: NamePairs) -> np.ndarray:
+        return distinct_apply(names.a.surname, names.b.surname, names.names,
                               lambda p, q: float(bool(set(p.split()) & set(q.split()))))
 
 
@@ -193,14 +331,14 @@ class SurnameFrequency(Comparison):
 
 
 COMPARISONS: tuple[Comparison, ...] = (
-    ForenameSimilarity(), Equal("forename_equiv", "forename_canonical"), SurnameSimilarity(),
-    Equal("surname_equiv", "surname_canonical"), SurnameSharesPart(), BirthDate(), Equal("sex", "sex"), Postcode(),
-    Address(), Equal("uprn", "uprn"), SurnameFrequency(),
+    ForenameSimilarity(), ForenameEquivalent(), SurnameSimilarity(), SurnameEquivalent(), SurnameSharesPart(),
+    BirthDate(), Equal("sex", "sex"), Postcode(), Address(), Equal("uprn", "uprn"), SurnameFrequency(),
 )
 
 
 # The standardised columns `encode_records` reads besides those the comparisons compare for equality.
-ENCODED_COLUMNS = ("forename", "forename_alt", "surname", "surname_canonical", "dob_year", "dob_month", "dob_day")
+ENCODED_COLUMNS = ("forename", "forename_alt", "surname", "forename_canonical", "surname_canonical", "dob_year",
+                   "dob_month", "dob_day")
 
 
 def compared_columns(comparisons: tuple[Comparison, ...] = COMPARISONS) -> list[str]:
@@ -212,13 +350,14 @@ def encode_records(records: pd.DataFrame, comparisons: tuple[Comparison, ...] = 
     """Factorise the standardised records once (strings to integer codes)."""
     columns = dict.fromkeys(c for comparison in comparisons for c in comparison.encodes)
     codes = {c: _vocabulary(records, [c])[0][0] for c in columns}
-    (fore, alt), names = _vocabulary(records, ["forename", "forename_alt"])
-    (sur,), surnames = _vocabulary(records, ["surname"])
+    (fore, alt, sur), names = _vocabulary(records, ["forename", "forename_alt", "surname"])
+    (fore_canon, sur_canon), _ = _vocabulary(records, ["forename_canonical", "surname_canonical"])
+    initials = pd.factorize(np.array([str(name)[:1] for name in names], dtype=object))[0].astype(np.int64)
     dob = np.column_stack([records[c].to_numpy(dtype="float64", na_value=np.nan)
                            for c in ("dob_year", "dob_month", "dob_day")])
     canonical = records["surname_canonical"].astype(object)
     tf = canonical.map(canonical.value_counts(normalize=True)).to_numpy(dtype="float64", na_value=np.nan)
-    return EncodedRecords(codes, fore, alt, names, sur, surnames, dob, tf)
+    return EncodedRecords(codes, fore, alt, sur, names, fore_canon, sur_canon, initials, dob, tf)
 
 
 def compare_pairs(records: pd.DataFrame | EncodedRecords, pairs: pd.DataFrame,
@@ -227,6 +366,11 @@ def compare_pairs(records: pd.DataFrame | EncodedRecords, pairs: pd.DataFrame,
     enc = records if isinstance(records, EncodedRecords) else encode_records(records, comparisons)
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
     out = pd.DataFrame(index=pairs.index)
+    names = orient_names(enc, i, j) if any(isinstance(c, NameComparison) for c in comparisons) else None
     for comparison in comparisons:
-        out[comparison.name] = comparison.compute(enc, i, j)
+        if isinstance(comparison, NameComparison):
+            assert names is not None
+            out[comparison.name] = comparison.compare_names(names)
+        else:
+            out[comparison.name] = comparison.compute(enc, i, j)
     return out
