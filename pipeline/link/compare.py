@@ -129,99 +129,127 @@ class Equal(Comparison):
 
 
 _NONE = np.int64(-1)
+# Both names must agree this well with forename and surname exchanged for a pair to be compared so (`orient_names`).
+EXCHANGED_AT_LEAST = 0.9
 
 
 @dataclass(frozen=True)
 class NameSide:
-    """One side's names for each pair, as codes of `EncodedRecords.names` (canonical forms: of their own
-    vocabulary), -1 = missing. `surname_alt` is a form of the surname slot's name: none as written; the
-    forename field's preferred or canonical form when the forename and surname fields are exchanged."""
+    """One side's names for each pair: codes of `EncodedRecords.names` (canonical forms: of their own code space),
+    -1 = missing. Read from the records when asked, so the codes of millions of pairs are never all held at once.
 
-    forename: np.ndarray
-    forename_alt: np.ndarray
-    surname: np.ndarray
-    surname_alt: np.ndarray
-    forename_canonical: np.ndarray
-    surname_canonical: np.ndarray
+    Where `exchanged`, the forename and surname fields are read the other way round. `surname_alt` is a form of the
+    name in the surname slot: none as written (None), the forename field's preferred or canonical form where the
+    fields are exchanged; the forename slot then has no other form (a surname has none).
+    """
 
-    @classmethod
-    def of(cls, enc: EncodedRecords, rows: np.ndarray) -> NameSide:
-        """The names of records `rows` as written."""
-        return cls(enc.forename[rows], enc.forename_alt[rows], enc.surname[rows], np.full(len(rows), _NONE),
-                   enc.forename_canonical[rows], enc.surname_canonical[rows])
+    enc: EncodedRecords
+    rows: np.ndarray
+    exchanged: np.ndarray | None = None  # bool per pair; None: as written everywhere
 
-    def exchanged(self, where: np.ndarray) -> NameSide:
-        """These names with forename and surname exchanged where `where` is true."""
-        def pick(swapped: np.ndarray, straight: np.ndarray) -> np.ndarray:
-            return np.where(where, swapped, straight)
-        return NameSide(pick(self.surname, self.forename), pick(_NONE, self.forename_alt),
-                        pick(self.forename, self.surname), pick(self.forename_alt, self.surname_alt),
-                        pick(self.surname_canonical, self.forename_canonical),
-                        pick(self.forename_canonical, self.surname_canonical))
+    def _read(self, field: str, exchanged_field: str | None) -> np.ndarray:
+        codes = getattr(self.enc, field)[self.rows]
+        if self.exchanged is None:
+            return codes
+        other = getattr(self.enc, exchanged_field)[self.rows] if exchanged_field else _NONE
+        return np.where(self.exchanged, other, codes)
 
-    def take(self, keep: np.ndarray) -> NameSide:
-        return NameSide(*(getattr(self, f)[keep] for f in self.__dataclass_fields__))
+    @property
+    def forename(self) -> np.ndarray:
+        return self._read("forename", "surname")
+
+    @property
+    def forename_alt(self) -> np.ndarray:
+        return self._read("forename_alt", None)
+
+    @property
+    def surname(self) -> np.ndarray:
+        return self._read("surname", "forename")
+
+    @property
+    def surname_alt(self) -> np.ndarray | None:
+        return None if self.exchanged is None else np.where(self.exchanged, self.enc.forename_alt[self.rows], _NONE)
+
+    @property
+    def forename_canonical(self) -> np.ndarray:
+        return self._read("forename_canonical", "surname_canonical")
+
+    @property
+    def surname_canonical(self) -> np.ndarray:
+        return self._read("surname_canonical", "forename_canonical")
 
 
 @dataclass(frozen=True)
 class NamePairs:
-    """The names of pairs (i, j) in the orientation they are compared in: `b` (record j) as written, or with its
-    forename and surname exchanged where `swapped`."""
+    """The names of pairs (i, j) in the orientation they are compared in: `a` (record i) as written, `b`
+    (record j) as written or with its forename and surname exchanged where `swapped`."""
 
     a: NameSide
     b: NameSide
-    names: np.ndarray  # the vocabulary of every code but the canonical ones
     swapped: np.ndarray  # bool per pair
 
-    def take(self, keep: np.ndarray) -> NamePairs:
-        return NamePairs(self.a.take(keep), self.b.take(keep), self.names, self.swapped[keep])
+    @property
+    def names(self) -> np.ndarray:
+        """The vocabulary of every code but the canonical ones."""
+        return self.a.enc.names
+
+
+def _best_of(x: np.ndarray, y: np.ndarray, x_alt: np.ndarray | None, y_alt: np.ndarray | None,
+             names: np.ndarray) -> np.ndarray:
+    """Jaro-Winkler of names x and y, the best of either's other form where it has one."""
+    jw = jellyfish.jaro_winkler_similarity
+    out = distinct_apply(x, y, names, jw)
+    if x_alt is not None:
+        out = np.fmax(out, distinct_apply(x_alt, y, names, jw))
+    if y_alt is not None:
+        out = np.fmax(out, distinct_apply(x, y_alt, names, jw))
+    return out
 
 
 def _forename_jw(n: NamePairs) -> np.ndarray:
-    a, b, names, jw = n.a, n.b, n.names, jellyfish.jaro_winkler_similarity
-    return np.fmax(distinct_apply(a.forename, b.forename, names, jw),
-                   np.fmax(distinct_apply(a.forename_alt, b.forename, names, jw),
-                           distinct_apply(a.forename, b.forename_alt, names, jw)))
+    return _best_of(n.a.forename, n.b.forename, n.a.forename_alt, n.b.forename_alt, n.names)
 
 
 def _surname_jw(n: NamePairs) -> np.ndarray:
-    a, b, names, jw = n.a, n.b, n.names, jellyfish.jaro_winkler_similarity
-    return np.fmax(distinct_apply(a.surname, b.surname, names, jw),
-                   np.fmax(distinct_apply(a.surname_alt, b.surname, names, jw),
-                           distinct_apply(a.surname, b.surname_alt, names, jw)))
+    return _best_of(n.a.surname, n.b.surname, n.a.surname_alt, n.b.surname_alt, n.names)
 
 
 def orient_names(enc: EncodedRecords, i: np.ndarray, j: np.ndarray) -> NamePairs:
     """The names of pairs (i, j), record j's forename and surname exchanged where that agrees better.
 
-    Exchanged where all four names are known and the forename and surname Jaro-Winkler similarities
-    (`forename_jw` + `surname_jw`) add up to more exchanged than as written. A name entered in the wrong
-    field keeps its letters, so only pairs whose names are not the same as written and whose first letters
-    agree crosswise (i's forename, or its preferred form, with j's surname; i's surname with j's forename or
-    its preferred form) are scored both ways: a few pairs of all, so comparing stays cheap.
+    Exchanged where all four names are known, the forename and surname Jaro-Winkler similarities
+    (`forename_jw` + `surname_jw`) add up to more exchanged than as written, and exchanged each is at least
+    `EXCHANGED_AT_LEAST`: an exchange explains a disagreement only if it makes both names agree (give or
+    take a slip of typing); the better of two weak agreements would only flatter two strangers. A name
+    entered in the wrong field keeps its letters, so only pairs whose names are not the same as written and
+    whose first letters agree crosswise (i's forename, or its preferred form, with j's surname; i's surname
+    with j's forename or its preferred form) are scored both ways: a few pairs of all, so comparing stays
+    cheap.
     Record i is read as written: a form of i's forename counts towards the forename, of j's towards the
     surname it is compared with.
     """
-    a, b = NameSide.of(enc, i), NameSide.of(enc, j)
-    straight = NamePairs(a, b, enc.names, np.zeros(len(i), dtype=bool))
-    known = (a.forename >= 0) & (a.surname >= 0) & (b.forename >= 0) & (b.surname >= 0)
+    a, b = NameSide(enc, i), NameSide(enc, j)
+    fa, sa, alt_a, fb, sb, alt_b = a.forename, a.surname, a.forename_alt, b.forename, b.surname, b.forename_alt
     initial = enc.initials
 
     def same_initial(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (x >= 0) & (y >= 0) & (initial[np.maximum(x, 0)] == initial[np.maximum(y, 0)])
 
-    crosswise = (same_initial(a.forename, b.surname) | same_initial(a.forename_alt, b.surname)) & \
-        (same_initial(a.surname, b.forename) | same_initial(a.surname, b.forename_alt))
-    maybe = np.flatnonzero(known & crosswise & ((a.forename != b.forename) | (a.surname != b.surname)))
-    if not len(maybe):
-        return straight
-    written = straight.take(maybe)
-    exchanged = NamePairs(written.a, written.b.exchanged(np.ones(len(maybe), dtype=bool)), enc.names,
-                          np.ones(len(maybe), dtype=bool))
-    better = _forename_jw(exchanged) + _surname_jw(exchanged) > _forename_jw(written) + _surname_jw(written)
+    maybe = np.flatnonzero((fa >= 0) & (sa >= 0) & (fb >= 0) & (sb >= 0) & ((fa != fb) | (sa != sb))
+                           & (same_initial(fa, sb) | same_initial(alt_a, sb))
+                           & (same_initial(sa, fb) | same_initial(sa, alt_b)))
+    del fa, sa, alt_a, fb, sb, alt_b
     swapped = np.zeros(len(i), dtype=bool)
-    swapped[maybe[better]] = True
-    return NamePairs(a, b.exchanged(swapped), enc.names, swapped)
+    if len(maybe):
+        some = NameSide(enc, i[maybe])
+        written = NamePairs(some, NameSide(enc, j[maybe]), np.zeros(len(maybe), dtype=bool))
+        exchanged = NamePairs(some, NameSide(enc, j[maybe], np.ones(len(maybe), dtype=bool)),
+                              np.ones(len(maybe), dtype=bool))
+        fore, sur = _forename_jw(exchanged), _surname_jw(exchanged)
+        better = (fore + sur > _forename_jw(written) + _surname_jw(written)) & \
+            (fore >= EXCHANGED_AT_LEAST) & (sur >= EXCHANGED_AT_LEAST)
+        swapped[maybe[better]] = True
+    return NamePairs(a, NameSide(enc, j, swapped) if swapped.any() else b, swapped)
 
 
 class NameComparison(Comparison):
