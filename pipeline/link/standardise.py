@@ -18,6 +18,8 @@ Choices that matter to matching quality:
   where NYSIIS keeps vowel and ending detail and splits them (CHAUDHRY CADRY vs CHOUDHURY CADARY). The
   phonetic key is a blocking/comparison feature for recall; precision comes from date of birth,
   address and the other fields.
+- `name_set_phonetic` is the forename and surname phonetic keys in sorted order, so a record with its
+  names in each other's fields (WILLIAMS SARAH for SARAH WILLIAMS) keys alike: a blocking column only.
 - `address_key` is null without a postcode: "12 HIGH STREET" alone names a house in many towns.
   When linking, a record without one may borrow it from records at the same flat, number and street
   (`pipeline.link.postcodes`).
@@ -47,7 +49,7 @@ STRING = pd.StringDtype("pyarrow")
 OUTPUT_COLUMNS = [
     "source", "source_record_id", "row_number", "person_token", "unit_token", "unit_role",
     "forename", "forename_alt", "middle_names", "surname", "surname_parts",
-    "forename_canonical", "surname_canonical", "forename_phonetic", "surname_phonetic",
+    "forename_canonical", "surname_canonical", "forename_phonetic", "surname_phonetic", "name_set_phonetic",
     "dob", "dob_year", "dob_month", "dob_day", "dob_swappable", "sex",
     "postcode", "postcode_district", "postcode_sector", "uprn",
     "flat", "house_number", "street", "address_key",
@@ -338,6 +340,19 @@ def standardise_dob(values: pd.Series | None, index: pd.Index) -> pd.DataFrame:
     }, index=index)
 
 
+def name_set(forename_key: pd.Series, surname_key: pd.Series) -> pd.Series:
+    """The two phonetic keys in sorted order ("SR|WLMS"), null unless both are known: one key whichever of the
+    two fields each name was entered in.
+
+    Agencies' data entry puts the family name first often enough (a form read in its own name order, the
+    fields swapped): SARAH WILLIAMS and WILLIAMS SARAH share no forename or surname key, but one name set.
+    Vectorised (Arrow string comparison), not per row.
+    """
+    first = (forename_key <= surname_key).fillna(False).astype(bool)
+    low, high = forename_key.where(first, surname_key), surname_key.where(first, forename_key)
+    return (low + "|" + high).astype(STRING)
+
+
 def _names(text: Callable[[str], pd.Series], has_middle_names: bool, equivalents: dict[str, dict[str, str]],
            index: pd.Index) -> dict[str, object]:
     """The name columns of OUTPUT_COLUMNS from a source's name roles (`text(role)` gives a role's values).
@@ -359,14 +374,17 @@ def _names(text: Callable[[str], pd.Series], has_middle_names: bool, equivalents
     alt = preferred.where(preferred.notna() & (preferred != forename))
     alt = alt.fillna(canon_f.where(canon_f != forename))
     surname = _strings(_map_distinct(text("surname"), lambda v: " ".join(_name_words(v)) or None), index)
+    fore_key = _strings(_map_distinct(forename, _phonetic), index)
+    sur_key = _strings(_map_distinct(surname, _phonetic), index)
     return {
         "forename": forename, "forename_alt": alt.astype(STRING), "middle_names": middle, "surname": surname,
         # tuples, not lists: rows with one surname share one object, which must not be mutable
         "surname_parts": _map_distinct(surname, lambda v: tuple(v.split())),
         "forename_canonical": canon_f,
         "surname_canonical": _strings(_map_distinct(surname, lambda v: smap.get(v, v)), index),
-        "forename_phonetic": _strings(_map_distinct(forename, _phonetic), index),
-        "surname_phonetic": _strings(_map_distinct(surname, _phonetic), index),
+        "forename_phonetic": fore_key,
+        "surname_phonetic": sur_key,
+        "name_set_phonetic": name_set(fore_key, sur_key),
     }
 
 
