@@ -20,6 +20,8 @@ Choices that matter to matching quality:
   address and the other fields.
 - `name_set_phonetic` is the forename and surname phonetic keys in sorted order, so a record with its
   names in each other's fields (WILLIAMS SARAH for SARAH WILLIAMS) keys alike: a blocking column only.
+- `forename_initial` is the forename's first letter, for a pass that meets a forename mistyped (LUY for
+  LUCY, JAOB for JACOB) or shortened (NATE, SAM) at one address under one surname: a blocking column only.
 - `address_key` is null without a postcode: "12 HIGH STREET" alone names a house in many towns.
   When linking, a record without one may borrow it from records at the same flat, number and street
   (`pipeline.link.postcodes`).
@@ -50,6 +52,7 @@ OUTPUT_COLUMNS = [
     "source", "source_record_id", "row_number", "person_token", "unit_token", "unit_role",
     "forename", "forename_alt", "middle_names", "surname", "surname_parts",
     "forename_canonical", "surname_canonical", "forename_phonetic", "surname_phonetic", "name_set_phonetic",
+    "forename_initial",
     "dob", "dob_year", "dob_month", "dob_day", "dob_swappable", "sex",
     "postcode", "postcode_district", "postcode_sector", "uprn",
     "flat", "house_number", "street", "address_key",
@@ -385,6 +388,7 @@ def _names(text: Callable[[str], pd.Series], has_middle_names: bool, equivalents
         "forename_phonetic": fore_key,
         "surname_phonetic": sur_key,
         "name_set_phonetic": name_set(fore_key, sur_key),
+        "forename_initial": forename.str.slice(0, 1).astype(STRING),
     }
 
 
