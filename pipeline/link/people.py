@@ -224,7 +224,8 @@ def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ide
     scored = score(c.model, c.levels, extra=c.extra)
     label = cluster(scored["match_probability"].to_numpy())
     for _ in range(m.follow_moves):  # each pass may reveal further moves
-        found = moved_between(ids, label, i, j, c.levels["family"].to_numpy()) & ~moved
+        family = c.levels["family"].to_numpy()
+        found = (moved_between(ids, label, i, j, family) | moved_together(ids, label, i, j, identity, family)) & ~moved
         if not found.any():
             break
         moved |= found
@@ -324,6 +325,39 @@ def moved_between(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarr
     candidate = (place < PLACE_OTHER_FLAT) & (ci >= 0) & (cj >= 0) & (ci != cj)  # two addresses, not two flats
     key = np.minimum(ci, cj) * width + np.maximum(ci, cj)
     return candidate & np.isin(key, known)
+
+
+def moved_together(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarray, identity: np.ndarray,
+                   family: np.ndarray) -> np.ndarray:
+    """Pairs at two different addresses between which two or more people's names have moved together.
+
+    A couple moves: their GP registrations stay at the old address, this year's register lists them
+    at the new one, and no agency knows both. Each person alone is a name at another address, which is
+    what namesakes look like. But when two different people at one address each share their full name
+    (and no birth date says otherwise) with a different person at one other address, a household has
+    moved between the two, and the pairs across them are compared as if at one address. One person
+    alone (a namesake) never makes a move known, nor do two addresses where one name is given two
+    birth dates (two families with the same names).
+    """
+    codes, _ = pd.factorize(pd.Series(ids, dtype=object), use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    place = family % PLACE_WIDTH
+    ci, cj = codes[i], codes[j]
+    candidate = (place < PLACE_OTHER_FLAT) & (ci >= 0) & (cj >= 0) & (ci != cj)  # two addresses, not two flats
+    birth = identity % (IDENTITY.nb + 1)
+    full_name = candidate & (identity // (IDENTITY.nb + 1) == 3) & (family // PLACE_WIDTH == 3)
+    namesake = full_name & (birth != 0) & (label[i] != label[j])  # no birth date against, not one person already
+    width = np.int64(max(int(codes.max(initial=0)) + 1, 1))
+    key = np.minimum(ci, cj) * width + np.maximum(ci, cj)
+    low = np.where(ci <= cj, label[i], label[j])  # the person on each address's side
+    high = np.where(ci <= cj, label[j], label[i])
+    names = pd.DataFrame({"key": key[namesake], "low": low[namesake], "high": high[namesake]})
+    people = names.groupby("key").agg(low=("low", "nunique"), high=("high", "nunique"))
+    known = people.index[(people["low"] >= 2) & (people["high"] >= 2)].to_numpy()
+    # A name at both addresses with two birth dates is two families sharing names (a LAURA and a GEORGE
+    # SMITH in each), not one family that moved: such a pair of addresses is never a move.
+    namesakes_apart = np.unique(key[full_name & (birth == 0)])
+    return candidate & np.isin(key, known) & ~np.isin(key, namesakes_apart)
 
 
 def anchor_labels(ident: np.ndarray, label: np.ndarray) -> np.ndarray:

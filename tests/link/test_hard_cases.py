@@ -82,6 +82,18 @@ CASES: dict[str, list[tuple[str, dict]]] = {
         ("electoral_register", {"source_record_id": "T-BS-E2", "forename": "Fabian", "surname": "Merriweather",
                                 "address_line_1": "21 Campion Walk", "postcode": "LS97 5EE"}),
     ],
+    "a couple who moved": [  # the GP has them at the old address, the register at the new one; no agency has both
+        ("health", {"source_record_id": "T-MV-H1", "nhs_number_token": token("nhs mover 1"), "forename": "HECTOR",
+                    "surname": "PENHALIGON", "dob": d("1952-07-19"), "sex": "M",
+                    "address_line_1": "5 Sloe Lane", "postcode": "LS97 6FF"}),
+        ("health", {"source_record_id": "T-MV-H2", "nhs_number_token": token("nhs mover 2"), "forename": "PRUDENCE",
+                    "surname": "ASHCOMBE", "dob": d("1955-01-08"), "sex": "F",
+                    "address_line_1": "5 Sloe Lane", "postcode": "LS97 6FF"}),
+        ("electoral_register", {"source_record_id": "T-MV-E1", "forename": "Hector", "surname": "Penhaligon",
+                                "address_line_1": "9 Teasel Road", "postcode": "LS97 7GG"}),
+        ("electoral_register", {"source_record_id": "T-MV-E2", "forename": "Prudence", "surname": "Ashcombe",
+                                "address_line_1": "9 Teasel Road", "postcode": "LS97 7GG"}),
+    ],
     "flats": [
         ("health", {"source_record_id": "T-FL-H1", "nhs_number_token": token("nhs flat 1"), "forename": "PERPETUA",
                     "surname": "DRAYCOTT", "dob": d("1980-01-15"), "sex": "F",
@@ -203,6 +215,13 @@ def test_an_undated_register_record_joins_the_sibling_it_names_not_the_one_with_
     assert person(linked, "T-BS-E1") == person(linked, "T-BS-H2")  # Fabiana
     assert person(linked, "T-BS-E2") == person(linked, "T-BS-H1")  # Fabian
     assert person(linked, "T-BS-H1") != person(linked, "T-BS-H2")
+
+
+def test_a_couple_listed_at_their_old_address_by_the_gp_and_their_new_one_by_the_register_link(linked):
+    assert person(linked, "T-MV-H1") == person(linked, "T-MV-E1")
+    assert person(linked, "T-MV-H2") == person(linked, "T-MV-E2")
+    assert person(linked, "T-MV-H1") != person(linked, "T-MV-H2")
+    assert household(linked, "T-MV-H1") == household(linked, "T-MV-H2")
 
 
 def test_neighbours_in_two_flats_of_one_building_stay_apart(linked):
