@@ -89,12 +89,20 @@ def two_people_pairs(start: np.ndarray, i: np.ndarray, j: np.ndarray, p: np.ndar
     one person whatever they score.
     """
     gi, gj = start[i], start[j]
-    lo, hi = np.minimum(gi, gj).astype(np.int64), np.maximum(gi, gj).astype(np.int64)
+    between = gi != gj
+    low = (p < below) & between
+    if not low.any():
+        return low
     width = np.int64(max(len(start), 1))
-    key = lo * width + hi
-    low = (p < below) & (gi != gj)
-    vouched = np.unique(key[~low & (gi != gj)])
-    return low & ~np.isin(key, vouched)
+
+    def key(rows: np.ndarray) -> np.ndarray:
+        a, b = gi[rows], gj[rows]
+        return np.minimum(a, b).astype(np.int64) * width + np.maximum(a, b).astype(np.int64)
+
+    asked = np.flatnonzero(low)
+    out = np.zeros(len(p), dtype=bool)
+    out[asked] = ~np.isin(key(asked), key(np.flatnonzero(between & ~low)))
+    return out
 
 
 def group_first(groups: np.ndarray) -> np.ndarray:
