@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from pipeline.link.birthdates import UNKNOWN, two_people
 from pipeline.link.candidates import cross_pairs
 from pipeline.link.compare import compared_columns
 from pipeline.link.model import OTHER_FLAT_LEVELS, FSModel, score
@@ -286,17 +287,16 @@ def model_overlap(matcher: Matcher, rows: np.ndarray, fresh: np.ndarray, theirs:
 
 def births_disagree(dob: pd.Series, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Pairs whose birth dates are both known and differ in more than one of year, month and day (and
-    are not a day-month swap): not one person, however close the names.
+    are not a day-month swap): not one person, however close the names (`birthdates.two_people`, the
+    rule clustering keeps within a month).
 
     Across months this is a veto: the people the model compares are the ones record ids and tokens
     left, often a newcomer in the flat a namesake left; a key is a caseworker's handle on one person.
     """
     d = pd.to_datetime(dob)
-    y, m, day = (d.dt.year.to_numpy(dtype=float), d.dt.month.to_numpy(dtype=float), d.dt.day.to_numpy(dtype=float))
-    known = ~np.isnan(y[i]) & ~np.isnan(y[j])
-    differ = (y[i] != y[j]).astype(int) + (m[i] != m[j]).astype(int) + (day[i] != day[j]).astype(int)
-    swapped = (y[i] == y[j]) & (m[i] == day[j]) & (day[i] == m[j])
-    return known & (differ >= 2) & ~swapped
+    number = (d.dt.year * 10000 + d.dt.month * 100 + d.dt.day).to_numpy(dtype="float64", na_value=np.nan)
+    number = np.where(np.isnan(number), UNKNOWN, number).astype(np.int64)
+    return two_people(number[i], number[j])
 
 
 def _other_births(found: pd.DataFrame, mine: pd.DataFrame, theirs: pd.DataFrame) -> np.ndarray:
