@@ -39,6 +39,13 @@ def birth_numbers(records: pd.DataFrame) -> np.ndarray:
     return number.astype(np.int64)
 
 
+def birth_numbers_of(dob: pd.Series) -> np.ndarray:
+    """`birth_numbers` of a column of dates (any type `pd.to_datetime` reads), UNKNOWN where there is none."""
+    d = pd.to_datetime(dob)
+    number = (d.dt.year * 10000 + d.dt.month * 100 + d.dt.day).to_numpy(dtype="float64", na_value=np.nan)
+    return np.where(np.isnan(number), UNKNOWN, number).astype(np.int64)
+
+
 def _parts(number: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     number = np.asarray(number, dtype=np.int64)
     unknown = number == UNKNOWN

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from pipeline.link.birthdates import UNKNOWN, two_people
+from pipeline.link.birthdates import birth_numbers_of, two_people
 from pipeline.link.candidates import cross_pairs
 from pipeline.link.compare import compared_columns
 from pipeline.link.model import OTHER_FLAT_LEVELS, FSModel, score
@@ -293,9 +293,7 @@ def births_disagree(dob: pd.Series, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     Across months this is a veto: the people the model compares are the ones record ids and tokens
     left, often a newcomer in the flat a namesake left; a key is a caseworker's handle on one person.
     """
-    d = pd.to_datetime(dob)
-    number = (d.dt.year * 10000 + d.dt.month * 100 + d.dt.day).to_numpy(dtype="float64", na_value=np.nan)
-    number = np.where(np.isnan(number), UNKNOWN, number).astype(np.int64)
+    number = birth_numbers_of(dob)
     return two_people(number[i], number[j])
 
 
