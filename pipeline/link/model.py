@@ -44,6 +44,9 @@ _PLACE = ("different area", "same sector", "same postcode, other address", "othe
           "same address")
 # The place levels by name (their index in _PLACE).
 PLACE_DIFFERENT_AREA, PLACE_SAME_SECTOR, PLACE_SAME_POSTCODE, PLACE_OTHER_FLAT, PLACE_SAME_ADDRESS = range(len(_PLACE))
+# Forename and surname levels that give one name, the same or one slip apart (the top two of both
+# scales, laid out alike: _SURNAME has "close" and "same or equivalent" at the same places).
+NAME_CLOSE_OR_SAME = (_FORENAME.index("close (JW >= 0.92)"), _FORENAME.index("same or equivalent"))
 
 
 def _joint(a: tuple[str, ...], b: tuple[str, ...], a_name: str, b_name: str) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from pipeline.link.identity import token_groups
 from pipeline.link.model import (
     IDENTITY,
     LEVELS,
+    NAME_CLOSE_OR_SAME,
     ONE_SLIP_APART,
     OTHER_FLAT_LEVELS,
     PLACE_OTHER_FLAT,
@@ -338,6 +339,10 @@ def moved_together(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndar
     moved between the two, and the pairs across them are compared as if at one address. One person
     alone (a namesake) never makes a move known, nor do two addresses where one name is given two
     birth dates (two families with the same names).
+
+    A name "shared" is a forename and a surname each the same or one slip apart (the comparison's
+    "close" level, Jaro-Winkler >= 0.92): a GP registration typed PRYA CHOPRA is still PRIYA CHOPRA of
+    the register, and a move of two people should not hang on both being spelt alike by two agencies.
     """
     codes, _ = pd.factorize(pd.Series(ids, dtype=object), use_na_sentinel=True)
     codes = codes.astype(np.int64)
@@ -345,7 +350,8 @@ def moved_together(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndar
     ci, cj = codes[i], codes[j]
     candidate = (place < PLACE_OTHER_FLAT) & (ci >= 0) & (cj >= 0) & (ci != cj)  # two addresses, not two flats
     birth = identity % (IDENTITY.nb + 1)
-    full_name = candidate & (identity // (IDENTITY.nb + 1) == 3) & (family // PLACE_WIDTH == 3)
+    forename, surname = identity // (IDENTITY.nb + 1), family // PLACE_WIDTH
+    full_name = candidate & np.isin(forename, NAME_CLOSE_OR_SAME) & np.isin(surname, NAME_CLOSE_OR_SAME)
     namesake = full_name & (birth != 0) & (label[i] != label[j])  # no birth date against, not one person already
     width = np.int64(max(int(codes.max(initial=0)) + 1, 1))
     key = np.minimum(ci, cj) * width + np.maximum(ci, cj)

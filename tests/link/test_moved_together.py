@@ -15,7 +15,11 @@ from pipeline.link.people import moved_together
 
 SAME_NAME_UNDATED = 3 * (IDENTITY.nb + 1) + IDENTITY.nb  # forename same, birth date unknown
 SAME_NAME_OTHER_BIRTH = 3 * (IDENTITY.nb + 1) + 0  # forename same, birth date different
+CLOSE_NAME_UNDATED = 2 * (IDENTITY.nb + 1) + IDENTITY.nb  # forename one slip apart (PRYA, PRIYA), undated
+SIMILAR_NAME_UNDATED = 1 * (IDENTITY.nb + 1) + IDENTITY.nb  # forename only similar (JW >= 0.80), undated
 SAME_SURNAME_ELSEWHERE = 3 * PLACE_WIDTH + PLACE_DIFFERENT_AREA
+CLOSE_SURNAME_ELSEWHERE = 2 * PLACE_WIDTH + PLACE_DIFFERENT_AREA  # COOPER, COOPPER
+SHARED_PART_SURNAME_ELSEWHERE = 1 * PLACE_WIDTH + PLACE_DIFFERENT_AREA  # COOPER, COOPER PEARCE
 OLD, NEW, OTHER = "A:OLD", "A:NEW", "A:OTHER"
 
 
@@ -29,6 +33,21 @@ def test_two_people_named_at_both_addresses_make_the_move_known():
     # 0, 1: a couple's GP records at the old address; 2, 3: their register entries at the new one.
     ids, label = [OLD, OLD, NEW, NEW], [0, 1, 2, 3]
     assert moves(ids, label, [(0, 2), (1, 3)], [SAME_NAME_UNDATED] * 2) == [True, True]
+
+
+def test_a_name_typed_with_one_slip_by_one_agency_still_makes_the_move_known():
+    # The GP has PRYA CHOPRA at the old address, the register PRIYA CHOPRA at the new one.
+    ids, label = [OLD, OLD, NEW, NEW], [0, 1, 2, 3]
+    assert moves(ids, label, [(0, 2), (1, 3)], [SAME_NAME_UNDATED, CLOSE_NAME_UNDATED]) == [True, True]
+    family = [SAME_SURNAME_ELSEWHERE, CLOSE_SURNAME_ELSEWHERE]
+    assert moves(ids, label, [(0, 2), (1, 3)], [SAME_NAME_UNDATED] * 2, family) == [True, True]
+
+
+def test_names_only_similar_or_sharing_a_part_do_not_make_a_move():
+    ids, label = [OLD, OLD, NEW, NEW], [0, 1, 2, 3]
+    assert moves(ids, label, [(0, 2), (1, 3)], [SAME_NAME_UNDATED, SIMILAR_NAME_UNDATED]) == [False, False]
+    family = [SAME_SURNAME_ELSEWHERE, SHARED_PART_SURNAME_ELSEWHERE]
+    assert moves(ids, label, [(0, 2), (1, 3)], [SAME_NAME_UNDATED] * 2, family) == [False, False]
 
 
 def test_one_name_at_another_address_is_a_namesake_not_a_move():
