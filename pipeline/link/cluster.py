@@ -24,6 +24,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pipeline.link.birthdates import UNKNOWN, two_people
+from pipeline.link.membership import is_in
 
 MAX_BIRTHS_COMPARED = 50  # a component with more distinct birth dates than this is walked edge by edge unchecked
 
@@ -101,7 +102,7 @@ def two_people_pairs(start: np.ndarray, i: np.ndarray, j: np.ndarray, p: np.ndar
 
     asked = np.flatnonzero(low)
     out = np.zeros(len(p), dtype=bool)
-    out[asked] = ~np.isin(key(asked), key(np.flatnonzero(between & ~low)))
+    out[asked] = ~is_in(key(asked), key(np.flatnonzero(between & ~low)))
     return out
 
 
@@ -171,7 +172,7 @@ def _greedy(label: np.ndarray, exclusive_token: np.ndarray, births: np.ndarray, 
             cannot[root] = set()
             born[root] = set()
     involved = set(members)
-    for pos in np.flatnonzero(np.isin(label, np.fromiter(involved, dtype=np.int64))).tolist():
+    for pos in np.flatnonzero(is_in(label, np.fromiter(involved, dtype=np.int64))).tolist():
         root = int(label[pos])
         members[root].append(pos)
         t = int(exclusive_token[pos])
@@ -211,7 +212,7 @@ def _greedy(label: np.ndarray, exclusive_token: np.ndarray, births: np.ndarray, 
         tokens[a].update(tokens.pop(b))
         cannot[a] |= cannot.pop(b)
         born[a] |= born.pop(b)
-    for pos in np.flatnonzero(np.isin(label, np.fromiter(involved, dtype=np.int64))).tolist():
+    for pos in np.flatnonzero(is_in(label, np.fromiter(involved, dtype=np.int64))).tolist():
         label[pos] = find(int(label[pos]))
 
 

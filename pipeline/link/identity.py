@@ -43,6 +43,15 @@ def token_agreement(pairs: pd.DataFrame, records: pd.DataFrame) -> tuple[np.ndar
     return both, both & (ti == tj)
 
 
+def from_agency_without_duplicates(records: pd.DataFrame, rows: np.ndarray, sources: list[str]) -> np.ndarray:
+    """Per row position in `rows` (a pair's first record, say): is its source one of the agencies that
+    hold no duplicates (`identity.distinct_tokens`)?
+
+    Judged once per record and read per pair: a county has tens of millions of pairs and a handful of
+    sources, and the strings of each pair's source never need to exist."""
+    return np.isin(records["source"].astype(str).to_numpy(), sources)[rows]
+
+
 def token_relation(pairs: pd.DataFrame, records: pd.DataFrame) -> pd.Series:
     """Per candidate pair: 'same' (one agency, one token), 'different' (one agency, two tokens),
     or 'unknown' (different agencies, or a token missing)."""

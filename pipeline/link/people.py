@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
@@ -22,7 +24,8 @@ from pipeline.link.birthdates import birth_numbers
 from pipeline.link.cluster import cluster_records, encode_exclusive, group_first, two_people_pairs
 from pipeline.link.compare import compare_pairs
 from pipeline.link.decisions import LABELS, decide
-from pipeline.link.identity import token_groups
+from pipeline.link.identity import from_agency_without_duplicates, token_groups
+from pipeline.link.membership import is_in
 from pipeline.link.model import (
     IDENTITY,
     LEVELS,
@@ -151,8 +154,7 @@ def _compare(records: pd.DataFrame, settings: LinkageSettings, engine: Engine = 
     pairs, levels, both, same = compared.pairs, compared.levels, compared.both, compared.same
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
 
-    source = records["source"].astype(str).to_numpy()
-    distinct = np.isin(source[i], settings.identity.distinct_tokens)
+    distinct = from_agency_without_duplicates(records, i, settings.identity.distinct_tokens)
     label = training_labels(both, same, distinct, levels)
     model = train(compared.counts)
     groups = token_groups(records.assign(person_token=token))
@@ -165,7 +167,7 @@ def _compare(records: pd.DataFrame, settings: LinkageSettings, engine: Engine = 
     # left to the model, whose weight for this rare level rests on few training pairs).
     other_flat = np.isin(levels["family"].to_numpy(), OTHER_FLAT_LEVELS) \
         if settings.model.other_flat_is_another_person else np.zeros(len(pairs), dtype=bool)
-    exclusive = encode_exclusive(source, token.fillna("").astype(str).to_numpy(),
+    exclusive = encode_exclusive(records["source"].astype(str).to_numpy(), token.fillna("").astype(str).to_numpy(),
                                  set(settings.identity.distinct_tokens))
     laps.lap("model")
     return _Compared(pairs, levels, model, extra, both, same, both & ~same & distinct, other_flat, groups, exclusive)
@@ -204,7 +206,7 @@ def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ide
         must = applied.must.assign(p=1.0, alike=np.int8(IDENTITY.na))  # a reviewer's MATCH comes first
         return pd.concat([strong, must], ignore_index=True)
 
-    start, birth = group_first(c.groups), birth_numbers(records)
+    start, birth, order = group_first(c.groups), birth_numbers(records), ident_order(ident)
     # A low probability says "two people" only where the comparison could tell them apart: both records
     # give a forename and a birth date. An undated register record scores low against its own person's
     # records at an old address (a move, a misspelt surname) for want of evidence, not against it.
@@ -215,7 +217,7 @@ def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ide
         cannot = pd.DataFrame({"i": i, "j": j})[two | c.other_flat]
         if applied is not None:
             cannot = pd.concat([cannot, applied.cannot], ignore_index=True)  # a reviewer's NOT_MATCH
-        return anchor_labels(ident, cluster_records(len(records), c.groups, c.exclusive, links_at(p), cannot, birth))
+        return anchor_labels(order, cluster_records(len(records), c.groups, c.exclusive, links_at(p), cannot, birth))
 
     moved = np.zeros(len(c.pairs), dtype=bool)
     ids = address_ids(records) if m.follow_moves or earlier_person is not None else None
@@ -325,7 +327,7 @@ def moved_between(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarr
     ci, cj = codes[i], codes[j]
     candidate = (place < PLACE_OTHER_FLAT) & (ci >= 0) & (cj >= 0) & (ci != cj)  # two addresses, not two flats
     key = np.minimum(ci, cj) * width + np.maximum(ci, cj)
-    return candidate & np.isin(key, known)
+    return candidate & is_in(key, known)
 
 
 def moved_together(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarray, identity: np.ndarray,
@@ -363,17 +365,27 @@ def moved_together(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndar
     # A name at both addresses with two birth dates is two families sharing names (a LAURA and a GEORGE
     # SMITH in each), not one family that moved: such a pair of addresses is never a move.
     namesakes_apart = np.unique(key[full_name & (birth == 0)])
-    return candidate & np.isin(key, known) & ~np.isin(key, namesakes_apart)
+    return candidate & is_in(key, known) & ~is_in(key, namesakes_apart)
 
 
-def anchor_labels(ident: np.ndarray, label: np.ndarray) -> np.ndarray:
-    """Relabel each cluster by its anchor: the record with the smallest `record_ident`.
+def ident_order(ident: np.ndarray) -> np.ndarray:
+    """Record positions in the order of their `record_ident` (stable: equal idents keep row order).
+
+    Sorted once per run and read by every `anchor_labels`: sorting millions of strings per clustering
+    pass was seconds each time. Arrow compares UTF-8 bytes, which orders text as Python does (by code
+    point), in C++.
+    """
+    return pc.sort_indices(pa.array(ident, type=pa.string())).to_numpy().astype(np.int64)
+
+
+def anchor_labels(order: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Relabel each cluster by its anchor: the record with the smallest `record_ident` (`order` is
+    `ident_order`; of equal idents, the first row).
 
     Independent of row order, so a person keeps their key when an agency reorders its file.
     """
-    frame = pd.DataFrame({"label": label, "ident": ident, "pos": np.arange(len(label))})
-    first = frame.sort_values(["label", "ident"], kind="stable").drop_duplicates("label")
-    return pd.Series(first["pos"].to_numpy(), index=first["label"].to_numpy()).reindex(label).to_numpy(np.int64)
+    clusters, first = np.unique(label[order], return_index=True)  # each cluster's first record in ident order
+    return order[first][np.searchsorted(clusters, label)]
 
 
 def _joining_probability(n: int, label: np.ndarray, groups: np.ndarray, links: pd.DataFrame) -> np.ndarray:
