@@ -27,7 +27,7 @@ the model trained from them is the one trained on every pair gathered on one mac
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -485,7 +485,11 @@ def train_pairs(levels: pd.DataFrame, label: np.ndarray, *, pseudo_count: float 
 
 def _probability(log2_bf: np.ndarray, prior: float) -> np.ndarray:
     prior = min(max(prior, 1e-12), 1 - 1e-12)
-    weight = log2_bf + np.log2(prior / (1 - prior))
+    return probability_of(log2_bf + np.log2(prior / (1 - prior)))
+
+
+def probability_of(weight: np.ndarray) -> np.ndarray:
+    """Match probability from a match weight (log2 odds): 1 / (1 + 2^-weight), the weight held to +-60."""
     return 1.0 / (1.0 + np.exp2(-np.clip(weight, -60, 60)))
 
 
@@ -524,19 +528,36 @@ def score(model: FSModel, levels: pd.DataFrame, *, with_prior: bool = True,
     probability follow, with nothing left out of the file. `extra` adds named contributions (such
     as the name-frequency adjustment).
     """
-    weights = model.weights()
     out = pd.DataFrame(index=levels.index)
     total = np.full(len(levels), model.prior_weight() if with_prior else 0.0)
     if with_prior:
         out["w_prior"] = total
-    for f in FEATURES:
-        lv = levels[f].to_numpy()
-        contribution = np.where(lv >= 0, weights[f][np.maximum(lv, 0)], 0.0)
-        out[f"w_{f}"] = contribution
-        total = total + contribution
-    for name, contribution in (extra or {}).items():
+    for name, contribution in _contributions(model, levels, extra):
         out[f"w_{name}"] = contribution
         total = total + contribution
     out["match_weight"] = total
-    out["match_probability"] = 1.0 / (1.0 + np.exp2(-np.clip(total, -60, 60)))
+    out["match_probability"] = probability_of(total)
     return out
+
+
+def match_probability(model: FSModel, levels: pd.DataFrame, *, extra: dict[str, np.ndarray] | None = None
+                      ) -> np.ndarray:
+    """Per pair: `score`'s match_probability (the same sums in the same order), without its table.
+
+    Clustering re-scores every pair after each pass that finds moves and needs only this: the table
+    of every contribution is a column of floats per feature over tens of millions of pairs.
+    """
+    total = np.full(len(levels), model.prior_weight())
+    for _, contribution in _contributions(model, levels, extra):
+        total = total + contribution
+    return probability_of(total)
+
+
+def _contributions(model: FSModel, levels: pd.DataFrame, extra: dict[str, np.ndarray] | None
+                   ) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, per-pair log2 m/u) for each feature (0 where its level is missing), then each extra."""
+    weights = model.weights()
+    for f in FEATURES:
+        lv = levels[f].to_numpy()
+        yield f, np.where(lv >= 0, weights[f][np.maximum(lv, 0)], 0.0)
+    yield from (extra or {}).items()

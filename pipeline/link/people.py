@@ -37,6 +37,7 @@ from pipeline.link.model import (
     PLACE_WIDTH,
     FSModel,
     comparison_levels,
+    match_probability,
     name_frequency_weight,
     score,
     train,
@@ -224,8 +225,7 @@ def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ide
     if earlier_person is not None:
         moved = moved_since_last_month(ids, earlier_person, i, j, c.levels["family"].to_numpy())
         _as_one_address(c, moved)
-    scored = score(c.model, c.levels, extra=c.extra)
-    label = cluster(scored["match_probability"].to_numpy())
+    label = cluster(match_probability(c.model, c.levels, extra=c.extra))
     for _ in range(m.follow_moves):  # each pass may reveal further moves
         family = c.levels["family"].to_numpy()
         found = (moved_between(ids, label, i, j, family) | moved_together(ids, label, i, j, identity, family)) & ~moved
@@ -233,8 +233,8 @@ def _cluster(records: pd.DataFrame, c: _Compared, settings: LinkageSettings, ide
             break
         moved |= found
         _as_one_address(c, found)
-        scored = score(c.model, c.levels, extra=c.extra)
-        label = cluster(scored["match_probability"].to_numpy())
+        label = cluster(match_probability(c.model, c.levels, extra=c.extra))
+    scored = score(c.model, c.levels, extra=c.extra)  # the table, once, for pairs.parquet
     return _Clustered(label, scored, moved, links_at(scored["match_probability"].to_numpy()), ids)
 
 
@@ -270,17 +270,19 @@ def _pairs_table(c: _Compared, done: _Clustered, settings: LinkageSettings) -> p
     p = done.scored["match_probability"].to_numpy()
     together = done.label[c.i] == done.label[c.j]
     decision = decide(p, c.same, together, c.exclusive_pair, c.other_flat, settings.model)
-    out = c.pairs.copy()
+    # One frame over the arrays as they are (copy=False): copying the pairs and then joining the
+    # scores (a concat) held three copies of tens of millions of rows at once, the run's peak.
+    columns: dict[str, object] = {name: c.pairs[name].to_numpy() for name in c.pairs.columns}
     for f in LEVELS:
-        out[f"{f}_level"] = pd.Categorical.from_codes(c.levels[f].to_numpy().clip(-1), categories=list(LEVELS[f]))
-    out = pd.concat([out, done.scored], axis=1)
+        columns[f"{f}_level"] = pd.Categorical.from_codes(c.levels[f].to_numpy().clip(-1), categories=list(LEVELS[f]))
+    columns.update({name: done.scored[name].to_numpy() for name in done.scored.columns})
     # A categorical over millions of pairs (np.select of strings made a fixed-width text array of them all);
     # pairs.parquet writes it as text, as before (tables.pairs_table).
     relation = np.select([c.same, c.both], [0, 1], default=2).astype(np.int8)
-    out["agency_id_relation"] = pd.Categorical.from_codes(relation, categories=list(AGENCY_ID_RELATIONS))
-    out["decision"] = pd.Categorical.from_codes(decision, categories=list(LABELS))
-    out["compared_across_a_move"] = done.moved
-    return out
+    columns["agency_id_relation"] = pd.Categorical.from_codes(relation, categories=list(AGENCY_ID_RELATIONS))
+    columns["decision"] = pd.Categorical.from_codes(decision, categories=list(LABELS))
+    columns["compared_across_a_move"] = done.moved
+    return pd.DataFrame(columns, index=c.pairs.index, copy=False)
 
 
 def link_people(records: pd.DataFrame, settings: LinkageSettings, decisions: Decisions | None = None,
