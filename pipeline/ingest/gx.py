@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from pipeline.ingest.checks import Check, CheckSpec
 from pipeline.ingest.data_docs import make_offline
@@ -162,8 +163,10 @@ class GXValidator:
         suite = self.context.suites.add(suite)
         definition = self.context.validation_definitions.add(
             gx.ValidationDefinition(name=f"{source}_validation", data=batch, suite=suite))
+        frame = views.copy(deep=False)  # the index GX expects (0..n-1) without copying every column,
+        frame.index = pd.RangeIndex(len(frame))  # which reset_index did: the largest source twice over
         run_result = definition.run(
-            batch_parameters={"dataframe": views.reset_index(drop=True)},
+            batch_parameters={"dataframe": frame},
             result_format=RESULT_FORMAT,
             run_id=RunIdentifier(run_name=source, run_time=self.run_time),
         )
@@ -212,10 +215,43 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def read_views(path: Path) -> pd.DataFrame:
+    """A source's check views from their Parquet file (never pickle: a run folder's file must not carry
+    code), each set of identical columns made into Python objects once.
+
+    Several checks read one field (a forename is checked for length, control characters, formulas and
+    script), so the views repeat it; as Python strings each copy costs more than the field's whole
+    file, and the largest source's views were most of the worker's memory. Twins found by Arrow's
+    own comparison share one array in the frame GX reads (GX does not write to its batch); the frame
+    equals `pd.read_parquet`'s, column for column.
+    """
+    table = pq.read_table(path)
+    meta = table.schema.pandas_metadata or {}
+    index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}  # never a twin: it becomes the index
+    as_pandas = {c.get("field_name", c.get("name")): (c.get("pandas_type"), c.get("numpy_type"), str(c.get("metadata")))
+                 for c in meta.get("columns", [])}  # twins also become the same pandas type
+    kept: list[str] = []
+    twin_of: dict[str, str] = {}
+    for name in table.column_names:
+        column = table.column(name)
+        twin = None if name in index else next(
+            (k for k in kept if k not in index and as_pandas.get(k) == as_pandas.get(name)
+             and table.column(k).type == column.type and table.column(k).null_count == column.null_count
+             and table.column(k).equals(column)), None)
+        if twin is None:
+            kept.append(name)
+        else:
+            twin_of[name] = twin
+    order = [name for name in table.column_names if name not in index]
+    frame = table.select(kept).to_pandas()
+    del table
+    return pd.DataFrame({name: frame[twin_of.get(name, name)].array for name in order}, index=frame.index, copy=False)
+
+
 def _validate_spooled(source: str, checks: list[CheckSpec], spool: str, remove: bool = True
                       ) -> list[ExpectationOutcome]:
     path = Path(spool)
-    views = pd.read_parquet(path)  # Parquet, never pickle: a run folder's file must not carry code
+    views = read_views(path)
     if remove:
         path.unlink()
     assert _WORKER is not None
