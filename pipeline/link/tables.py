@@ -32,20 +32,24 @@ def pairs_table(pairs: pd.DataFrame, links: pd.DataFrame, review_threshold: floa
     `pairs` are people's scored pairs (record positions i, j); `links` the record links, one row
     per record in the same positions.
     """
-    shown = (pairs["match_probability"].to_numpy() >= review_threshold) | \
-        (pairs["agency_id_relation"] == "same").to_numpy()
-    out = pairs[shown].copy()
-    out["agency_id_relation"] = out["agency_id_relation"].astype(object)  # text in pairs.parquet
+    shown = np.flatnonzero((pairs["match_probability"].to_numpy() >= review_threshold) |
+                           (pairs["agency_id_relation"] == "same").to_numpy())
+    # Built column by column from the shown rows, once each: a county shows millions of pairs, and a
+    # copy of the shown frame, then of each column as it was inserted and converted, was the run's
+    # late peak.
+    columns: dict[str, object] = {}
     for side, column in (("a", "i"), ("b", "j")):
-        at = out[column].to_numpy()
-        for k, name in enumerate(SIDES):
-            out.insert((0 if side == "a" else len(SIDES)) + k, f"{name}_{side}", links[name].to_numpy()[at])
-    out = out.drop(columns=["i", "j"]).reset_index(drop=True)
-    out.insert(out.columns.get_loc("passes") + 1, "blocking_passes", pass_names(out["passes"].to_numpy(), passes))
-    for side in ("a", "b"):
+        at = pairs[column].to_numpy()[shown]
         for name in SIDES:
-            out[f"{name}_{side}"] = out[f"{name}_{side}"].astype("string")
-    return out
+            columns[f"{name}_{side}"] = links[name].astype("string").array.take(at)
+    for name in pairs.columns.drop(["i", "j"]):
+        values = pairs[name].array.take(shown)
+        if name == "agency_id_relation":
+            values = np.asarray(values, dtype=object)  # text in pairs.parquet
+        columns[name] = values
+        if name == "passes":
+            columns["blocking_passes"] = pass_names(np.asarray(values, dtype=np.int64), passes)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(shown)), copy=False)
 
 
 def review_table(pairs: pd.DataFrame, records: pd.DataFrame, person_key: np.ndarray) -> pd.DataFrame:
