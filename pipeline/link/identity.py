@@ -43,13 +43,13 @@ def token_agreement(pairs: pd.DataFrame, records: pd.DataFrame) -> tuple[np.ndar
     return both, both & (ti == tj)
 
 
-def from_agency_without_duplicates(records: pd.DataFrame, rows: np.ndarray, sources: list[str]) -> np.ndarray:
-    """Per row position in `rows` (a pair's first record, say): is its source one of the agencies that
-    hold no duplicates (`identity.distinct_tokens`)?
+def from_agency_without_duplicates(source: np.ndarray, rows: np.ndarray, sources: list[str]) -> np.ndarray:
+    """Per row position in `rows` (a pair's first record, say): is its source (`source`: per record)
+    one of the agencies that hold no duplicates (`identity.distinct_tokens`)?
 
     Judged once per record and read per pair: a county has tens of millions of pairs and a handful of
     sources, and the strings of each pair's source never need to exist."""
-    return np.isin(records["source"].astype(str).to_numpy(), sources)[rows]
+    return np.isin(source, sources)[rows]
 
 
 def token_relation(pairs: pd.DataFrame, records: pd.DataFrame) -> pd.Series:

@@ -183,7 +183,8 @@ def compare_block(part: BlockPartition) -> ComparedBlock:
     pairs = pd.DataFrame({"i": a, "j": b})
     levels = pair_levels(part.records, pairs, part.settings)
     both, same = token_agreement(pairs, part.records)
-    distinct = from_agency_without_duplicates(part.records, a, part.settings.identity.distinct_tokens)
+    distinct = from_agency_without_duplicates(part.records["source"].astype(str).to_numpy(), a,
+                                              part.settings.identity.distinct_tokens)
     label = training_labels(both, same, distinct, levels)
     return ComparedBlock(part.positions[a], part.positions[b], mask, levels.reset_index(drop=True), both, same,
                          level_counts(levels, label))
@@ -217,7 +218,8 @@ def compare_in_one(records: pd.DataFrame, token: pd.Series, settings: LinkageSet
     laps.lap("candidate_pairs")
     levels = pair_levels(records, pairs, settings)
     both, same = token_agreement(pairs, records.assign(person_token=token))
-    distinct = from_agency_without_duplicates(records, pairs["i"].to_numpy(), settings.identity.distinct_tokens)
+    distinct = from_agency_without_duplicates(records["source"].astype(str).to_numpy(), pairs["i"].to_numpy(),
+                                              settings.identity.distinct_tokens)
     compared = Compared(pairs=pairs, levels=levels, both=both, same=same,
                         counts=level_counts(levels, training_labels(both, same, distinct, levels)))
     laps.lap("comparison")

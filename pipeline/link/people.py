@@ -155,7 +155,8 @@ def _compare(records: pd.DataFrame, settings: LinkageSettings, engine: Engine = 
     pairs, levels, both, same = compared.pairs, compared.levels, compared.both, compared.same
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
 
-    distinct = from_agency_without_duplicates(records, i, settings.identity.distinct_tokens)
+    source = records["source"].astype(str).to_numpy()
+    distinct = from_agency_without_duplicates(source, i, settings.identity.distinct_tokens)
     label = training_labels(both, same, distinct, levels)
     model = train(compared.counts)
     groups = token_groups(records.assign(person_token=token))
@@ -168,7 +169,7 @@ def _compare(records: pd.DataFrame, settings: LinkageSettings, engine: Engine = 
     # left to the model, whose weight for this rare level rests on few training pairs).
     other_flat = np.isin(levels["family"].to_numpy(), OTHER_FLAT_LEVELS) \
         if settings.model.other_flat_is_another_person else np.zeros(len(pairs), dtype=bool)
-    exclusive = encode_exclusive(records["source"].astype(str).to_numpy(), token.fillna("").astype(str).to_numpy(),
+    exclusive = encode_exclusive(source, token.fillna("").astype(str).to_numpy(),
                                  set(settings.identity.distinct_tokens))
     laps.lap("model")
     return _Compared(pairs, levels, model, extra, both, same, both & ~same & distinct, other_flat, groups, exclusive)
@@ -247,6 +248,27 @@ def _as_one_address(c: _Compared, pairs: np.ndarray) -> None:
     c.levels["family"] = family.astype(c.levels["family"].dtype)
 
 
+@dataclass(frozen=True)
+class _AcrossAddresses:
+    """Candidate pairs seen by their two records' addresses: what the three ways of finding a move read."""
+
+    codes: np.ndarray  # per record: its address as a number, -1 without one
+    ci: np.ndarray  # per pair: record i's address number
+    cj: np.ndarray  # per pair: record j's
+    width: np.int64  # more than any address number: low * width + high names a pair of addresses
+    key: np.ndarray  # per pair: its two addresses as one number, either order
+    across: np.ndarray  # per pair: two known, different addresses, not two flats of one building
+
+
+def _across_addresses(ids: np.ndarray, i: np.ndarray, j: np.ndarray, family: np.ndarray) -> _AcrossAddresses:
+    codes, _ = pd.factorize(pd.Series(ids, dtype=object), use_na_sentinel=True)
+    codes = codes.astype(np.int64)
+    ci, cj = codes[i], codes[j]
+    width = np.int64(max(int(codes.max(initial=0)) + 1, 1))
+    across = (family % PLACE_WIDTH < PLACE_OTHER_FLAT) & (ci >= 0) & (cj >= 0) & (ci != cj)
+    return _AcrossAddresses(codes, ci, cj, width, np.minimum(ci, cj) * width + np.maximum(ci, cj), across)
+
+
 def moved_since_last_month(ids: np.ndarray, earlier_person: np.ndarray, i: np.ndarray, j: np.ndarray,
                            family: np.ndarray) -> np.ndarray:
     """Pairs at two different addresses whose records were one person last month.
@@ -256,13 +278,10 @@ def moved_since_last_month(ids: np.ndarray, earlier_person: np.ndarray, i: np.nd
     them any more. Last month's run did, so the pair is compared as across a known move: the names
     and dates must still agree for the link to stand.
     """
-    codes, _ = pd.factorize(pd.Series(ids, dtype=object), use_na_sentinel=True)
     before = pd.Series(earlier_person, dtype=object)
     same = (before.iloc[i].to_numpy(dtype=object) == before.iloc[j].to_numpy(dtype=object)) & before.iloc[i].notna(
     ).to_numpy()
-    place = family % PLACE_WIDTH
-    ci, cj = codes[i], codes[j]
-    return same & (place < PLACE_OTHER_FLAT) & (ci >= 0) & (cj >= 0) & (ci != cj)
+    return same & _across_addresses(ids, i, j, family).across
 
 
 def _pairs_table(c: _Compared, done: _Clustered, settings: LinkageSettings) -> pd.DataFrame:
@@ -315,21 +334,15 @@ def moved_between(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarr
     records split between the same two addresses is compared as if at one address. Only pairs
     whose place disagrees are touched.
     """
-    codes, _ = pd.factorize(pd.Series(ids, dtype=object), use_na_sentinel=True)
-    codes = codes.astype(np.int64)
-    frame = pd.DataFrame({"c": label, "a": codes})
+    at = _across_addresses(ids, i, j, family)
+    frame = pd.DataFrame({"c": label, "a": at.codes})
     frame = frame[frame["a"] >= 0].drop_duplicates()
     several = frame.groupby("c")["a"].transform("size")
     frame = frame[(several >= 2) & (several <= MOVER_MAX_ADDRESSES)]  # a person seen at a handful of addresses
     both = frame.merge(frame, on="c")
     both = both[both["a_x"] < both["a_y"]]
-    width = np.int64(max(int(codes.max(initial=0)) + 1, 1))
-    known = np.unique(both["a_x"].to_numpy(np.int64) * width + both["a_y"].to_numpy(np.int64))
-    place = family % PLACE_WIDTH
-    ci, cj = codes[i], codes[j]
-    candidate = (place < PLACE_OTHER_FLAT) & (ci >= 0) & (cj >= 0) & (ci != cj)  # two addresses, not two flats
-    key = np.minimum(ci, cj) * width + np.maximum(ci, cj)
-    return candidate & is_in(key, known)
+    known = np.unique(both["a_x"].to_numpy(np.int64) * at.width + both["a_y"].to_numpy(np.int64))
+    return at.across & is_in(at.key, known)
 
 
 def moved_together(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndarray, identity: np.ndarray,
@@ -348,26 +361,21 @@ def moved_together(ids: np.ndarray, label: np.ndarray, i: np.ndarray, j: np.ndar
     "close" level, Jaro-Winkler >= 0.92): a GP registration typed PRYA CHOPRA is still PRIYA CHOPRA of
     the register, and a move of two people should not hang on both being spelt alike by two agencies.
     """
-    codes, _ = pd.factorize(pd.Series(ids, dtype=object), use_na_sentinel=True)
-    codes = codes.astype(np.int64)
-    place = family % PLACE_WIDTH
-    ci, cj = codes[i], codes[j]
-    candidate = (place < PLACE_OTHER_FLAT) & (ci >= 0) & (cj >= 0) & (ci != cj)  # two addresses, not two flats
+    at = _across_addresses(ids, i, j, family)
+    key = at.key
     birth = identity % (IDENTITY.nb + 1)
     forename, surname = identity // (IDENTITY.nb + 1), family // PLACE_WIDTH
-    full_name = candidate & np.isin(forename, NAME_CLOSE_OR_SAME) & np.isin(surname, NAME_CLOSE_OR_SAME)
+    full_name = at.across & np.isin(forename, NAME_CLOSE_OR_SAME) & np.isin(surname, NAME_CLOSE_OR_SAME)
     namesake = full_name & (birth != 0) & (label[i] != label[j])  # no birth date against, not one person already
-    width = np.int64(max(int(codes.max(initial=0)) + 1, 1))
-    key = np.minimum(ci, cj) * width + np.maximum(ci, cj)
-    low = np.where(ci <= cj, label[i], label[j])  # the person on each address's side
-    high = np.where(ci <= cj, label[j], label[i])
+    low = np.where(at.ci <= at.cj, label[i], label[j])  # the person on each address's side
+    high = np.where(at.ci <= at.cj, label[j], label[i])
     names = pd.DataFrame({"key": key[namesake], "low": low[namesake], "high": high[namesake]})
     people = names.groupby("key").agg(low=("low", "nunique"), high=("high", "nunique"))
     known = people.index[(people["low"] >= 2) & (people["high"] >= 2)].to_numpy()
     # A name at both addresses with two birth dates is two families sharing names (a LAURA and a GEORGE
     # SMITH in each), not one family that moved: such a pair of addresses is never a move.
     namesakes_apart = np.unique(key[full_name & (birth == 0)])
-    return candidate & is_in(key, known) & ~is_in(key, namesakes_apart)
+    return at.across & is_in(key, known) & ~is_in(key, namesakes_apart)
 
 
 def ident_order(ident: np.ndarray) -> np.ndarray:

@@ -38,10 +38,11 @@ def pairs_table(pairs: pd.DataFrame, links: pd.DataFrame, review_threshold: floa
     # copy of the shown frame, then of each column as it was inserted and converted, was the run's
     # late peak.
     columns: dict[str, object] = {}
+    texts = {name: links[name].astype("string", copy=False).array for name in SIDES}
     for side, column in (("a", "i"), ("b", "j")):
         at = pairs[column].to_numpy()[shown]
         for name in SIDES:
-            columns[f"{name}_{side}"] = links[name].astype("string").array.take(at)
+            columns[f"{name}_{side}"] = texts[name].take(at)
     for name in pairs.columns.drop(["i", "j"]):
         values = pairs[name].array.take(shown)
         if name == "agency_id_relation":
